@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` and `make test` (README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/ssai-proxy: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+install: $(BIN)/ssai-proxy
+
+demo: install
+	$(BIN)/ssai-proxy demo $(ARGS)
+
+lint: install
+	$(BIN)/ruff format --check proxy tests bench
+	$(BIN)/ruff check proxy tests bench
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.hotpath
+	$(BIN)/python -m bench.http_ratio
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

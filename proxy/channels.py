@@ -1,0 +1,219 @@
+"""A channel at run time: its origin pollers, its break tracker, its slate, and its sessions' playlists.
+
+Each track's origin playlist is fetched by one background poller every half target duration while
+anybody watches it, whatever the number of sessions (coalescing by construction), compiled once into a
+`Window`, and fed to the break tracker (video tracks only: audio playlists often carry no markers). The
+playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from proxy.assets import CreativeLoader
+from proxy.decisions import DecisionService, Profile, plan_for
+from proxy.errors import AdError, NotFound, OriginError, ProxyError
+from proxy.hls.breaks import Break, BreakTracker, due_breaks
+from proxy.hls.fill import Creative, Fill, FillPlan
+from proxy.hls.master import MasterPlaylist, Track, parse_master
+from proxy.hls.playlist import parse_media
+from proxy.hls.render import Window, render, resolve
+from proxy.origin import HttpClient
+from proxy.sessions import Decided, Session
+from proxy.settings import ChannelConfig, Settings
+
+log = logging.getLogger("proxy.channels")
+MEDIA_PATH = "/v1/ssai/media/{channel}/{session}"
+
+
+class TrackPoller:
+    def __init__(self, channel: ChannelRuntime, track: Track, url: str) -> None:
+        self.channel = channel
+        self.track = track
+        self.url = url
+        self.window: Window | None = None
+        self.error: OriginError | None = None
+        self.failing_since: float | None = None
+        self.last_request = time.monotonic()
+        self.first = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        channel = self.channel
+        while time.monotonic() - self.last_request < channel.idle_after:
+            await self.poll()
+            interval = channel.target_duration / 2 if channel.target_duration else 1.0
+            await asyncio.sleep(interval)
+        channel.pollers.pop(self.track.name, None)
+
+    async def poll(self) -> None:
+        try:
+            body = await self.channel.client.get(self.url, timeout=self.channel.settings.origin_timeout)
+            playlist = parse_media(body, self.url)
+        except OriginError as error:
+            self.error = error
+            self.failing_since = self.failing_since or time.monotonic()
+            log.warning("channel %s track %s: %s", self.channel.config.name, self.track.name, error.message)
+        else:
+            self.window = Window(playlist, self.url, self.channel.config.content_segment_prefix)
+            self.error, self.failing_since = None, None
+            self.channel.on_window(self.track, self.window)
+        self.first.set()
+
+    def current(self) -> Window:
+        """The window to serve: the last good one for up to one target duration of origin failure."""
+        self.last_request = time.monotonic()
+        window, error = self.window, self.error
+        if error is not None and self.failing_since is not None:
+            if window is None or time.monotonic() - self.failing_since > self.channel.target_duration:
+                raise error
+        if window is None:
+            raise OriginError(f"no playlist from {self.url} yet")
+        return window
+
+
+class ChannelRuntime:
+    def __init__(
+        self,
+        config: ChannelConfig,
+        settings: Settings,
+        client: HttpClient,
+        loader: CreativeLoader,
+        decisions: DecisionService,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.client = client
+        self.loader = loader
+        self.decisions = decisions
+        self.clock = clock
+        self.master: MasterPlaylist | None = None
+        self.slate: Creative | None = None
+        self.target_duration = 0
+        self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
+        self.pollers: dict[str, TrackPoller] = {}
+        self.fills: dict[tuple[str, str], Fill] = {}
+        self.sessions: dict[str, Session] = {}  # live sessions of this channel, for prefetch
+        self._started: asyncio.Task[None] | None = None
+
+    @property
+    def idle_after(self) -> float:
+        return max(60.0, self.settings.session_idle_targets * self.target_duration)
+
+    @property
+    def decision_wait(self) -> float:
+        # A player reloads an unchanged playlist after TD/2 and gives up past 1.5 TD (perf-reliability.md §3.2).
+        return min(self.settings.decision_wait, self.target_duration / 2)
+
+    async def start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        path = MEDIA_PATH.format(channel=self.config.name, session="{session}")
+        self.master = parse_master(
+            await self.client.get(self.config.origin, timeout=self.settings.origin_timeout), self.config.origin, path
+        )
+        video = self.master.variants[0]
+        poller = self.poller(video.name)
+        await poller.first.wait()
+        window = poller.current()
+        self.target_duration = window.playlist.target_duration
+        if self.config.slate:
+            await self._load_slate()
+
+    async def _load_slate(self) -> None:
+        assert self.master is not None and self.config.slate is not None
+        try:
+            self.slate = await self.loader.load(
+                "slate", self.config.slate, self.master.tracks, self.target_duration, self.config.ad_segment_prefix
+            )
+        except (OriginError, AdError) as error:
+            log.error(
+                "channel %s: slate %s unusable, breaks fall back to content: %s",
+                self.config.name,
+                self.config.slate,
+                error.message,
+            )
+
+    def poller(self, track_name: str) -> TrackPoller:
+        poller = self.pollers.get(track_name)
+        if poller is None:
+            if self.master is None:
+                raise OriginError(f"channel {self.config.name!r} has not loaded its master playlist")
+            track = next((t for t in self.master.tracks if t.name == track_name), None)
+            if track is None:
+                raise NotFound(f"track {track_name!r}: expected one of {[t.name for t in self.master.tracks]}")
+            poller = self.pollers[track_name] = TrackPoller(self, track, resolve(self.config.origin, track.uri))
+        return poller
+
+    def on_window(self, track: Track, window: Window) -> None:
+        if not track.name.startswith("v"):
+            return
+        for brk in self.tracker.feed(window.playlist):
+            self.prefetch(brk)
+
+    def profile(self) -> Profile:
+        assert self.master is not None
+        return Profile(self.master.tracks, self.target_duration, self.slate)
+
+    def prefetch(self, brk: Break) -> None:
+        """Start the decision of every session that will see this break, when it is first seen."""
+        profile = self.profile()
+        for session in self.sessions.values():
+            if brk.from_start and brk.start_msn > session.join_msn:
+                self.decisions.start(self.config, profile, session.id, session.params or {}, brk)
+
+    def join(self, session: Session) -> None:
+        self.sessions[session.id] = session
+
+    def leave(self, session: Session) -> None:
+        self.sessions.pop(session.id, None)
+
+    def edge(self) -> tuple[int, float]:
+        return (self.tracker.last_msn or 0), self.tracker.next_time
+
+    # -- the hot path -------------------------------------------------------------------------------------
+
+    def playlist(self, session: Session, track_name: str) -> bytes:
+        window = self.poller(track_name).current()
+        hold = self._decide_due(session, window)
+        if not track_name.startswith("v") and self.tracker.last_msn is not None:
+            hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
+        return render(window, track_name, session.fills or (), hold)
+
+    def _decide_due(self, session: Session, window: Window) -> int | None:
+        """Freeze the plans of breaks now in the window; return where to hold the window if one must wait."""
+        for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
+            decision = self.decisions.peek(session.id, brk)
+            if decision is not None:
+                self._freeze(session, brk, decision.plan, decision.ads)
+            elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
+                # Late: slate. A hold may only shorten the window at the live edge, never empty it (§4.8).
+                self.decisions.forget(session.id, brk)
+                self.decisions.counts["DECISION_LATE"] += 1
+                self._freeze(session, brk, plan_for([], self.slate), ())
+            else:
+                self.decisions.start(self.config, self.profile(), session.id, session.params or {}, brk)
+                return brk.start_msn
+        return None
+
+    def _freeze(self, session: Session, brk: Break, plan: FillPlan, ads: tuple[object, ...]) -> None:
+        fill = None
+        if not plan.empty:
+            fill = self.fills.get((brk.id, plan.key))
+            if fill is None:
+                fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
+        session.decide(brk.id, brk.start_msn, Decided(fill, ads))  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        for poller in list(self.pollers.values()):
+            poller.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ProxyError):
+                await poller.task

@@ -1,0 +1,91 @@
+"""`ssai-proxy serve` and `ssai-proxy demo`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from proxy.errors import ConfigError
+from proxy.settings import Settings, from_env
+
+
+def _serve(settings: Settings) -> None:
+    from proxy.web.app import create_app
+
+    if not settings.channels:
+        raise ConfigError("no channels: set SSAI_CHANNELS_FILE or --channels to a TOML file of [channels.NAME] tables")
+    _run(create_app(settings), settings)
+
+
+def _run(app: Starlette, settings: Settings) -> None:
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="auto",
+        http="auto",
+        access_log=False,
+    )
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from proxy.demo.app import DemoOptions, create_demo_app
+    from proxy.demo.media import prepare_media
+
+    options = DemoOptions(
+        settings.port, settings.host, args.target_duration, args.ad_interval, args.ad_duration, args.marker
+    )
+    print(f"preparing demo media in {settings.data_dir} (ffmpeg, first run only) ...", flush=True)
+    media = prepare_media(settings.data_dir, options.target_duration)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"player page:      {base}/demo/player/", flush=True)
+    print(f"session endpoint: POST {base}/v1/ssai/session/demo/main.m3u8", flush=True)
+    print(f"origin:           {base}/demo/origin/master.m3u8", flush=True)
+    _run(create_demo_app(settings, media, options), settings)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="ssai-proxy", description="Server-side ad insertion proxy for live HLS")
+    commands = root.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the proxy for the channels of a TOML file")
+    demo = commands.add_parser("demo", help="run a self-contained demo: origin, ad server, player and proxy")
+    for command in (serve, demo):
+        command.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+        command.add_argument("--port", type=int, help="port to listen on (default 8080)")
+        command.add_argument("--data-dir", type=Path, help="where demo media and state are kept (default ./data)")
+    serve.add_argument("--channels", type=Path, help="TOML file of [channels.NAME] tables (SSAI_CHANNELS_FILE)")
+    demo.add_argument("--target-duration", type=int, default=6, help="segment length in seconds (default 6)")
+    demo.add_argument("--ad-interval", type=float, default=60.0, help="seconds between ad breaks (default 60)")
+    demo.add_argument("--ad-duration", type=float, default=30.0, help="seconds of each ad break (default 30)")
+    demo.add_argument("--marker", default="cue-out", help="the origin's ad-marker dialect (default cue-out)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    environ = dict(os.environ)
+    if getattr(args, "channels", None):
+        environ["SSAI_CHANNELS_FILE"] = str(args.channels)
+    try:
+        settings = from_env(environ)
+        overrides = {
+            k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)) if v is not None
+        }
+        settings = replace(settings, **overrides)
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command == "serve":
+            _serve(settings)
+        else:
+            _demo(settings, args)
+    except ConfigError as error:
+        print(f"ssai-proxy: {error.message}", file=sys.stderr)
+        raise SystemExit(2) from None

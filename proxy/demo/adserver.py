@@ -1,0 +1,224 @@
+"""A test VAST 3.0 ad server for the demo, serving its own HLS creatives and the slate.
+
+`GET /vast?dur=30&sid=…&mode=normal|empty|error|slow&delay=5` answers a pod of the demo creatives
+whose durations add up to at most `dur`. Every impression, quartile, click and error URL points back
+at `/beacon/{event}` on this app, which records the hit in memory (`app.state.beacons`, `GET
+/beacons`) so tests and the demo page can count what the proxy fired. All URLs are absolute and built
+from the request, so they stay right wherever the app is mounted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from proxy.demo.media import DemoMedia, VodAsset
+
+VAST_TYPE = "application/xml"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+QUARTILES = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")
+MODES = ("normal", "empty", "error", "slow")
+MAX_BEACONS = 50_000  # oldest records are dropped beyond this, so a long demo cannot grow without bound
+_MAX_DELAY = 60.0
+_MAX_ADS = 20
+_RECORDED_HEADERS = ("X-Device-IP", "X-Device-User-Agent", "User-Agent", "X-Forwarded-For")
+
+
+def fill_pod(durations: dict[str, float], budget: float) -> list[str]:
+    """Creative ids for a break of `budget` seconds, longest first, varied before repeated.
+
+    Each round walks the creatives from longest to shortest and takes every one that still fits;
+    rounds repeat until none fits, so 30 s gives 15 + 10 (5 s left for slate) and 60 s gives
+    15 + 10 + 6 + 15 + 10.
+    """
+    order = sorted(durations, key=lambda c: (-durations[c], c))
+    pod: list[str] = []
+    left = budget
+    while len(pod) < _MAX_ADS:
+        picked = []
+        for creative in order:
+            if durations[creative] <= left + 1e-9:
+                picked.append(creative)
+                left -= durations[creative]
+        if not picked:
+            break
+        pod.extend(picked)
+    return pod[:_MAX_ADS]
+
+
+def _timecode(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def _mount_base(request: Request) -> str:
+    """Absolute URL of this app's root: the server's base URL plus the path it is mounted at."""
+    app_root = str(request.scope.get("app_root_path", ""))
+    root = str(request.scope.get("root_path", ""))
+    mount = root[len(app_root) :] if root.startswith(app_root) else root
+    return str(request.base_url).rstrip("/") + mount
+
+
+@dataclass(slots=True)
+class _Pod:
+    base: str
+    sid: str | None
+    media: DemoMedia
+    ads: list[tuple[VodAsset, int]] = field(default_factory=list)
+
+    def beacon(self, event: str, ad_id: str, creative: str, *, raw: str = "") -> str:
+        """A beacon URL; `raw` is appended unencoded so VAST macros such as [ERRORCODE] stay replaceable."""
+        query = {"ad": ad_id, "creative": creative}
+        if self.sid is not None:
+            query["sid"] = self.sid
+        return f"{self.base}/beacon/{event}?{urlencode(query)}{raw}"
+
+    def xml(self) -> bytes:
+        vast = ET.Element("VAST", version="3.0")
+        for asset, sequence in self.ads:
+            self._ad(vast, asset, sequence)
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(vast, encoding="unicode").encode()
+
+    def _ad(self, vast: ET.Element, asset: VodAsset, sequence: int) -> None:
+        ad_id = f"{asset.id}-{sequence}"
+        inline = ET.SubElement(ET.SubElement(vast, "Ad", id=ad_id, sequence=str(sequence)), "InLine")
+        ET.SubElement(inline, "AdSystem", version="1.0").text = "ssai-proxy demo"
+        ET.SubElement(inline, "AdTitle").text = f"Demo creative {asset.id}"
+        ET.SubElement(inline, "Error").text = self.beacon("error", ad_id, asset.id, raw="&code=[ERRORCODE]")
+        ET.SubElement(inline, "Impression", id=f"imp-{ad_id}").text = self.beacon("impression", ad_id, asset.id)
+        creative = ET.SubElement(ET.SubElement(inline, "Creatives"), "Creative", id=asset.id, sequence="1")
+        linear = ET.SubElement(creative, "Linear")
+        ET.SubElement(linear, "Duration").text = _timecode(asset.duration)
+        events = ET.SubElement(linear, "TrackingEvents")
+        for event in QUARTILES:
+            ET.SubElement(events, "Tracking", event=event).text = self.beacon(event, ad_id, asset.id)
+        clicks = ET.SubElement(linear, "VideoClicks")
+        ET.SubElement(clicks, "ClickThrough").text = f"https://example.com/landing/{asset.id}"
+        ET.SubElement(clicks, "ClickTracking").text = self.beacon("click", ad_id, asset.id)
+        top = self.media.ladder[0]
+        attrs = {"delivery": "streaming", "type": "application/x-mpegURL", "width": str(top.width)}
+        attrs |= {"height": str(top.height), "bitrate": str(top.bandwidth // 1000)}
+        files = ET.SubElement(linear, "MediaFiles")
+        ET.SubElement(files, "MediaFile", attrs).text = f"{self.base}/creatives/{asset.id}/master.m3u8"
+
+
+class _Files:
+    """Serves an allow-list of files, each read once off the event loop and then kept in memory."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self._files = files
+        self._data: dict[str, bytes] = {}
+
+    async def response(self, relpath: str) -> Response:
+        path = self._files.get(relpath)
+        if path is None:
+            return Response("not found", 404, media_type="text/plain")
+        data = self._data.get(relpath)
+        if data is None:
+            data = await asyncio.to_thread(path.read_bytes)
+            self._data[relpath] = data
+        kind = PLAYLIST_TYPE if relpath.endswith(".m3u8") else "video/mp2t"
+        return Response(data, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _bad(reason: str) -> Response:
+    return Response(reason, 400, media_type="text/plain")
+
+
+def _number(request: Request, name: str, default: float, maximum: float) -> float | None:
+    """A query number within [0, maximum], the default when absent, None when invalid."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 <= value <= maximum else None
+
+
+def _record(request: Request) -> dict[str, Any]:
+    headers = {name: request.headers[name] for name in _RECORDED_HEADERS if name in request.headers}
+    return {
+        "event": request.path_params["event"],
+        "method": request.method,
+        "params": dict(request.query_params),
+        "headers": headers,
+        "time": time.time(),
+    }
+
+
+def create_adserver_app(media: DemoMedia) -> Starlette:
+    """The ad server app; the demo mounts it at /demo/ads."""
+    durations = {c.id: c.duration for c in media.creatives}
+    creative_files = {c.id: _Files(media.vod_files(c)) for c in media.creatives}
+    slate_files = _Files(media.vod_files(media.slate))
+
+    async def vast(request: Request) -> Response:
+        app.state.vast_requests += 1
+        mode = request.query_params.get("mode", "normal")
+        dur = _number(request, "dur", 30.0, 3600.0)
+        delay = _number(request, "delay", 5.0, _MAX_DELAY)
+        if mode not in MODES or dur is None or delay is None:
+            return _bad(
+                f"bad query: mode must be one of {', '.join(MODES)}, dur in 0..3600, delay in 0..{_MAX_DELAY:g}"
+            )
+        if mode == "error":
+            return Response("ad server failure (mode=error)", 500, media_type="text/plain")
+        if mode == "slow":
+            await asyncio.sleep(delay)
+        pod = _Pod(_mount_base(request), request.query_params.get("sid"), media)
+        if mode != "empty":
+            pod.ads = [(media.creative(c), k) for k, c in enumerate(fill_pod(durations, dur), start=1)]
+        return Response(pod.xml(), media_type=VAST_TYPE, headers={"Cache-Control": "no-store"})
+
+    async def creative(request: Request) -> Response:
+        files = creative_files.get(request.path_params["id"])
+        if files is None:
+            return Response("unknown creative", 404, media_type="text/plain")
+        return await files.response(request.path_params["path"])
+
+    async def slate(request: Request) -> Response:
+        return await slate_files.response(request.path_params["path"])
+
+    async def beacon(request: Request) -> Response:
+        beacons: list[dict[str, Any]] = app.state.beacons
+        beacons.append(_record(request))
+        if len(beacons) > MAX_BEACONS:
+            del beacons[: len(beacons) - MAX_BEACONS]
+        return Response(status_code=204)
+
+    async def list_beacons(request: Request) -> Response:
+        return JSONResponse(app.state.beacons)
+
+    async def stats(request: Request) -> Response:
+        counts: dict[str, int] = {}
+        for hit in app.state.beacons:
+            counts[hit["event"]] = counts.get(hit["event"], 0) + 1
+        return JSONResponse({"vast_requests": app.state.vast_requests, "beacons": counts})
+
+    app = Starlette(
+        routes=[
+            Route("/vast", vast, methods=["GET"]),
+            Route("/creatives/{id}/{path:path}", creative, methods=["GET"]),
+            Route("/slate/{path:path}", slate, methods=["GET"]),
+            Route("/beacon/{event}", beacon, methods=["GET", "POST"]),
+            Route("/beacons", list_beacons, methods=["GET"]),
+            Route("/stats", stats, methods=["GET"]),
+        ]
+    )
+    app.state.beacons = []
+    app.state.vast_requests = 0
+    return app

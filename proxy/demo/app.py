@@ -1,0 +1,64 @@
+"""`ssai-proxy demo`: origin, ad server, slate, player page and the proxy in one app on one port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from proxy.demo.adserver import create_adserver_app
+from proxy.demo.media import DemoMedia
+from proxy.demo.origin import create_origin_app
+from proxy.settings import ChannelConfig, Settings
+from proxy.web.app import create_app
+
+STATIC = Path(__file__).parent / "static"
+CHANNEL = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    port: int = 8080
+    host: str = "127.0.0.1"
+    target_duration: int = 6
+    ad_interval: float = 60.0
+    ad_duration: float = 30.0
+    marker: str = "cue-out"
+    window_segments: int = 10
+
+
+def demo_channel(base: str) -> ChannelConfig:
+    return ChannelConfig(
+        name=CHANNEL,
+        origin=f"{base}/demo/origin/master.m3u8",
+        ad_tag=f"{base}/demo/ads/vast?dur=[session.avail_duration_secs]&sid=[session.id]",
+        slate=f"{base}/demo/ads/slate/master.m3u8",
+    )
+
+
+async def _home(request: Request) -> Response:
+    return RedirectResponse("/demo/player/")
+
+
+def create_demo_app(settings: Settings, media: DemoMedia, options: DemoOptions) -> Starlette:
+    base = f"http://{options.host}:{options.port}"
+    settings = settings.with_channels({**settings.channels, CHANNEL: demo_channel(base)})
+    origin = create_origin_app(
+        media,
+        marker=options.marker,
+        ad_interval=options.ad_interval,
+        ad_duration=options.ad_duration,
+        window_segments=options.window_segments,
+    )
+    extra = [
+        Route("/", _home),
+        Mount("/demo/origin", app=origin),
+        Mount("/demo/ads", app=create_adserver_app(media)),
+        Mount("/demo/player", app=StaticFiles(directory=STATIC, html=True)),
+    ]
+    return create_app(settings, extra)

@@ -1,0 +1,76 @@
+"""The proxy's one error tree; every error knows the HTTP status it maps to.
+
+ProxyError                      500
+├── ConfigError                 500  bad settings or channel file (raised at start-up)
+├── BadRequest                  400  a viewer's or operator's input, naming the field and the value
+├── NotFound                    404
+│   ├── ChannelNotFound
+│   └── SessionNotFound
+├── OriginError                 502  the origin answered badly or not at all
+│   ├── OriginTimeout           504
+│   └── PlaylistParseError      502  the origin's playlist is not HLS
+└── AdError                     (never reaches a viewer: the break gets slate or content)
+    ├── AdResponseError              a VAST that cannot be used
+    └── AdMediaError                 a creative whose renditions cannot be stitched
+"""
+
+from __future__ import annotations
+
+
+class ProxyError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(ProxyError):
+    pass
+
+
+class BadRequest(ProxyError):
+    status_code = 400
+
+
+class NotFound(ProxyError):
+    status_code = 404
+
+
+class ChannelNotFound(NotFound):
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"channel {channel!r} is not configured")
+
+
+class SessionNotFound(NotFound):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} does not exist or has expired")
+
+
+class OriginError(ProxyError):
+    status_code = 502
+
+
+class OriginTimeout(OriginError):
+    status_code = 504
+
+
+class PlaylistParseError(OriginError):
+    def __init__(self, url: str, lineno: int, line: str, expected: str) -> None:
+        super().__init__(f"{url} line {lineno}: {line[:80]!r}: expected {expected}")
+
+
+class AdError(ProxyError):
+    """An ad response or creative that cannot be stitched; `reason` is a skip reason (MediaTailor's names)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class AdResponseError(AdError):
+    pass
+
+
+class AdMediaError(AdError):
+    pass

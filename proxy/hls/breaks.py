@@ -1,0 +1,175 @@
+"""Ad breaks of one channel, tracked across origin polls.
+
+Each segment is looked at once, the first time any variant's window shows it, so a break whose bare
+CUE-OUT slid out of the window stays a break (reference/markers.md §0.3). A break opens on an OUT cue,
+follows CONT updates of its planned duration, and closes on an IN cue, when its planned duration has
+played out without a CONT saying it goes on, or at `max_duration` when nothing ever says how long it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from proxy.hls.cues import Cue
+from proxy.hls.markers import detect
+from proxy.hls.playlist import MediaPlaylist, Segment
+
+log = logging.getLogger("proxy.hls.breaks")
+
+# A break with a planned duration ends at the first segment boundary within this of the plan: durations
+# are printed rounded (CUE-OUT:20.020 with segments adding up to 20.02, Duration=21 in CONT; §1.8).
+END_TOLERANCE = 0.5
+
+
+@dataclass(slots=True)
+class Break:
+    start_msn: int
+    start_time: float  # channel timeline seconds (0 = first segment this tracker saw)
+    seen_at: float  # the tracker clock when the OUT was seen: decisions are due from then
+    planned: float | None
+    from_start: bool  # False when the window joined it mid-way (a CONT with no OUT seen)
+    cue: Cue
+    start_pdt: float | None
+    key_line: str | None  # EXT-X-KEY in effect at the first break segment
+    map_line: str | None
+    durations: list[float] = field(default_factory=list)
+    disc_flags: list[bool] = field(default_factory=list)  # origin DISCONTINUITY on each break segment
+    dateranges: list[tuple[float, str]] = field(default_factory=list)  # (seconds into the break, tag line)
+    end_msn: int | None = None
+    end_disc: bool = False  # origin DISCONTINUITY on the return segment
+
+    @property
+    def id(self) -> str:
+        return f"{self.start_msn}"
+
+    @property
+    def closed(self) -> bool:
+        return self.end_msn is not None
+
+    @property
+    def elapsed(self) -> float:
+        return sum(self.durations)
+
+    def time_into(self, msn: int) -> float:
+        """Seconds from the break start to the start of content segment `msn` (clamped to what was seen)."""
+        return sum(self.durations[: max(0, msn - self.start_msn)])
+
+    def disc_count(self, first: int, last: int) -> int:
+        """Origin DISCONTINUITY tags on break segments first..last inclusive (the return segment included)."""
+        flags = self.disc_flags[max(0, first - self.start_msn) : max(0, last - self.start_msn + 1)]
+        count = sum(flags)
+        if self.end_msn is not None and first <= self.end_msn <= last:
+            count += self.end_disc
+        return count
+
+
+class BreakTracker:
+    def __init__(
+        self, *, max_duration: float = 600.0, clock: Callable[[], float] | None = None, keep: int = 512
+    ) -> None:
+        self.max_duration = max_duration
+        self.clock = clock or (lambda: 0.0)
+        self.keep = keep
+        self.breaks: list[Break] = []
+        self.last_msn: int | None = None
+        self.next_time = 0.0
+        self._open: Break | None = None
+
+    def feed(self, playlist: MediaPlaylist) -> list[Break]:
+        """Look at the segments not seen before; return the breaks that opened."""
+        opened: list[Break] = []
+        for segment in playlist.segments:
+            if self.last_msn is not None and segment.msn <= self.last_msn:
+                continue
+            started = self._segment(segment, detect(segment.lines))
+            if started is not None:
+                opened.append(started)
+            self.last_msn = segment.msn
+            self.next_time += segment.duration
+        del self.breaks[: max(0, len(self.breaks) - self.keep)]
+        return opened
+
+    def _segment(self, segment: Segment, cues: Sequence[Cue]) -> Break | None:
+        current = self._open
+        if current is not None and self._ends(current, segment, cues):
+            current.end_msn, current.end_disc = segment.msn, segment.discontinuity
+            self._open = current = None
+            cues = [cue for cue in cues if cue.kind == "out"]
+        if current is None:
+            return self._maybe_open(segment, cues)
+        self._extend(current, segment, cues)
+        return None
+
+    def _ends(self, current: Break, segment: Segment, cues: Sequence[Cue]) -> bool:
+        # A DATERANGE that closes by DURATION/END-DATE only ends the break with its ID; an unrelated date
+        # range with a duration must not (RFC 8216bis §4.4.5.1: attributes belong to the tag's ID).
+        ins = [c for c in cues if c.kind == "in" and not (c.closes and c.break_id not in (None, current.cue.break_id))]
+        kinds = {cue.kind for cue in cues}
+        if ins:
+            return True
+        outs = [cue for cue in cues if cue.kind == "out"]
+        if outs and outs[0].break_id is not None and outs[0].break_id != current.cue.break_id:
+            return True  # a new break with its own id replaces one that never got its CUE-IN
+        if kinds & {"cont", "out"}:
+            return False  # a CONT (or a repeated OUT) says the break goes on
+        limit = current.planned if current.planned is not None else self.max_duration
+        return current.elapsed >= limit - END_TOLERANCE
+
+    def _maybe_open(self, segment: Segment, cues: Sequence[Cue]) -> Break | None:
+        outs = [cue for cue in cues if cue.kind == "out"]
+        if outs:
+            if outs[0].duration == 0 or any(cue.kind == "in" for cue in cues):
+                return None  # zero-length break (CUE-OUT:0 + CUE-IN, splice_immediate with duration 0)
+            return self._open_break(segment, outs[0], from_start=True)
+        conts = [cue for cue in cues if cue.kind == "cont"]
+        if conts:
+            # The window starts inside a break whose OUT this tracker never saw: nobody gets ads in it.
+            self._open_break(segment, conts[0], from_start=False)
+        return None
+
+    def _open_break(self, segment: Segment, cue: Cue, *, from_start: bool) -> Break:
+        opened = Break(
+            start_msn=segment.msn,
+            start_time=self.next_time,
+            seen_at=self.clock(),
+            planned=cue.duration,
+            from_start=from_start,
+            cue=cue,
+            start_pdt=segment.pdt,
+            key_line=segment.key_line,
+            map_line=segment.map_line,
+        )
+        self._extend(opened, segment, ())
+        self.breaks.append(opened)
+        self._open = opened
+        if from_start:
+            log.info("break at msn %d: planned %s s (%s)", segment.msn, cue.duration, cue.dialect)
+        return opened
+
+    def _extend(self, current: Break, segment: Segment, cues: Sequence[Cue]) -> None:
+        for cue in cues:
+            if cue.kind in ("cont", "out") and cue.duration:
+                current.planned = cue.duration  # CONT updates the duration (return to studio, §4 of anchors)
+        offset = current.elapsed
+        current.dateranges += [(offset, line) for line in segment.lines if line.startswith("#EXT-X-DATERANGE")]
+        current.durations.append(segment.duration)
+        current.disc_flags.append(segment.discontinuity)
+
+    def open_break(self) -> Break | None:
+        return self._open
+
+
+def due_breaks(breaks: Sequence[Break], after_msn: int, join_msn: int, last_msn: int) -> list[Break]:
+    """Breaks that a session joined at `join_msn` must decide, in order, to render a window ending at
+    `last_msn`; `after_msn` is the start of the last break it decided. A break already running when the
+    session joined plays as content for it (the issue's mid-break join rule)."""
+    due: list[Break] = []
+    for brk in reversed(breaks):
+        if brk.start_msn <= after_msn:
+            break
+        if brk.from_start and join_msn < brk.start_msn <= last_msn:
+            due.append(brk)
+    due.reverse()
+    return due

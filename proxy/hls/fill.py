@@ -1,0 +1,160 @@
+"""What replaces a break's content for a session: the segments of its ads, then slate.
+
+A `FillPlan` is frozen per session and break the first time that break needs it; a `Fill` is that plan
+laid over one break, shared by every session with the same plan. Its items are numbered from 0 and
+published by time: item k (from `start` to `end` seconds into the break) appears once the origin has
+published content covering `end`, so a session's window never runs ahead of the origin's live edge
+(ARCHITECTURE.md §4.8) and every session with the plan sees the same items whenever it polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from proxy.hls.breaks import Break
+
+# Float noise in summed EXTINF values must not hold an item back for a whole poll.
+EPSILON = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Creative:
+    """An ad or slate with the same segmentation in every track (the counts must match: ARCHITECTURE §4.4)."""
+
+    key: str
+    durations: tuple[float, ...]  # reference durations, from the first video track
+    uris: Mapping[str, tuple[str, ...]]  # track name -> absolute segment URIs
+    extinfs: Mapping[str, tuple[float, ...]]  # track name -> EXTINF of each segment
+    map_lines: Mapping[str, str] = field(default_factory=dict)  # track name -> EXT-X-MAP line (fMP4 only)
+
+    @property
+    def duration(self) -> float:
+        return sum(self.durations)
+
+
+@dataclass(frozen=True, slots=True)
+class FillPlan:
+    key: str  # identifies the decision: sessions with equal keys share every rendered byte
+    ads: tuple[Creative, ...]
+    slate: Creative | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.ads and self.slate is None
+
+    @property
+    def ads_duration(self) -> float:
+        return sum(ad.duration for ad in self.ads)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    start: float
+    end: float
+    creative: Creative
+    index: int  # segment index within the creative
+    ad_index: int | None  # position in the pod, None for slate
+    disc: bool  # a DISCONTINUITY goes before it
+
+
+def pdt_line(epoch: float) -> str:
+    stamp = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"#EXT-X-PROGRAM-DATE-TIME:{stamp}"
+
+
+class Fill:
+    """A plan laid over one break: its items, the session's return point and the bytes of each item."""
+
+    def __init__(self, brk: Break, plan: FillPlan) -> None:
+        self.brk = brk
+        self.plan = plan
+        self.items: list[Item] = []
+        self._chunks: dict[tuple[int, str], bytes] = {}
+        self._ads_items = 0
+        self._extend_ads()
+
+    def _extend_ads(self) -> None:
+        at = 0.0
+        for ad_index, ad in enumerate(self.plan.ads):
+            for index, duration in enumerate(ad.durations):
+                self.items.append(Item(at, at + duration, ad, index, ad_index, index == 0))
+                at += duration
+        self._ads_items = len(self.items)
+
+    def _grow(self, until: float) -> None:
+        slate = self.plan.slate
+        if slate is None or not slate.durations:
+            return
+        while not self.items or self.items[-1].end <= until + EPSILON:
+            last = self.items[-1] if self.items else None
+            at = last.end if last else 0.0
+            index = 0 if last is None or last.ad_index is not None else (last.index + 1) % len(slate.durations)
+            # Every loop of the slate restarts its timestamps, so each one opens with a discontinuity.
+            self.items.append(Item(at, at + slate.durations[index], slate, index, None, index == 0))
+
+    def end_msn(self) -> int | None:
+        """The content segment this session returns to, once known."""
+        brk = self.brk
+        if self.plan.slate is not None:
+            return brk.end_msn
+        # Without slate the session goes back to content at the first segment after its ads (MediaTailor).
+        target = self.plan.ads_duration - EPSILON
+        for offset in range(len(brk.durations)):
+            msn = brk.start_msn + offset
+            if brk.time_into(msn) >= target:
+                return msn
+        return brk.end_msn
+
+    def published(self, available: float) -> int:
+        """How many items have content published under them when `available` seconds of the break exist."""
+        self._grow(available)
+        count = 0
+        for item in self.items:
+            if item.end > available + EPSILON:
+                break
+            count += 1
+        return count
+
+    def settled(self) -> tuple[int, int, int] | None:
+        """(items, discontinuities among them, return msn) once the session has gone back to content."""
+        end = self.end_msn()
+        if end is None:
+            return None
+        count = self.published(self.brk.time_into(end))
+        return count, sum(item.disc for item in self.items[:count]), end
+
+    def chunk(self, k: int, track: str) -> bytes:
+        key = (k, track)
+        cached = self._chunks.get(key)
+        if cached is None:
+            cached = self._chunks[key] = self._render(k, track)
+        return cached
+
+    def _render(self, k: int, track: str) -> bytes:
+        item, brk = self.items[k], self.brk
+        lines = [line for at, line in brk.dateranges if item.start <= at + EPSILON < item.end]
+        if item.disc:
+            lines.append("#EXT-X-DISCONTINUITY")
+            if k == 0 and brk.key_line is not None and "METHOD=NONE" not in brk.key_line:
+                lines.append("#EXT-X-KEY:METHOD=NONE")  # clear ads in an encrypted stream (§4.4.4.4)
+            if brk.start_pdt is not None:
+                lines.append(pdt_line(brk.start_pdt + item.start))
+        map_line = item.creative.map_lines.get(track)
+        if map_line is not None and item.index == 0:
+            lines.append(map_line)
+        extinf = item.creative.extinfs[track][item.index]
+        lines.append(f"#EXTINF:{extinf:.3f},")
+        lines.append(item.creative.uris[track][item.index])
+        return ("\n".join(lines) + "\n").encode()
+
+    def top_lines(self, k: int, track: str) -> bytes:
+        """What a window starting at item k needs before it: the KEY and MAP that slid out with earlier items."""
+        item, lines = self.items[k], []
+        if self.brk.key_line is not None and "METHOD=NONE" not in self.brk.key_line and not (item.disc and k == 0):
+            lines.append("#EXT-X-KEY:METHOD=NONE")
+        map_line = item.creative.map_lines.get(track)
+        if map_line is not None and item.index != 0:
+            lines.append(map_line)
+        return ("\n".join(lines) + "\n").encode() if lines else b""

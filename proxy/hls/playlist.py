@@ -1,0 +1,191 @@
+"""Tokenise HLS playlists without round-tripping them through a general model.
+
+Every non-URI line stays attached, unchanged, to the segment it precedes (reference/markers.md §0.1:
+general parsers lose and reorder tags). Only what stitching needs is interpreted: EXTINF,
+MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE, TARGETDURATION, DISCONTINUITY, PROGRAM-DATE-TIME, KEY, MAP.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from proxy.errors import PlaylistParseError
+
+# Tags that describe the whole playlist (RFC 8216bis §4.4.3) and stay in the header.
+HEADER_TAGS = (
+    "#EXT-X-VERSION",
+    "#EXT-X-PLAYLIST-TYPE",
+    "#EXT-X-INDEPENDENT-SEGMENTS",
+    "#EXT-X-START",
+    "#EXT-X-ALLOW-CACHE",
+    "#EXT-X-I-FRAMES-ONLY",
+    "#EXT-X-DEFINE",
+)
+# Low-latency and delta-update tags: the proxy serves regular-latency playlists and does not implement
+# _HLS_skip, so these are dropped (RFC 8216bis §4.4.3.8 CAN-SKIP-UNTIL would let players ask for it).
+DROPPED_TAGS = (
+    "#EXT-X-SERVER-CONTROL",
+    "#EXT-X-PART-INF",
+    "#EXT-X-PART:",
+    "#EXT-X-PRELOAD-HINT",
+    "#EXT-X-RENDITION-REPORT",
+    "#EXT-X-SKIP",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    msn: int
+    duration: float
+    uri: str
+    lines: tuple[str, ...]  # every line attached to this segment, EXTINF included, in origin order
+    discontinuity: bool
+    pdt: float | None  # epoch seconds, explicit or carried forward from an earlier PDT
+    key_line: str | None  # the EXT-X-KEY in effect (RFC 8216bis §4.4.4.4)
+    map_line: str | None  # the EXT-X-MAP in effect (§4.4.4.5)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlaylist:
+    header: tuple[str, ...]  # header lines other than the three numbers the proxy rewrites
+    version: int
+    target_duration: int
+    media_sequence: int
+    discontinuity_sequence: int
+    segments: tuple[Segment, ...]
+    trailer: tuple[str, ...]  # lines after the last URI, ENDLIST excluded
+    endlist: bool
+
+    @property
+    def last_msn(self) -> int:
+        return self.media_sequence + len(self.segments) - 1
+
+
+def _lines(body: bytes) -> list[str]:
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _value(line: str) -> str:
+    return line.split(":", 1)[1].strip() if ":" in line else ""
+
+
+def _int_tag(url: str, lineno: int, line: str) -> int:
+    try:
+        return int(_value(line))
+    except ValueError:
+        raise PlaylistParseError(url, lineno, line, "a decimal integer") from None
+
+
+def _extinf(url: str, lineno: int, line: str) -> float:
+    # `#EXTINF:5.76` without the comma and `#EXTINF:6, no desc` are both seen (markers.md §1.8).
+    text = _value(line).split(",", 1)[0].strip()
+    try:
+        duration = float(text)
+    except ValueError:
+        raise PlaylistParseError(url, lineno, line, "a duration in seconds") from None
+    if not math.isfinite(duration) or duration < 0:
+        raise PlaylistParseError(url, lineno, line, "a non-negative finite duration")
+    return duration
+
+
+def parse_pdt(value: str) -> float | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class _MediaParser:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.header: list[str] = []
+        self.version = 1
+        self.target_duration: int | None = None
+        self.media_sequence = 0
+        self.discontinuity_sequence = 0
+        self.segments: list[Segment] = []
+        self.pending: list[str] = []
+        self.duration: float | None = None
+        self.discontinuity = False
+        self.pdt: float | None = None
+        self.key_line: str | None = None
+        self.map_line: str | None = None
+        self.endlist = False
+
+    def feed(self, lineno: int, line: str) -> None:
+        if not line.startswith("#"):
+            self._segment(lineno, line)
+        elif line.startswith("#EXTINF"):
+            self.duration = _extinf(self.url, lineno, line)
+            self.pending.append(line)
+        elif line.startswith("#EXT-X-TARGETDURATION"):
+            self.target_duration = _int_tag(self.url, lineno, line)
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE"):
+            self.media_sequence = _int_tag(self.url, lineno, line)
+        elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE"):
+            self.discontinuity_sequence = _int_tag(self.url, lineno, line)
+        elif line.startswith("#EXT-X-ENDLIST"):
+            self.endlist = True
+        elif line.startswith(DROPPED_TAGS):
+            return
+        elif line.startswith(HEADER_TAGS) and not self.segments and not self.pending:
+            if line.startswith("#EXT-X-VERSION"):
+                self.version = _int_tag(self.url, lineno, line)
+            self.header.append(line)
+        else:
+            self._segment_tag(line)
+
+    def _segment_tag(self, line: str) -> None:
+        if line == "#EXT-X-DISCONTINUITY":
+            self.discontinuity = True
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            self.pdt = parse_pdt(_value(line))
+        elif line.startswith("#EXT-X-KEY:"):
+            self.key_line = line
+        elif line.startswith("#EXT-X-MAP:"):
+            self.map_line = line
+        self.pending.append(line)
+
+    def _segment(self, lineno: int, uri: str) -> None:
+        if self.duration is None:
+            raise PlaylistParseError(self.url, lineno, uri, "#EXTINF before the segment URI")
+        msn = self.media_sequence + len(self.segments)
+        segment = Segment(
+            msn, self.duration, uri, tuple(self.pending), self.discontinuity, self.pdt, self.key_line, self.map_line
+        )
+        self.segments.append(segment)
+        if self.pdt is not None:
+            self.pdt += self.duration  # carried forward: §4.4.4.6 maps later segments by duration
+        self.pending, self.duration, self.discontinuity = [], None, False
+
+    def result(self) -> MediaPlaylist:
+        if self.target_duration is None:
+            raise PlaylistParseError(self.url, 0, "", "an #EXT-X-TARGETDURATION tag")
+        # A dangling EXTINF with no URI (truncated playlists, markers.md §1.8) is dropped with its tags,
+        # except the ones that are not about that segment.
+        trailer = tuple(line for line in self.pending if not line.startswith("#EXTINF"))
+        return MediaPlaylist(
+            tuple(self.header),
+            self.version,
+            self.target_duration,
+            self.media_sequence,
+            self.discontinuity_sequence,
+            tuple(self.segments),
+            trailer,
+            self.endlist,
+        )
+
+
+def parse_media(body: bytes, url: str = "") -> MediaPlaylist:
+    lines = _lines(body)
+    if not lines or not lines[0].startswith("#EXTM3U"):
+        raise PlaylistParseError(url, 1, lines[0] if lines else "", "#EXTM3U as the first line")
+    if any(line.startswith("#EXT-X-STREAM-INF") for line in lines):
+        raise PlaylistParseError(url, 0, "#EXT-X-STREAM-INF", "a media playlist, not a master playlist")
+    parser = _MediaParser(url)
+    for lineno, line in enumerate(lines[1:], start=2):
+        parser.feed(lineno, line)
+    return parser.result()

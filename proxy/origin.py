@@ -1,0 +1,42 @@
+"""The one outbound HTTP client: origin playlists, ad responses and ad playlists.
+
+One aiohttp session per app (aiohttp's advice), a total timeout per request and a size limit, and every
+failure mapped onto the error tree so the web layer answers 502/504 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+
+from proxy.errors import OriginError, OriginTimeout
+
+
+class HttpClient:
+    def __init__(self, session: aiohttp.ClientSession, *, max_bytes: int) -> None:
+        self.session = session
+        self.max_bytes = max_bytes
+        self.requests = 0  # counted so tests can prove coalescing
+
+    async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes:
+        self.requests += 1
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.session.get(url, headers=headers, allow_redirects=True) as response:
+                    if response.status != 200:
+                        raise OriginError(f"GET {url} answered HTTP {response.status}: expected 200")
+                    body = await response.content.read(self.max_bytes + 1)
+        except TimeoutError:
+            raise OriginTimeout(f"GET {url} took longer than {timeout:g} s") from None
+        except aiohttp.ClientError as error:
+            raise OriginError(f"GET {url} failed: {error.__class__.__name__}: {error}") from None
+        if len(body) > self.max_bytes:
+            raise OriginError(f"GET {url} returned more than {self.max_bytes} bytes")
+        return body
+
+
+def new_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "ssai-proxy"})

@@ -1,0 +1,79 @@
+"""The proxy's services wired together: channels, sessions, decisions. The web layer only calls this."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from proxy.assets import CreativeLoader
+from proxy.channels import ChannelRuntime
+from proxy.decisions import DecisionService
+from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
+from proxy.origin import HttpClient
+from proxy.sessions import Session
+from proxy.settings import Settings
+from proxy.store.memory import MemorySessionStore
+
+log = logging.getLogger("proxy.service")
+MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
+
+
+class Service:
+    def __init__(self, settings: Settings, client: HttpClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.sessions = MemorySessionStore()
+        loader = CreativeLoader(client, timeout=settings.ad_timeout)
+        self.decisions = DecisionService(
+            client, loader, ad_timeout=settings.ad_timeout, default_break=settings.default_break_duration
+        )
+        self.channels = {
+            name: ChannelRuntime(config, settings, client, loader, self.decisions, clock)
+            for name, config in settings.channels.items()
+        }
+
+    async def channel(self, name: str) -> ChannelRuntime:
+        runtime = self.channels.get(name)
+        if runtime is None:
+            raise ChannelNotFound(name)
+        await runtime.start()
+        return runtime
+
+    async def create_session(self, channel: str, params: Mapping[str, str]) -> Session:
+        if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
+            raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
+        runtime = await self.channel(channel)
+        join_msn, join_time = runtime.edge()
+        session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
+        self.sessions.add(session)
+        runtime.join(session)
+        return session
+
+    def session(self, channel: str, session_id: str) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None or session.channel != channel:
+            raise SessionNotFound(session_id)
+        runtime = self.channels[channel]
+        session.expires_at = self.clock() + runtime.idle_after
+        return session
+
+    async def sweep_forever(self, every: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.sweep()
+
+    def sweep(self) -> None:
+        now = self.clock()
+        for session in self.sessions:
+            if session.expires_at <= now:
+                self.channels[session.channel].leave(session)
+        expired = self.sessions.expire(now)
+        if expired:
+            log.info("%d idle sessions expired, %d live", expired, len(self.sessions))
+
+    async def close(self) -> None:
+        for runtime in self.channels.values():
+            await runtime.close()

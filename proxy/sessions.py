@@ -1,0 +1,59 @@
+"""A viewer's session: where it joined the channel, its ad parameters and the fills frozen for it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+from proxy.ads.models import Ad
+from proxy.hls.fill import Fill
+
+
+class Decided:
+    """A break's frozen outcome for one session: its fill (None = the content plays) and the ads in it."""
+
+    __slots__ = ("fill", "ads")
+
+    def __init__(self, fill: Fill | None, ads: tuple[Ad, ...]) -> None:
+        self.fill = fill
+        self.ads = ads
+
+
+class Session:
+    # Slots and lazily created containers keep an idle session small (100,000 of them in ≤ 200 MB).
+    __slots__ = (
+        "id",
+        "channel",
+        "join_msn",
+        "join_time",
+        "params",
+        "expires_at",
+        "decided",
+        "fills",
+        "sent",
+        "last_start",
+    )
+
+    def __init__(
+        self, channel: str, join_msn: int, join_time: float, params: Mapping[str, str], expires_at: float
+    ) -> None:
+        self.id = secrets.token_hex(16)
+        self.channel = channel
+        self.join_msn = join_msn  # breaks starting at or before this segment play as content (joined mid-break)
+        self.join_time = join_time  # channel timeline seconds at the start of join_msn + 1
+        self.params = dict(params) if params else None
+        self.expires_at = expires_at
+        self.decided: dict[str, Decided] | None = None
+        self.fills: list[Fill] | None = None  # the filled breaks, in start order
+        self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
+        self.last_start = join_msn  # the start of the last break decided for this session
+
+    def decide(self, break_id: str, start_msn: int, decided: Decided) -> None:
+        if self.decided is None:
+            self.decided = {}
+        self.decided[break_id] = decided
+        self.last_start = max(self.last_start, start_msn)
+        if decided.fill is not None:
+            if self.fills is None:
+                self.fills = []
+            self.fills.append(decided.fill)

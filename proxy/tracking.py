@@ -1,0 +1,74 @@
+"""The tracking API of seed 000: per session, the ads actually inserted, each event returned once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.hls.fill import Fill
+from proxy.sessions import Session
+
+
+def iso_duration(seconds: float) -> str:
+    return f"PT{seconds:.1f}S"
+
+
+def _ads_json(
+    session: Session, fill: Fill, ads: tuple[Any, ...], avail_start: float, first_msn: int
+) -> list[dict[str, Any]]:
+    published = fill.published(fill.brk.elapsed) if fill.settled() is None else fill.settled()[0]  # type: ignore[index]
+    out = []
+    sent = session.sent if session.sent is not None else set()
+    for k, item in enumerate(fill.items[:published]):
+        if item.index != 0 or item.ad_index is None or (fill.brk.id, item.ad_index) in sent:
+            continue
+        ad = ads[item.ad_index]
+        sent.add((fill.brk.id, item.ad_index))
+        if not ad.click_through:
+            continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
+        start = avail_start + item.start
+        out.append(
+            {
+                "adId": ad.creative_id or ad.ad_id,
+                "duration": iso_duration(item.creative.duration),
+                "durationInSeconds": round(item.creative.duration, 3),
+                "startTime": iso_duration(start),
+                "startTimeInSeconds": round(start, 3),
+                "adSystem": ad.ad_system,
+                "title": ad.title,
+                "adServerId": ad.ad_id,
+                "trackingEvents": [
+                    {
+                        "eventType": "clickThrough",
+                        "beaconUrls": list(ad.click_through),
+                        "startTimeInSeconds": round(start, 3),
+                    }
+                ],
+                # Not in the seed: where the ad is in the session's playlists, so a player can match segments.
+                "mediaSequence": first_msn + k,
+                "segmentCount": len(item.creative.durations),
+            }
+        )
+    session.sent = sent
+    return out
+
+
+def tracking_document(session: Session) -> dict[str, Any]:
+    avails = []
+    shift_time = shift_msn = 0.0
+    for fill in session.fills or ():
+        brk = fill.brk
+        decided = session.decided[brk.id] if session.decided else None
+        avail_start = brk.start_time - session.join_time + shift_time
+        first_msn = int(brk.start_msn + shift_msn)
+        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, first_msn)
+        if ads:
+            avails.append(
+                {"ads": ads, "startTime": iso_duration(avail_start), "startTimeInSeconds": round(avail_start, 3)}
+            )
+        settled = fill.settled()
+        if settled is None:
+            break
+        count, _, end = settled
+        shift_time += sum(item.end - item.start for item in fill.items[:count]) - brk.time_into(end)
+        shift_msn += count - (end - brk.start_msn)
+    return {"avails": avails}

@@ -1,0 +1,70 @@
+"""The app factory: routes, the lifespan that owns the HTTP client and the services, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from proxy.errors import ProxyError
+from proxy.origin import HttpClient, new_session
+from proxy.service import Service
+from proxy.settings import Settings
+from proxy.web import playback
+from proxy.web.responses import JSONResponse, error_response
+
+log = logging.getLogger("proxy.web")
+
+
+async def proxy_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProxyError)
+    if exc.status_code >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+    return error_response(exc.status_code, exc.message)
+
+
+async def health(request: Request) -> Response:
+    service: Service = request.app.state.service
+    return JSONResponse({"status": "ok", "sessions": len(service.sessions)})
+
+
+async def metrics(request: Request) -> Response:
+    service: Service = request.app.state.service
+    channels = {
+        name: {"breaks": len(rt.tracker.breaks), "sessions": len(rt.sessions), "tracks": sorted(rt.pollers)}
+        for name, rt in service.channels.items()
+    }
+    counts = dict(service.decisions.counts)
+    return JSONResponse(
+        {
+            "sessions": len(service.sessions),
+            "origin_requests": service.client.requests,
+            "decisions": counts,
+            "channels": channels,
+        }
+    )
+
+
+def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with new_session() as http:
+            service = Service(settings, HttpClient(http, max_bytes=settings.origin_max_bytes))
+            app.state.service = service
+            sweeper = asyncio.ensure_future(service.sweep_forever())
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                await service.close()
+
+    routes: list[BaseRoute] = [*playback.routes, Route("/healthz", health), Route("/metrics", metrics), *extra_routes]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={ProxyError: proxy_error})

@@ -1,0 +1,101 @@
+"""Playback routes of seed 000: session initialisation, master and media playlists, tracking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from proxy.errors import BadRequest
+from proxy.service import Service
+from proxy.tracking import tracking_document
+from proxy.web.responses import JSONResponse, PlaylistResponse
+
+MAX_BODY = 16 * 1024
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _manifest_url(channel: str, session_id: str) -> str:
+    return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}"
+
+
+async def _body_params(request: Request) -> dict[str, str]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequest(f"body of {len(raw)} bytes: expected at most {MAX_BODY}")
+    if not raw.strip():
+        return {}
+    try:
+        document: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"body {raw[:60]!r}: expected a JSON object") from None
+    if not isinstance(document, dict):
+        raise BadRequest(f"body {raw[:60]!r}: expected a JSON object")
+    params = document.get("adsParams", document)
+    if not isinstance(params, dict):
+        raise BadRequest(f"adsParams {params!r}: expected an object of strings")
+    bad = {
+        key: value
+        for key, value in params.items()
+        if not isinstance(value, str | int | float) or isinstance(value, bool)
+    }
+    if bad:
+        raise BadRequest(f"adsParams.{next(iter(bad))} = {next(iter(bad.values()))!r}: expected a string or number")
+    return {key: str(value) for key, value in params.items()}
+
+
+async def create_session(request: Request) -> Response:
+    channel = request.path_params["channel"]
+    params = {**request.query_params, **await _body_params(request)}
+    session = await _service(request).create_session(channel, params)
+    return JSONResponse(
+        {"manifestUrl": _manifest_url(channel, session.id), "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}"}
+    )
+
+
+async def master(request: Request) -> Response:
+    channel = request.path_params["channel"]
+    service = _service(request)
+    session_id = request.query_params.get("session_id")
+    if session_id is None:
+        # Implicit initialisation: the query parameters are the session's ad parameters (MediaTailor's
+        # ads.* prefix is stripped when present).
+        params = {key.removeprefix("ads."): value for key, value in request.query_params.items()}
+        session = await service.create_session(channel, params)
+    else:
+        session = service.session(channel, session_id)
+    runtime = await service.channel(channel)
+    assert runtime.master is not None
+    return PlaylistResponse(runtime.master.render(session.id))
+
+
+async def media(request: Request) -> Response:
+    params = request.path_params
+    service = _service(request)
+    session = service.session(params["channel"], params["session"])
+    runtime = service.channels[params["channel"]]
+    poller = runtime.poller(params["track"])
+    if poller.window is None and poller.error is None:
+        await poller.first.wait()  # only the first request of a track waits for its first fetch
+    return PlaylistResponse(runtime.playlist(session, params["track"]))
+
+
+async def tracking(request: Request) -> Response:
+    params = request.path_params
+    session = _service(request).session(params["channel"], params["session"])
+    return JSONResponse(tracking_document(session))
+
+
+routes = [
+    Route("/v1/ssai/session/{channel}/{name}.m3u8", create_session, methods=["POST"]),
+    Route("/v1/ssai/master/{channel}/main.m3u8", master, methods=["GET"]),
+    Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
+    Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
+]
