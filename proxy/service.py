@@ -26,6 +26,8 @@ class Service:
         self.client = client
         self.clock = clock
         self.sessions = MemorySessionStore()
+        # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
+        self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         loader = CreativeLoader(client, timeout=settings.ad_timeout)
         self.decisions = DecisionService(
             client, loader, ad_timeout=settings.ad_timeout, default_break=settings.default_break_duration

@@ -67,4 +67,6 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 await service.close()
 
     routes: list[BaseRoute] = [*playback.routes, Route("/healthz", health), Route("/metrics", metrics), *extra_routes]
+    if settings.baseline_endpoint:
+        routes += playback.baseline_routes
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={ProxyError: proxy_error})

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, NotFound
 from proxy.service import Service
 from proxy.tracking import tracking_document
 from proxy.web.responses import JSONResponse, PlaylistResponse
@@ -84,7 +84,20 @@ async def media(request: Request) -> Response:
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # only the first request of a track waits for its first fetch
-    return PlaylistResponse(runtime.playlist(session, params["track"]))
+    body = runtime.playlist(session, params["track"])
+    if service.baseline is not None:
+        service.baseline[(session.id, params["track"])] = body
+    return PlaylistResponse(body)
+
+
+async def baseline(request: Request) -> Response:
+    """The HTTP benchmark's baseline: the bytes of the last stitched response, without any work."""
+    params = request.path_params
+    store = _service(request).baseline or {}
+    body = store.get((params["session"], params["track"]))
+    if body is None:
+        raise NotFound(f"no playlist was rendered for session {params['session']!r} track {params['track']!r} yet")
+    return PlaylistResponse(body)
 
 
 async def tracking(request: Request) -> Response:
@@ -99,3 +112,4 @@ routes = [
     Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
     Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
 ]
+baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from proxy.hls.fill import Fill
@@ -39,8 +39,13 @@ def _needs_discontinuity(before: str, after: str) -> bool:
 
 
 def check_track(
-    bodies: Sequence[bytes], td: int, fills: Sequence[Fill], origin_edges: Sequence[int]
+    bodies: Sequence[bytes],
+    td: int,
+    fills: Sequence[Fill],
+    origin_edges: Sequence[int],
+    identify: Callable[[str], str] = identity,
 ) -> dict[int, Seen]:
+    """`origin_edges[i]` is the origin's last msn when body i was rendered (or a large number when unknown)."""
     numbered: dict[int, Seen] = {}
     previous, previous_edge = None, None
     for body, edge in zip(bodies, origin_edges, strict=True):
@@ -52,12 +57,12 @@ def check_track(
         for index, segment in enumerate(segments):
             dsn += segment.discontinuity
             assert round(segment.duration) <= td, f"§4.5 EXTINF {segment.duration} > TARGETDURATION {td}"
-            seen = Seen(identity(segment.uri), segment.uri, segment.duration, dsn)
+            seen = Seen(identify(segment.uri), segment.uri, segment.duration, dsn)
             assert numbered.setdefault(segment.msn, seen) == seen, (
                 f"§4.2/§4.3 msn {segment.msn} changed: {numbered[segment.msn]} -> {seen}"
             )
             if index:
-                if _needs_discontinuity(identity(segments[index - 1].uri), seen.identity):
+                if _needs_discontinuity(identify(segments[index - 1].uri), seen.identity):
                     assert segment.discontinuity, f"§4.6 no DISCONTINUITY at msn {segment.msn} ({seen.identity})"
             _check_content_outside_breaks(seen.identity, fills)
             if seen.identity.startswith("content"):

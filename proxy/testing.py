@@ -1,0 +1,88 @@
+"""Fakes at the edge, shipped for tests and benchmarks (like starlette.testclient): a live origin that makes
+playlists from the clock and can be told to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+MASTER = """#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
+v0.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=480x270,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
+v1.m3u8
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="audio.m3u8"
+"""
+
+
+class FakeOrigin:
+    """Segment n spans [epoch + n·td, epoch + (n+1)·td); a break of `break_segments` starts every `every`."""
+
+    def __init__(self, td: int = 2, window: int = 6, every: int = 10, break_segments: int = 3) -> None:
+        self.td, self.window, self.every, self.break_segments = td, window, every, break_segments
+        self.epoch = time.time() - window * td
+        self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
+        self.requests: Counter[str] = Counter()
+        self.app = Starlette(routes=[Route("/master.m3u8", self.master), Route("/{name}.m3u8", self.media)])
+
+    async def master(self, request: Request) -> Response:
+        self.requests["master"] += 1
+        return PlainTextResponse(MASTER, media_type="application/vnd.apple.mpegurl")
+
+    def playlist(self, name: str, edge: int) -> str:
+        first = max(0, edge - self.window + 1)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+        for msn in range(first, edge + 1):
+            offset = msn % self.every
+            if name != "audio" and msn >= self.every and offset == 0:
+                lines.append(f"#EXT-X-CUE-OUT:{self.break_segments * self.td:.3f}")
+            elif name != "audio" and msn >= self.every and offset == self.break_segments:
+                lines.append("#EXT-X-CUE-IN")
+            lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
+        return "\n".join(lines) + "\n"
+
+    async def media(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        self.requests[name] += 1
+        if self.mode == "error":
+            return PlainTextResponse("broken", status_code=500)
+        if self.mode == "timeout":
+            await asyncio.sleep(5)
+        edge = int((time.time() - self.epoch) // self.td) - 1
+        return PlainTextResponse(self.playlist(name, edge), media_type="application/vnd.apple.mpegurl")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def run_server(app: Starlette, port: int) -> Iterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
