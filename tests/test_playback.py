@@ -1,0 +1,338 @@
+"""Real players on a stitched demo session: hls.js in the system Chromium, and ffmpeg as an HLS client.
+
+Both use the session-scoped `demo_server` fixture (conftest.py): 2 s segments, a 6 s ad break every 12 s.
+The browser test drives the demo player page (proxy/demo/static/), which exposes what it learns in
+`window.demo`; see player.js for the fields. Screenshots go to $SSAI_TEST_ARTIFACTS or, by default, to
+a folder under the system temporary directory (never into the repository).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict, cast
+
+import imageio_ffmpeg
+import pytest
+from playwright.sync_api import Error as PlaywrightError, Page, Request, Response, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+AD_PATH = "/demo/ads/creatives/"
+SLATE_PATH = "/demo/ads/slate/"
+PLAY_DEADLINE = 90.0  # seconds for the page to play through two breaks (about 35 s are needed)
+STALL_LIMIT = 20.0  # seconds without video.currentTime moving before the test gives up and says so
+SAMPLE_EVERY_MS = 500
+# Non-fatal hls.js errors that a loaded 2-core CI machine can cause by itself and that hls.js recovers
+# from (playback must still get through both breaks before the deadline): a stall while the buffer
+# refills, the nudge that ends it, and a load that timed out and was retried. Anything else (a 4xx/5xx
+# load error, a playlist parsing error, a demux/remux error, a gap in the buffer) points at the stream.
+TOLERATED_HLSJS_ERRORS = frozenset({"bufferStalledError", "bufferNudgeOnStall", "fragLoadTimeOut", "levelLoadTimeOut"})
+FFMPEG_SECONDS = 60
+FFMPEG_TIMEOUT = 150.0  # a live stream is read at real time: 60 s of media need about 60 s of wall clock
+
+SNAPSHOT_JS = """() => ({
+    currentTime: document.getElementById("video").currentTime,
+    paused: document.getElementById("video").paused,
+    state: demo.state,
+    currentSn: demo.currentSn,
+    sessionId: demo.sessionId,
+    overlayAdId: demo.overlayAdId,
+    overlayHidden: document.getElementById("ad-overlay").hidden,
+    overlayText: document.getElementById("ad-overlay").textContent.replace(/\\s+/g, " ").trim(),
+    overlayHref: document.getElementById("ad-overlay").href,
+    played: demo.played,
+    fragments: demo.fragments,
+    ads: demo.ads,
+    errors: demo.errors,
+    fatalErrors: demo.fatalErrors,
+    trackingErrors: demo.trackingErrors,
+})"""
+
+
+class Fragment(TypedDict):
+    """A fragment as player.js records it (FRAG_LOADED into `fragments`, FRAG_CHANGED into `played`)."""
+
+    sn: int
+    url: str
+    level: int
+    cc: int
+    start: float
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """An ad break playback went through: a run of ad/slate fragments with content played before and after."""
+
+    fragments: tuple[Fragment, ...]
+    next_content: Fragment
+
+    @property
+    def ad_sns(self) -> list[int]:
+        return [frag["sn"] for frag in self.fragments if AD_PATH in frag["url"]]
+
+    @property
+    def end(self) -> float:
+        """Media time (the video element's clock) at which the break's last fragment ends."""
+        last = self.fragments[-1]
+        return last["start"] + last["duration"]
+
+    def describe(self) -> str:
+        return f"sn {self.fragments[0]['sn']}..{self.fragments[-1]['sn']} ending at {self.end:.2f} s"
+
+
+def kind_of(url: str) -> str:
+    if AD_PATH in url:
+        return "ad"
+    if SLATE_PATH in url:
+        return "slate"
+    return "content"
+
+
+def played_breaks(played: list[Fragment]) -> list[Break]:
+    breaks: list[Break] = []
+    run: list[Fragment] = []
+    content_before = False
+    for frag in played:
+        if kind_of(frag["url"]) != "content":
+            run.append(frag)
+            continue
+        if run and content_before:
+            breaks.append(Break(tuple(run), frag))
+        run = []
+        content_before = True
+    return breaks
+
+
+def ad_ranges(ads: list[dict[str, Any]]) -> list[range]:
+    return [range(ad["mediaSequence"], ad["mediaSequence"] + ad["segmentCount"]) for ad in ads]
+
+
+def click_through(ad: dict[str, Any]) -> str | None:
+    for event in ad.get("trackingEvents", []):
+        if event.get("eventType") == "clickThrough" and event.get("beaconUrls"):
+            return str(event["beaconUrls"][0])
+    return None
+
+
+def tracked_ads(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [ad for avail in document["avails"] for ad in avail["ads"]]
+
+
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("SSAI_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "ssai-proxy-test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def http_text(url: str, *, method: str = "GET", body: bytes | None = None) -> str:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text: str = response.read().decode()
+        return text
+
+
+def http_json(url: str, *, method: str = "GET", body: bytes | None = None) -> dict[str, Any]:
+    document = json.loads(http_text(url, method=method, body=body))
+    assert isinstance(document, dict), f"{method} {url}: expected a JSON object, got {document!r}"
+    return document
+
+
+def chromium_executable() -> str:
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip(f"no system Chromium ({CHROMIUM} or `chromium` on PATH): the real-player test needs one")
+    return found
+
+
+@contextlib.contextmanager
+def chromium_page(user_data_dir: Path) -> Iterator[Page]:
+    """A page of the system Chromium with a fresh profile, or a skip saying why it could not start."""
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        try:
+            context = playwright.chromium.launch_persistent_context(
+                str(user_data_dir),
+                executable_path=executable,
+                args=CHROMIUM_ARGS,
+                headless=True,
+                viewport={"width": 1280, "height": 800},
+                timeout=60_000,
+            )
+        except PlaywrightError as exc:
+            pytest.skip(f"playwright cannot start {executable}: {exc.message.splitlines()[0]}")
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def playlist_dump(base: str, session_id: str | None, level: int) -> str:
+    """The session's media playlist right now, for a failure message."""
+    if session_id is None:
+        return "(no session id)"
+    url = f"{base}/v1/ssai/media/demo/{session_id}/v{level}.m3u8"
+    try:
+        return f"GET {url}:\n{http_text(url)}"
+    except OSError as exc:
+        return f"GET {url}: {exc}"
+
+
+def summary(snapshot: dict[str, Any]) -> str:
+    played = " ".join(f"{frag['sn']}{kind_of(frag['url'])[0]}" for frag in snapshot["played"])
+    ads = [(ad["adId"], ad["mediaSequence"], ad["segmentCount"]) for ad in snapshot["ads"]]
+    return (
+        f"currentTime={snapshot['currentTime']:.2f} paused={snapshot['paused']} state={snapshot['state']} "
+        f"sn={snapshot['currentSn']}\nplayed (c=content a=ad s=slate): {played}\ntracking ads: {ads}\n"
+        f"hls.js errors: {snapshot['errors']}\ntracking errors: {snapshot['trackingErrors']}"
+    )
+
+
+@pytest.mark.browser
+def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> None:
+    requested: list[str] = []
+    failed: list[str] = []  # responses of 400 and more (a 5xx of the proxy, a 404 of a segment, ...)
+
+    def on_request(request: Request) -> None:
+        requested.append(request.url)
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.request.method} {response.url}")
+
+    artifacts = artifacts_dir()
+    with chromium_page(tmp_path / "chromium-profile") as page:
+        page.on("request", on_request)
+        page.on("response", on_response)
+        page.goto(f"{demo_server}/demo/player/", wait_until="load")
+
+        started = time.monotonic()
+        last_time, last_progress = -1.0, started
+        ad_screenshot: Path | None = None
+        stalled = ""
+        while True:
+            snapshot: dict[str, Any] = page.evaluate(SNAPSHOT_JS)
+            now = time.monotonic()
+            if snapshot["currentTime"] > last_time + 0.1:
+                last_time, last_progress = snapshot["currentTime"], now
+            breaks = played_breaks(cast(list[Fragment], snapshot["played"]))
+
+            if ad_screenshot is None and snapshot["state"] == "ad" and snapshot["overlayAdId"] is not None:
+                # The overlay is a link to the current ad's clickThrough, titled after it.
+                ad = next(a for a in snapshot["ads"] if snapshot["currentSn"] in ad_ranges([a])[0])
+                assert not snapshot["overlayHidden"] and page.locator("#ad-overlay").is_visible()
+                assert snapshot["overlayText"].endswith(f"Ad: {ad['title']} — learn more"), snapshot["overlayText"]
+                assert snapshot["overlayHref"] == click_through(ad)
+                ad_screenshot = artifacts / "playback-during-ad.png"
+                page.screenshot(path=str(ad_screenshot))
+            if snapshot["state"] == "content":
+                assert snapshot["overlayHidden"], f"ad overlay shown during content: {summary(snapshot)}"
+
+            if snapshot["fatalErrors"]:
+                break
+            if len(breaks) >= 2 and snapshot["currentTime"] >= breaks[1].end + 1.0:
+                break
+            if now - last_progress > STALL_LIMIT:
+                level = snapshot["played"][-1]["level"] if snapshot["played"] else 0
+                playlist = playlist_dump(demo_server, snapshot["sessionId"], level)
+                stalled = f"playback stalled for {STALL_LIMIT:g} s\n{playlist}"
+                break
+            if now - started > PLAY_DEADLINE:
+                break
+            page.wait_for_timeout(SAMPLE_EVERY_MS)
+
+        elapsed = time.monotonic() - started
+        page.screenshot(path=str(artifacts / "playback-end.png"))
+
+    report = f"after {elapsed:.1f} s: {summary(snapshot)}\nfailed responses: {failed}\n{stalled}"
+    print(report)  # shown with -s or on failure
+    assert not snapshot["fatalErrors"], f"hls.js fatal errors: {snapshot['fatalErrors']}\n{report}"
+    assert not stalled, report
+    assert len(breaks) >= 2, f"playback did not get through two ad breaks in {PLAY_DEADLINE:g} s\n{report}"
+    for brk in breaks[:2]:
+        assert brk.ad_sns, f"break {brk.describe()} played no ad segment (slate only?)\n{report}"
+        assert snapshot["currentTime"] > brk.end, f"video clock is not past break {brk.describe()}\n{report}"
+    assert not failed, f"HTTP errors seen by the page: {failed}\n{report}"
+    unexpected = [e for e in snapshot["errors"] if e["details"] not in TOLERATED_HLSJS_ERRORS]
+    assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
+    assert not snapshot["trackingErrors"], report
+
+    # The segments were really fetched, by the browser, from the ad server's creatives.
+    ad_requests = [url for url in requested if AD_PATH in url]
+    assert ad_requests, report
+    played_ads = {frag["url"] for brk in breaks for frag in brk.fragments if AD_PATH in frag["url"]}
+    assert played_ads <= set(ad_requests), f"played ad fragments never requested: {played_ads - set(ad_requests)}"
+
+    # The tracking API delivered the ads with their clickThrough, and its mediaSequence/segmentCount
+    # name exactly the ad segments of the playlists. Every demo creative has a ClickThrough, so every ad
+    # segment must be inside a tracked range, and a tracked range must never cover content or slate.
+    ads = snapshot["ads"]
+    with_click = [ad for ad in ads if click_through(ad)]
+    assert len(with_click) >= 2, f"tracking API gave {len(with_click)} ads with a clickThrough\n{report}"
+    ranges = ad_ranges(ads)
+    for frag in cast(list[Fragment], snapshot["played"]):
+        tracked = any(frag["sn"] in r for r in ranges)
+        where = "inside" if tracked else "outside"
+        assert tracked == (kind_of(frag["url"]) == "ad"), f"sn {frag['sn']} {frag['url']} {where} {ranges}\n{report}"
+
+    assert ad_screenshot is not None, f"no sample showed the overlay during an ad\n{report}"
+
+
+@pytest.mark.slow
+def test_ffmpeg_reads_sixty_seconds_of_a_stitched_session(demo_server: str) -> None:
+    session = http_json(f"{demo_server}/v1/ssai/session/demo/main.m3u8", method="POST", body=b"{}")
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        *("-hide_banner", "-nostdin", "-nostats", "-v", "error"),
+        *("-progress", "pipe:1"),  # key=value progress on stdout: tells how much media was read
+        *("-live_start_index", "-3"),  # start three segments from the live edge, as players do
+        *("-i", demo_server + session["manifestUrl"]),
+        *("-t", str(FFMPEG_SECONDS), "-f", "null", "-"),  # decode everything, write nothing
+    ]
+    started = time.monotonic()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"ffmpeg still reading after {FFMPEG_TIMEOUT:g} s: {exc.stderr!r}")
+    elapsed = time.monotonic() - started
+
+    # With -v error, ffmpeg prints only errors, so any line is one. (At -v warning it also prints
+    # "Packet corrupt" / "DTS out of order" / "timestamp discontinuity" at each ad boundary: TS
+    # continuity counters and timestamps restart at an EXT-X-DISCONTINUITY, which HLS allows.)
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 0, f"ffmpeg exited {result.returncode}: {errors}"
+    assert not errors, f"ffmpeg printed errors: {errors}"
+    out_us = [int(line.split("=", 1)[1]) for line in result.stdout.splitlines() if line.startswith("out_time_us=")]
+    assert out_us and out_us[-1] >= (FFMPEG_SECONDS - 1) * 1_000_000, f"ffmpeg read only {out_us[-1:]} µs of media"
+
+    # Server side: the session's playlists had ads in those 60 s (each break is 6 s of ads every 12 s,
+    # so four or five are expected), numbered in order without overlap.
+    ads = tracked_ads(http_json(demo_server + session["trackingUrl"]))
+    assert len(ads) >= 2, f"tracking API after {elapsed:.0f} s of ffmpeg: {ads}"
+    assert all(click_through(ad) for ad in ads), ads
+    ranges = ad_ranges(ads)
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges)), ranges
