@@ -38,7 +38,7 @@ def _run(app: Starlette, settings: Settings) -> None:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
-    from proxy.demo.app import DemoOptions, create_demo_app
+    from proxy.demo.app import DemoOptions, create_demo_app, self_host
     from proxy.demo.media import prepare_media
 
     options = DemoOptions(
@@ -46,7 +46,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
     )
     print(f"preparing demo media in {settings.data_dir} (ffmpeg, first run only) ...", flush=True)
     media = prepare_media(settings.data_dir, options.target_duration)
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{self_host(settings.host)}:{settings.port}"
     print(f"player page:      {base}/demo/player/", flush=True)
     print(f"session endpoint: POST {base}/v1/ssai/session/demo/main.m3u8", flush=True)
     print(f"origin:           {base}/demo/origin/master.m3u8", flush=True)

@@ -41,12 +41,17 @@ def demo_channel(base: str) -> ChannelConfig:
     )
 
 
+def self_host(host: str) -> str:
+    """Where the proxy reaches its own demo origin: a wildcard bind address is not a destination."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 async def _home(request: Request) -> Response:
     return RedirectResponse("/demo/player/")
 
 
 def create_demo_app(settings: Settings, media: DemoMedia, options: DemoOptions) -> Starlette:
-    base = f"http://{options.host}:{options.port}"
+    base = f"http://{self_host(options.host)}:{options.port}"
     settings = settings.with_channels({**settings.channels, CHANNEL: demo_channel(base)})
     origin = create_origin_app(
         media,

@@ -69,7 +69,9 @@ def check_golden(name: str, body: bytes) -> None:
     assert out == golden.read_bytes()
     origin, stitched = parse_media(body), parse_media(out)
     assert stitched.target_duration == origin.target_duration
-    assert stitched.media_sequence == origin.media_sequence, "a session joined before the window keeps the origin's numbers"
+    assert stitched.media_sequence == origin.media_sequence, (
+        "a session joined before the window keeps the origin's numbers"
+    )
     replaced = {m for f in fills for m in range(f.brk.start_msn, f.end_msn() or origin.last_msn + 1)}
     kept = {s.uri.rsplit("/", 1)[-1]: s for s in stitched.segments if "ads.test" not in s.uri}
     for segment in origin.segments:

@@ -1,0 +1,83 @@
+"""Break tracking across polls (proxy/hls/breaks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from proxy.hls.breaks import BreakTracker, due_breaks
+from proxy.hls.playlist import parse_media
+
+
+def window(first: int, tags: dict[int, Sequence[str]], last: int, td: float = 6.0) -> bytes:
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+    for msn in range(first, last + 1):
+        lines += [*tags.get(msn, ()), f"#EXTINF:{td:.3f},", f"s{msn}.ts"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def feed(tracker: BreakTracker, first: int, last: int, tags: dict[int, Sequence[str]]) -> None:
+    tracker.feed(parse_media(window(first, tags, last)))
+
+
+def test_a_bare_cue_out_that_slid_out_of_the_window_is_still_a_break() -> None:
+    tags: dict[int, Sequence[str]] = {10: ["#EXT-X-CUE-OUT"], 16: ["#EXT-X-CUE-IN"]}
+    tracker = BreakTracker()
+    feed(tracker, 5, 11, tags)
+    feed(tracker, 12, 15, tags)  # the CUE-OUT segment is gone from this window
+    assert tracker.open_break() is not None and tracker.open_break().start_msn == 10  # type: ignore[union-attr]
+    feed(tracker, 13, 17, tags)
+    (brk,) = tracker.breaks
+    assert (brk.start_msn, brk.end_msn, brk.planned) == (10, 16, None)
+    assert brk.durations == [6.0] * 6
+
+
+def test_cont_updates_the_planned_duration_and_the_break_ends_when_it_has_played() -> None:
+    tags: dict[int, Sequence[str]] = {
+        10: ["#EXT-X-CUE-OUT:12.000"],
+        11: ["#EXT-X-CUE-OUT-CONT:ElapsedTime=6.000,Duration=24.000"],
+    }
+    tracker = BreakTracker()
+    feed(tracker, 8, 20, tags)
+    (brk,) = tracker.breaks
+    assert brk.planned == 24.0
+    assert brk.end_msn == 14, "no CUE-IN: the break ends once its (updated) planned duration has played"
+
+
+def test_an_early_cue_in_ends_the_break() -> None:
+    tracker = BreakTracker()
+    feed(tracker, 8, 20, {10: ["#EXT-X-CUE-OUT:60.000"], 12: ["#EXT-X-CUE-IN"]})
+    assert tracker.breaks[0].end_msn == 12
+    assert tracker.breaks[0].elapsed == 12.0
+
+
+def test_a_window_that_starts_inside_a_break_gives_nobody_ads_in_it() -> None:
+    tracker = BreakTracker()
+    feed(tracker, 8, 14, {8: ["#EXT-X-CUE-OUT-CONT:ElapsedTime=12.000,Duration=30.000"], 11: ["#EXT-X-CUE-IN"]})
+    (brk,) = tracker.breaks
+    assert not brk.from_start
+    assert due_breaks(tracker.breaks, -1, -1, 20) == []
+
+
+def test_a_daterange_closes_only_the_break_with_its_id() -> None:
+    out = '#EXT-X-DATERANGE:ID="ad1",START-DATE="2024-01-01T00:00:00Z",PLANNED-DURATION=60,SCTE35-OUT=0xFC'
+    other = '#EXT-X-DATERANGE:ID="chapter",START-DATE="2024-01-01T00:00:06Z",DURATION=6'
+    close = '#EXT-X-DATERANGE:ID="ad1",START-DATE="2024-01-01T00:00:00Z",DURATION=18'
+    tracker = BreakTracker()
+    feed(tracker, 0, 8, {1: [out], 2: [other], 4: [close]})
+    (brk,) = tracker.breaks
+    assert (brk.start_msn, brk.end_msn) == (1, 4)
+
+
+def test_zero_length_breaks_are_ignored_and_unending_ones_are_capped() -> None:
+    tracker = BreakTracker(max_duration=30)
+    feed(tracker, 0, 20, {2: ["#EXT-X-CUE-OUT:0", "#EXT-X-CUE-IN"], 5: ["#EXT-X-CUE-OUT"]})
+    (brk,) = tracker.breaks
+    assert (brk.start_msn, brk.end_msn) == (5, 10)
+
+
+def test_due_breaks_skips_breaks_before_the_join_and_already_decided_ones() -> None:
+    tracker = BreakTracker()
+    tags = {msn: ["#EXT-X-CUE-OUT:6.000"] for msn in (2, 6, 10)}
+    feed(tracker, 0, 14, tags)
+    assert [b.start_msn for b in due_breaks(tracker.breaks, after_msn=2, join_msn=3, last_msn=14)] == [6, 10]
+    assert [b.start_msn for b in due_breaks(tracker.breaks, after_msn=6, join_msn=3, last_msn=9)] == []
