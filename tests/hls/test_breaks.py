@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from proxy.hls.breaks import BreakTracker, due_breaks
 from proxy.hls.playlist import parse_media
 
 
-def window(first: int, tags: dict[int, Sequence[str]], last: int, td: float = 6.0) -> bytes:
+def window(first: int, tags: Mapping[int, Sequence[str]], last: int, td: float = 6.0) -> bytes:
     lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
     for msn in range(first, last + 1):
         lines += [*tags.get(msn, ()), f"#EXTINF:{td:.3f},", f"s{msn}.ts"]
     return ("\n".join(lines) + "\n").encode()
 
 
-def feed(tracker: BreakTracker, first: int, last: int, tags: dict[int, Sequence[str]]) -> None:
+def feed(tracker: BreakTracker, first: int, last: int, tags: Mapping[int, Sequence[str]]) -> None:
     tracker.feed(parse_media(window(first, tags, last)))
 
 
