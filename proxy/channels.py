@@ -153,11 +153,19 @@ class ChannelRuntime:
             poller = self.pollers[track_name] = TrackPoller(self, track, resolve(self.config.origin, track.uri))
         return poller
 
+    @property
+    def low_msn(self) -> int:
+        """The oldest segment any current window of this channel still shows."""
+        return min((p.window.first_msn for p in self.pollers.values() if p.window is not None), default=0)
+
     def on_window(self, track: Track, window: Window) -> None:
         if not track.name.startswith("v"):
             return
         for brk in self.tracker.feed(window.playlist):
             self.prefetch(brk)
+        if len(self.fills) > 64:  # sessions keep the fills they use; the shared index forgets old breaks
+            low = self.low_msn
+            self.fills = {k: f for k, f in self.fills.items() if f.brk.end_msn is None or f.brk.end_msn >= low}
 
     def profile(self) -> Profile:
         assert self.master is not None
@@ -186,7 +194,9 @@ class ChannelRuntime:
         hold = self._decide_due(session, window)
         if not track_name.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
-        return render(window, track_name, session.fills or (), hold)
+        if session.fills:
+            session.fold(self.low_msn)
+        return render(window, track_name, session.fills or (), hold, session.shift[:2])
 
     def _decide_due(self, session: Session, window: Window) -> int | None:
         """Freeze the plans of breaks now in the window; return where to hold the window if one must wait."""

@@ -56,26 +56,34 @@ class DecisionService:
         self.ad_timeout = ad_timeout
         self.default_break = default_break
         self.counts: Counter[str] = Counter()
-        self._tasks: dict[tuple[str, str], asyncio.Task[Decision]] = {}
+        self._tasks: dict[str, dict[str, asyncio.Task[Decision]]] = {}  # session id -> break id -> decision
         self._templates: dict[str, object] = {}
 
     def peek(self, session_id: str, brk: Break) -> Decision | None:
-        task = self._tasks.get((session_id, brk.id))
+        tasks = self._tasks.get(session_id)
+        task = tasks.get(brk.id) if tasks else None
         if task is None or not task.done():
             return None
-        self._tasks.pop((session_id, brk.id), None)
+        self.forget(session_id, brk)
         return task.result()
 
     def start(
         self, channel: ChannelConfig, profile: Profile, session_id: str, params: dict[str, str], brk: Break
     ) -> None:
-        key = (session_id, brk.id)
-        if key not in self._tasks:
-            self._tasks[key] = asyncio.ensure_future(self._decide(channel, profile, session_id, params, brk))
+        tasks = self._tasks.setdefault(session_id, {})
+        if brk.id not in tasks:
+            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, session_id, params, brk))
 
     def forget(self, session_id: str, brk: Break) -> None:
-        task = self._tasks.pop((session_id, brk.id), None)
+        tasks = self._tasks.get(session_id)
+        task = tasks.pop(brk.id, None) if tasks else None
         if task is not None and not task.done():
+            task.cancel()
+        if tasks is not None and not tasks:
+            del self._tasks[session_id]
+
+    def drop_session(self, session_id: str) -> None:
+        for task in self._tasks.pop(session_id, {}).values():
             task.cancel()
 
     async def _decide(

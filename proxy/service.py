@@ -72,6 +72,7 @@ class Service:
         for session in self.sessions:
             if session.expires_at <= now:
                 self.channels[session.channel].leave(session)
+                self.decisions.drop_session(session.id)
         expired = self.sessions.expire(now)
         if expired:
             log.info("%d idle sessions expired, %d live", expired, len(self.sessions))

@@ -22,6 +22,7 @@ class Decided:
 class Session:
     # Slots and lazily created containers keep an idle session small (100,000 of them in ≤ 200 MB).
     __slots__ = (
+        "shift",
         "id",
         "channel",
         "join_msn",
@@ -47,6 +48,24 @@ class Session:
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
         self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
         self.last_start = join_msn  # the start of the last break decided for this session
+        # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
+        self.shift: tuple[int, int, float] = (0, 0, 0.0)
+
+    def fold(self, below_msn: int) -> None:
+        """Fold the fills that ended before `below_msn` into `shift`, so a long session renders as fast as
+        a new one: render walks only the fills still in some window."""
+        fills = self.fills
+        while fills:
+            change, end = fills[0].shift(), fills[0].end_msn()
+            if change is None or end is None or end >= below_msn:
+                return
+            msn, dsn, seconds = self.shift
+            self.shift = (msn + change[0], dsn + change[1], seconds + change[2])
+            folded = fills.pop(0).brk.id
+            if self.decided is not None:
+                self.decided.pop(folded, None)
+            if self.sent is not None:
+                self.sent = {key for key in self.sent if key[0] != folded}
 
     def decide(self, break_id: str, start_msn: int, decided: Decided) -> None:
         if self.decided is None:

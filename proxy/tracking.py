@@ -54,21 +54,18 @@ def _ads_json(
 
 def tracking_document(session: Session) -> dict[str, Any]:
     avails = []
-    shift_time = shift_msn = 0.0
+    shift_msn, _, shift_time = session.shift
     for fill in session.fills or ():
         brk = fill.brk
-        decided = session.decided[brk.id] if session.decided else None
+        decided = session.decided.get(brk.id) if session.decided else None
         avail_start = brk.start_time - session.join_time + shift_time
-        first_msn = int(brk.start_msn + shift_msn)
-        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, first_msn)
+        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, brk.start_msn + shift_msn)
         if ads:
             avails.append(
                 {"ads": ads, "startTime": iso_duration(avail_start), "startTimeInSeconds": round(avail_start, 3)}
             )
-        settled = fill.settled()
-        if settled is None:
+        change = fill.shift()
+        if change is None:
             break
-        count, _, end = settled
-        shift_time += sum(item.end - item.start for item in fill.items[:count]) - brk.time_into(end)
-        shift_msn += count - (end - brk.start_msn)
+        shift_msn, shift_time = shift_msn + change[0], shift_time + change[2]
     return {"avails": avails}

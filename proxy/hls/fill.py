@@ -125,6 +125,17 @@ class Fill:
         count = self.published(self.brk.time_into(end))
         return count, sum(item.disc for item in self.items[:count]), end
 
+    def shift(self) -> tuple[int, int, float] | None:
+        """What this fill adds to the numbers and the timeline of everything after it, once settled:
+        (media sequence, discontinuity sequence, seconds)."""
+        settled = self.settled()
+        if settled is None:
+            return None
+        count, discs, end = settled
+        brk = self.brk
+        seconds = sum(item.end - item.start for item in self.items[:count]) - brk.time_into(end)
+        return count - (end - brk.start_msn), discs + 1 - brk.disc_count(brk.start_msn, end), seconds
+
     def chunk(self, k: int, track: str) -> bytes:
         key = (k, track)
         cached = self._chunks.get(key)

@@ -54,12 +54,13 @@ def _media_line(line: str, tracks: list[Track], path: str) -> str | None:
 def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
     """`path` is the absolute path prefix of the session's media playlists, containing SESSION_SLOT."""
     lines = _lines(body)
-    if not lines or not lines[0].startswith("#EXTM3U"):
-        raise PlaylistParseError(url, 1, lines[0] if lines else "", "#EXTM3U as the first line")
+    if not lines or not lines[0][1].startswith("#EXTM3U"):
+        first, text = lines[0] if lines else (1, "")
+        raise PlaylistParseError(url, first, text, "#EXTM3U as the first line")
     tracks: list[Track] = []
     out: list[str] = []
     stream_inf: str | None = None
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in lines:
         if line.startswith("#EXT-X-STREAM-INF"):
             stream_inf = _SUBTITLES_ATTR.sub("", line)
             continue

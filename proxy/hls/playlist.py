@@ -63,9 +63,10 @@ class MediaPlaylist:
         return self.media_sequence + len(self.segments) - 1
 
 
-def _lines(body: bytes) -> list[str]:
+def _lines(body: bytes) -> list[tuple[int, str]]:
+    """The non-blank lines with their 1-based line numbers in the body (blank lines still count)."""
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
+    return [(lineno, line.rstrip()) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
 def _value(line: str) -> str:
@@ -181,11 +182,13 @@ class _MediaParser:
 
 def parse_media(body: bytes, url: str = "") -> MediaPlaylist:
     lines = _lines(body)
-    if not lines or not lines[0].startswith("#EXTM3U"):
-        raise PlaylistParseError(url, 1, lines[0] if lines else "", "#EXTM3U as the first line")
-    if any(line.startswith("#EXT-X-STREAM-INF") for line in lines):
-        raise PlaylistParseError(url, 0, "#EXT-X-STREAM-INF", "a media playlist, not a master playlist")
+    if not lines or not lines[0][1].startswith("#EXTM3U"):
+        lineno, line = lines[0] if lines else (1, "")
+        raise PlaylistParseError(url, lineno, line, "#EXTM3U as the first line")
+    for lineno, line in lines:
+        if line.startswith("#EXT-X-STREAM-INF"):
+            raise PlaylistParseError(url, lineno, line, "a media playlist, not a master playlist")
     parser = _MediaParser(url)
-    for lineno, line in enumerate(lines[1:], start=2):
+    for lineno, line in lines[1:]:
         parser.feed(lineno, line)
     return parser.result()

@@ -117,12 +117,14 @@ class _Output:
             self.msn, self.dsn = msn, dsn - tagged
 
 
-def render(window: Window, track: str, fills: Sequence[Fill], hold_at: int | None = None) -> bytes:
+def render(
+    window: Window, track: str, fills: Sequence[Fill], hold_at: int | None = None, shift: tuple[int, int] = (0, 0)
+) -> bytes:
     """`fills` are the session's filled breaks in start order; `hold_at` stops the window before a break
-    whose plan is not decided yet."""
+    whose plan is not decided yet; `shift` is what the session's older, folded fills add to its numbers."""
     first, last = window.first_msn, window.last_msn if hold_at is None else min(window.last_msn, hold_at - 1)
     out, chunks, dsns, segments = _Output(), window.chunks, window.origin_dsn, window.playlist.segments
-    shift_msn = shift_dsn = 0
+    shift_msn, shift_dsn = shift
     at = first
     for fill in fills:
         brk, settled = fill.brk, fill.settled()

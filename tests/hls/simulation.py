@@ -62,6 +62,7 @@ class SimSession:
     session: Session
     choose: object  # callable(break_id) -> FillPlan
     outputs: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    every_fill: list[Fill] = field(default_factory=list)
 
 
 class Simulation:
@@ -74,6 +75,7 @@ class Simulation:
         self.fills: dict[tuple[str, str], Fill] = {}
         self.windows: dict[str, Window] = {}
         self.edge = -1
+        self.fold = True  # fold fills that slid out of every window, as ChannelRuntime does
 
     def advance(self, edge: int) -> None:
         self.edge = edge
@@ -84,6 +86,10 @@ class Simulation:
             self.windows[track] = Window(playlist, ORIGIN.format(track=track))
             if track.startswith("v"):
                 self.tracker.feed(playlist)
+
+    def fills_of(self, sim: SimSession) -> list[Fill]:
+        """Every fill the session ever had, folded ones included (for the §4.7 check)."""
+        return sorted(sim.every_fill, key=lambda fill: fill.brk.start_msn)
 
     def render(self, sim: SimSession, track: str, ready: bool = True) -> bytes:
         session = sim.session
@@ -98,8 +104,12 @@ class Simulation:
             if not plan.empty:
                 fill = self.fills.setdefault((brk.id, plan.key), Fill(brk, plan))
             session.decide(brk.id, brk.start_msn, Decided(fill, ()))
+            if fill is not None:
+                sim.every_fill.append(fill)
         if not track.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold if hold is not None else self.tracker.last_msn + 1, self.tracker.last_msn + 1)
-        body = render(window, track, session.fills or (), hold)
+        if session.fills and self.fold:
+            session.fold(min(w.first_msn for w in self.windows.values()))
+        body = render(window, track, session.fills or (), hold, session.shift[:2])
         sim.outputs.setdefault(track, []).append((self.edge, body))
         return body

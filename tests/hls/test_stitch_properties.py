@@ -96,6 +96,7 @@ def test_every_session_playlist_keeps_the_invariants(
     window = data.draw(st.integers(6, 10), label="window")
     pdt0 = data.draw(st.sampled_from([None, 1_700_000_000.0]), label="pdt")
     sim = Simulation(segments, td, window, pdt0)
+    sim.fold = data.draw(st.booleans(), label="fold")
     options = plans(td)
     sessions: list[SimSession] = []
     edge = window - 1
@@ -112,7 +113,7 @@ def test_every_session_playlist_keeps_the_invariants(
                     sim.render(sim_session, track, ready)
         edge += data.draw(st.sampled_from([0, 1, 1, 1, 2]), label="step")
     for sim_session in sessions:
-        fills = sim_session.session.fills or []
+        fills = sim.fills_of(sim_session)
         try:
             per_track = {
                 track: check_track([b for _, b in outputs], td, fills, [e for e, _ in outputs])
