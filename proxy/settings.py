@@ -56,7 +56,10 @@ def _cast(environ: Mapping[str, str], key: str, default: Any) -> Any:
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes")
-        return kind(raw)
+        value = kind(raw)
+        if kind in (int, float) and not 0 <= value < float("inf"):
+            raise ValueError(raw)  # timeouts, sizes and ports are finite and never negative
+        return value
     except ValueError:
         raise ConfigError(f"{key} has value {raw!r}: not a valid {kind.__name__}") from None
 
@@ -74,19 +77,30 @@ def from_env(environ: Mapping[str, str]) -> Settings:
 
 
 def _url(name: str, key: str, value: Any) -> str:
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-        raise ConfigError(f"channels.{name}.{key} has value {value!r}: expected an http(s) URL")
-    return value
+    if isinstance(value, str):
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+            parts = None
+        if parts is not None and parts.scheme in ("http", "https") and parts.netloc:
+            return value
+    raise ConfigError(f"channels.{name}.{key} has value {value!r}: expected an http(s) URL")
 
 
 def channel_from_dict(name: str, raw: Mapping[str, Any]) -> ChannelConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"channels.{name} has value {raw!r}: expected a table of channel settings")
     known = set(ChannelConfig.__dataclass_fields__) - {"name"}
-    unknown = set(raw) - known
+    unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"channels.{name} has unknown keys {sorted(unknown)}: expected some of {sorted(known)}")
+        key = unknown[0]
+        raise ConfigError(f"channels.{name}.{key} = {raw[key]!r}: unknown key, expected one of {sorted(known)}")
     if "origin" not in raw:
         raise ConfigError(f"channels.{name}.origin is missing: expected the origin master playlist URL")
-    values: dict[str, Any] = {key: _url(name, key, value) if value else None for key, value in raw.items()}
+    # An empty optional URL means "none"; the origin is always checked (an empty one is an error, not None).
+    values: dict[str, Any] = {
+        key: _url(name, key, value) if value or key == "origin" else None for key, value in raw.items()
+    }
     return ChannelConfig(name=name, **values)
 
 

@@ -24,7 +24,10 @@ def compile_template(template: str) -> Callable[[Mapping[str, str]], str]:
     pieces.append(template[at:])
 
     def render(values: Mapping[str, str]) -> str:
-        return "".join(p if isinstance(p, str) else quote(values.get(p[0], ""), safe="") for p in pieces)
+        # errors="replace": a lone surrogate (not valid UTF-8) renders as "?" rather than raising.
+        return "".join(
+            p if isinstance(p, str) else quote(values.get(p[0], ""), safe="", errors="replace") for p in pieces
+        )
 
     return render
 

@@ -6,6 +6,7 @@ Parsed with defusedxml: a DTD, an entity or an external reference is refused, ne
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from defusedxml import DefusedXmlException
@@ -15,6 +16,7 @@ from proxy.ads.models import Ad, AdResponse, MediaFile, Skip
 from proxy.errors import AdResponseError
 
 MAX_BYTES = 1024 * 1024
+_DURATION = re.compile(r"([0-9]{1,4}):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]*)?)")  # ASCII digits, no sign
 
 
 def _local(tag: str) -> str:
@@ -43,21 +45,17 @@ def _texts(node: ET.Element | None, name: str) -> tuple[str, ...]:
 
 
 def parse_duration(value: str) -> float:
-    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` into seconds."""
-    parts = value.strip().split(":")
-    try:
-        if len(parts) != 3:
-            raise ValueError(value)
-        hours, minutes, seconds = int(parts[0]), int(parts[1]), float(parts[2])
-    except ValueError:
-        raise AdResponseError("VAST_PARSING_ERROR", f"Duration {value!r}: expected HH:MM:SS.mmm") from None
-    return hours * 3600 + minutes * 60 + seconds
+    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` into seconds: digits only, so never negative, NaN or infinite."""
+    match = _DURATION.fullmatch(value.strip())
+    if match is None:
+        raise AdResponseError("VAST_PARSING_ERROR", f"Duration {value!r}: expected HH:MM:SS.mmm")
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
 
 
 def _int(value: str | None) -> int:
     try:
         return int(float(value)) if value else 0
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan"; "1e999" is an infinite float
         return 0
 
 
@@ -81,7 +79,8 @@ def _media_files(linear: ET.Element) -> tuple[MediaFile, ...]:
 
 
 def _linear_ad(ad: ET.Element, inline: ET.Element) -> Ad | None:
-    for creative in _children(_child(inline, "Creatives") or ET.Element("x"), "Creative"):
+    creatives = _child(inline, "Creatives")
+    for creative in _children(creatives, "Creative") if creatives is not None else []:
         linear = _child(creative, "Linear")
         if linear is None:
             continue
@@ -101,7 +100,7 @@ def _linear_ad(ad: ET.Element, inline: ET.Element) -> Ad | None:
             creative_id=creative.get("id") or creative.get("adId") or "",
             duration=parse_duration(_text(_child(linear, "Duration"))),
             media_files=_media_files(linear),
-            impressions=_texts(inline, "Impression"),
+            impressions=tuple(text for node in _children(inline, "Impression") if (text := _text(node))),
             click_through=_texts(clicks, "ClickThrough"),
             click_tracking=_texts(clicks, "ClickTracking"),
             tracking=tracking,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from proxy.errors import PlaylistParseError
 from proxy.hls.playlist import _lines
 
-_URI_ATTR = re.compile(r'URI="([^"]*)"')
+_URI_ATTR = re.compile(r'(?<=[:,])\s*URI="([^"]*)"')  # not X-URI="…"
 _BANDWIDTH = re.compile(r"(?:^|[:,])\s*BANDWIDTH=(\d+)")
-_SUBTITLES_ATTR = re.compile(r',?\s*SUBTITLES="[^"]*"')
+# The SUBTITLES attribute with the separator before it, and the comma after it when it comes first.
+_SUBTITLES_ATTR = re.compile(r'([:,])\s*SUBTITLES="[^"]*"(,?)')
 SESSION_SLOT = "{session}"
 
 
@@ -44,11 +46,21 @@ def _media_line(line: str, tracks: list[Track], path: str) -> str | None:
     if "TYPE=SUBTITLES" in line:
         return None
     match = _URI_ATTR.search(line)
-    if match is None or "TYPE=AUDIO" not in line:
+    if match is None:
         return line  # muxed renditions and closed captions have no URI of their own
+    if "TYPE=AUDIO" not in line:
+        return None  # an alternate VIDEO rendition is not stitched, so it would not follow the session's timeline
     track = Track(f"a{sum(t.name[0] == 'a' for t in tracks)}", match.group(1), 0, line)
     tracks.append(track)
     return line[: match.start(1)] + f"{path}/{track.name}.m3u8" + line[match.end(1) :]
+
+
+def _absolute_uri(line: str, url: str) -> str:
+    """EXT-X-SESSION-KEY/SESSION-DATA URIs were relative to the origin's master, not to the proxy's path."""
+    match = _URI_ATTR.search(line) if line.startswith("#EXT-X-SESSION-") else None
+    if match is None:
+        return line
+    return line[: match.start(1)] + urljoin(url, match.group(1)) + line[match.end(1) :]
 
 
 def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
@@ -62,7 +74,7 @@ def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
     stream_inf: str | None = None
     for lineno, line in lines:
         if line.startswith("#EXT-X-STREAM-INF"):
-            stream_inf = _SUBTITLES_ATTR.sub("", line)
+            stream_inf = _SUBTITLES_ATTR.sub(lambda m: ":" if m[1] == ":" else m[2], line)
             continue
         if line.startswith("#EXT-X-I-FRAME-STREAM-INF"):
             continue
@@ -84,7 +96,7 @@ def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
             out += [stream_inf, f"{path}/{track.name}.m3u8"]
             stream_inf = None
         else:
-            out.append(line)
+            out.append(_absolute_uri(line, url))
     if not any(t.name[0] == "v" for t in tracks):
         raise PlaylistParseError(url, 0, "", "at least one #EXT-X-STREAM-INF variant (a master playlist)")
     return MasterPlaylist(tuple(tracks), "\n".join(out) + "\n")

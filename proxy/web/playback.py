@@ -26,10 +26,21 @@ def _manifest_url(channel: str, session_id: str) -> str:
     return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}"
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused as soon as it passes MAX_BODY: a huge POST is never held in memory."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        raise BadRequest(f"Content-Length {declared!r}: expected a body of at most {MAX_BODY} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BadRequest(f"body of more than {MAX_BODY} bytes: expected at most {MAX_BODY}")
+    return bytes(raw)
+
+
 async def _body_params(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise BadRequest(f"body of {len(raw)} bytes: expected at most {MAX_BODY}")
+    raw = await _read_body(request)
     if not raw.strip():
         return {}
     try:
@@ -38,6 +49,7 @@ async def _body_params(request: Request) -> dict[str, str]:
         raise BadRequest(f"body {raw[:60]!r}: expected a JSON object") from None
     if not isinstance(document, dict):
         raise BadRequest(f"body {raw[:60]!r}: expected a JSON object")
+    field = "adsParams." if "adsParams" in document else ""
     params = document.get("adsParams", document)
     if not isinstance(params, dict):
         raise BadRequest(f"adsParams {params!r}: expected an object of strings")
@@ -47,7 +59,7 @@ async def _body_params(request: Request) -> dict[str, str]:
         if not isinstance(value, str | int | float) or isinstance(value, bool)
     }
     if bad:
-        raise BadRequest(f"adsParams.{next(iter(bad))} = {next(iter(bad.values()))!r}: expected a string or number")
+        raise BadRequest(f"{field}{next(iter(bad))} = {next(iter(bad.values()))!r}: expected a string or number")
     return {key: str(value) for key, value in params.items()}
 
 
