@@ -60,7 +60,8 @@ def _absolute_uri(line: str, url: str) -> str:
     match = _URI_ATTR.search(line) if line.startswith("#EXT-X-SESSION-") else None
     if match is None:
         return line
-    return line[: match.start(1)] + urljoin(url, match.group(1)) + line[match.end(1) :]
+    absolute: str = urljoin(url, match.group(1))
+    return line[: match.start(1)] + absolute + line[match.end(1) :]
 
 
 def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
