@@ -26,6 +26,14 @@ v1.m3u8
 """
 
 
+VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem><AdTitle>Fake ad</AdTitle>
+<Impression>https://beacons.invalid/impression</Impression><Creatives><Creative id="fake-creative"><Linear>
+<Duration>{duration}</Duration><VideoClicks><ClickThrough>https://example.com/fake</ClickThrough></VideoClicks>
+<MediaFiles><MediaFile delivery="streaming" type="application/x-mpegURL" width="640" height="360">{master}</MediaFile>
+</MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>
+"""
+
+
 class FakeOrigin:
     """Segment n spans [epoch + n·td, epoch + (n+1)·td); a break of `break_segments` starts every `every`."""
 
@@ -34,7 +42,15 @@ class FakeOrigin:
         self.epoch = time.time() - window * td
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
         self.requests: Counter[str] = Counter()
-        self.app = Starlette(routes=[Route("/master.m3u8", self.master), Route("/{name}.m3u8", self.media)])
+        self.app = Starlette(
+            routes=[
+                Route("/master.m3u8", self.master),
+                Route("/vast", self.vast),
+                Route("/ad/master.m3u8", self.ad_master, name="ad_master"),
+                Route("/ad/{name}.m3u8", self.ad_media),
+                Route("/{name}.m3u8", self.media),
+            ]
+        )
 
     async def master(self, request: Request) -> Response:
         self.requests["master"] += 1
@@ -51,6 +67,26 @@ class FakeOrigin:
                 lines.append("#EXT-X-CUE-IN")
             lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
         return "\n".join(lines) + "\n"
+
+    async def vast(self, request: Request) -> Response:
+        """One 4-segment HLS ad (demuxed like the content: two variants and an audio rendition)."""
+        self.requests["vast"] += 1
+        master = str(request.url_for("ad_master"))
+        seconds = 4 * self.td
+        body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master)
+        return PlainTextResponse(body, media_type="application/xml")
+
+    async def ad_master(self, request: Request) -> Response:
+        return PlainTextResponse(MASTER, media_type="application/vnd.apple.mpegurl")
+
+    async def ad_media(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", "#EXT-X-PLAYLIST-TYPE:VOD"]
+        for index in range(4):
+            lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{index}.ts"]
+        return PlainTextResponse(
+            "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n", media_type="application/vnd.apple.mpegurl"
+        )
 
     async def media(self, request: Request) -> Response:
         name = request.path_params["name"]

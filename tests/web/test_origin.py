@@ -109,3 +109,39 @@ async def test_origin_timeout_gives_504_after_the_stale_window() -> None:
 
 def _msn(body: str) -> int:
     return int(body.split("#EXT-X-MEDIA-SEQUENCE:", 1)[1].split()[0])
+
+
+def fake_identity(uri: str) -> str:
+    """Content `…/{track}/{msn}.ts` and ad `…/ad/{rendition}/{index}.ts` of proxy.testing.FakeOrigin."""
+    parts = uri.rsplit("/", 3)
+    if parts[-3] == "ad":
+        return f"ad:fake:{parts[-1].removesuffix('.ts')}"
+    return f"content:c{parts[-1].removesuffix('.ts')}"
+
+
+@pytest.mark.slow
+async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_numbering() -> None:
+    from tests.hls.invariants import check_track, check_tracks_agree
+
+    origin = FakeOrigin(every=6, break_segments=4)
+    origin_port, proxy_port = free_port(), free_port()
+    with run_server(origin.app, origin_port) as origin_base:
+        channel = ChannelConfig(
+            name="fake", origin=f"{origin_base}/master.m3u8", ad_tag=f"{origin_base}/vast?sid=[session.id]"
+        )
+        settings = Settings(port=proxy_port).with_channels({"fake": channel})
+        with run_server(create_app(settings), proxy_port) as base:
+            async with aiohttp.ClientSession() as http:
+                sid = await new_session(http, base)
+                outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "a0": []}
+                for _ in range(int(2 * origin.every * origin.td / 0.8)):
+                    for track, bodies in outputs.items():
+                        status, body = await poll(http, base, sid, track)
+                        assert status == 200, body
+                        bodies.append(body.encode())
+                    await asyncio.sleep(0.8)
+    per_track = {t: check_track(b, origin.td, [], [10**9] * len(b), fake_identity) for t, b in outputs.items()}
+    check_tracks_agree(per_track)
+    ads = [msn for msn, seen in per_track["a0"].items() if seen.identity.startswith("ad:")]
+    assert len(ads) >= 4, "the audio rendition carries the ad's audio segments"
+    assert all("/ad/audio/" in per_track["a0"][msn].uri for msn in ads)
