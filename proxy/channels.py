@@ -111,9 +111,10 @@ class ChannelRuntime:
         return min(self.settings.decision_wait, self.target_duration / 2)
 
     async def start(self) -> None:
-        if self._started is None:
-            self._started = asyncio.ensure_future(self._start())
-        await asyncio.shield(self._started)
+        started = self._started
+        if started is None or (started.done() and (started.cancelled() or started.exception() is not None)):
+            started = self._started = asyncio.ensure_future(self._start())  # a failed start is retried
+        await asyncio.shield(started)
 
     async def _start(self) -> None:
         path = MEDIA_PATH.format(channel=self.config.name, session="{session}")
@@ -123,6 +124,8 @@ class ChannelRuntime:
         video = self.master.variants[0]
         poller = self.poller(video.name)
         await poller.first.wait()
+        if poller.window is None:
+            await poller.poll()  # a retried start asks again rather than repeat the last failure
         window = poller.current()
         self.target_duration = window.playlist.target_duration
         if self.config.slate:

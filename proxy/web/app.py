@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from proxy.errors import ProxyError
+from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
@@ -41,6 +42,7 @@ async def metrics(request: Request) -> Response:
         for name, rt in service.channels.items()
     }
     counts = dict(service.decisions.counts)
+    counts.update({f"marker_skipped.{reason}": n for reason, n in markers.SKIPPED.items()})
     return JSONResponse(
         {
             "sessions": len(service.sessions),

@@ -145,3 +145,16 @@ async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_nu
     ads = [msn for msn, seen in per_track["a0"].items() if seen.identity.startswith("ad:")]
     assert len(ads) >= 4, "the audio rendition carries the ad's audio segments"
     assert all("/ad/audio/" in per_track["a0"][msn].uri for msn in ads)
+
+
+@pytest.mark.slow
+async def test_a_channel_whose_origin_was_down_at_first_request_starts_once_it_is_back() -> None:
+    origin = FakeOrigin()
+    origin.mode = "error"
+    async with proxy_for(origin) as (base, http):
+        async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8") as response:
+            assert response.status == 502
+            assert "v0.m3u8" in (await response.json())["error"]
+        origin.mode = "ok"
+        sid = await new_session(http, base)
+        assert (await poll(http, base, sid))[0] == 200
