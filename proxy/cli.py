@@ -34,6 +34,9 @@ def _run(app: Starlette, settings: Settings) -> None:
         loop="auto",
         http="auto",
         access_log=False,
+        # Players poll every target duration (often 6–10 s); uvicorn's 5 s default would close their
+        # keep-alive connections between polls and make every request a reconnect.
+        timeout_keep_alive=30,
     )
 
 

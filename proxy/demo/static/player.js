@@ -270,7 +270,7 @@
     var list = document.getElementById("errors-list");
     list.appendChild(li);
     while (list.children.length > 50) list.removeChild(list.firstChild);
-    setText("errors-count", demo.errors.length + demo.trackingErrors.length);
+    setText("errors-count", demo.errors.length + demo.trackingErrors.length);  // hls.js and tracking API
   }
 
   // ---- Start ------------------------------------------------------------------------------------
