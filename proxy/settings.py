@@ -15,15 +15,30 @@ from urllib.parse import urlsplit
 
 from proxy.errors import ConfigError
 
+AD_RESPONSE_TYPES = ("auto", "vast", "vmap", "dfp", "smartxml")
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """One of seed 002's `ad_configuration_transforms`: an XSLT applied when the XPath matches the response."""
+
+    xpath: str
+    xslt: str
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:
     name: str
     origin: str  # the origin's master playlist URL
-    ad_tag: str | None = None  # VAST URL template, e.g. ".../vast?dur=[session.avail_duration_secs]&sid=[session.id]"
+    ad_tag: str | None = None  # ad tag URL template (seed 002 `ad_configuration_url_format`, seed 003, MediaTailor)
     slate: str | None = None  # an HLS master of the slate, conditioned like the ads
     content_segment_prefix: str | None = None  # a CDN in front of the origin's segments
     ad_segment_prefix: str | None = None  # a CDN in front of the ad segments
+    ad_headers: Mapping[str, str] = field(default_factory=dict)  # `ad_configuration_headers`, templated
+    ad_headers_for_impressions: bool = False  # `ad_configuration_headers_for_impressions`
+    ad_defaults: Mapping[str, str] = field(default_factory=dict)  # seed 003 `template_url.defaults`
+    ad_response: str = "auto"  # `ad_configuration_expected_response_type` / `expected_ad_response`
+    ad_transforms: tuple[Transform, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,12 @@ class Settings:
     max_break_duration: float = 600.0  # a break nothing ends is closed after this
     session_idle_targets: int = 10  # a session idle for this many target durations expires (MediaTailor)
     baseline_endpoint: bool = False  # serve /v1/ssai/_baseline/… for the HTTP benchmark
+    ad_budget: float = 10.0  # a whole decision, wrappers included (MediaTailor's personalisation budget)
+    ad_concurrency: int = 256  # requests in flight towards one ad server host
+    ad_spread: float = 0.5  # personalised requests of one break start spread over this many seconds
+    egress_allow_private: bool = False  # let ad servers send the proxy to private addresses (10/8, …)
+    egress_allow_loopback: bool = False  # … and to loopback (the demo's ad server is on 127.0.0.1)
+    transform_workers: int = 1  # processes running ad_configuration_transforms (XSLT)
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
@@ -97,11 +118,42 @@ def channel_from_dict(name: str, raw: Mapping[str, Any]) -> ChannelConfig:
         raise ConfigError(f"channels.{name}.{key} = {raw[key]!r}: unknown key, expected one of {sorted(known)}")
     if "origin" not in raw:
         raise ConfigError(f"channels.{name}.origin is missing: expected the origin master playlist URL")
-    # An empty optional URL means "none"; the origin is always checked (an empty one is an error, not None).
-    values: dict[str, Any] = {
-        key: _url(name, key, value) if value or key == "origin" else None for key, value in raw.items()
-    }
+    values = {key: _channel_value(name, key, value) for key, value in raw.items()}
     return ChannelConfig(name=name, **values)
+
+
+def _strings(name: str, key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"channels.{name}.{key} = {value!r}: expected a table of strings")
+    return dict(value)
+
+
+def _transforms(name: str, value: Any) -> tuple[Transform, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"channels.{name}.ad_transforms = {value!r}: expected a list of {{xpath, xslt}} tables")
+    found = []
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping) or not isinstance(item.get("xslt"), str):
+            raise ConfigError(f"channels.{name}.ad_transforms[{index}] = {item!r}: expected {{xpath, xslt}} strings")
+        found.append(Transform(str(item.get("xpath", "/")), item["xslt"]))
+    return tuple(found)
+
+
+def _channel_value(name: str, key: str, value: Any) -> Any:
+    if key in ("ad_headers", "ad_defaults"):
+        return _strings(name, key, value)
+    if key == "ad_transforms":
+        return _transforms(name, value)
+    if key == "ad_headers_for_impressions":
+        if not isinstance(value, bool):
+            raise ConfigError(f"channels.{name}.{key} = {value!r}: expected true or false")
+        return value
+    if key == "ad_response":
+        if value not in AD_RESPONSE_TYPES:
+            raise ConfigError(f"channels.{name}.{key} = {value!r}: expected one of {list(AD_RESPONSE_TYPES)}")
+        return value
+    # An empty optional URL means "none"; the origin is always checked (an empty one is an error, not None).
+    return _url(name, key, value) if value or key == "origin" else None
 
 
 def load_channels(path: Path) -> dict[str, ChannelConfig]:

@@ -106,8 +106,7 @@ def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
     [
         (
             f'[channels.news]\norigin = "{ORIGIN}"\norign = "x"\n',
-            "channels.news.orign = 'x': unknown key, expected one of ['ad_segment_prefix', 'ad_tag', "
-            "'content_segment_prefix', 'origin', 'slate']",
+            "channels.news.orign = 'x': unknown key, expected one of ['ad_defaults', 'ad_headers', ",
         ),
         ('[channels.news]\nad_tag = "https://ads.example.com/v"\n', "channels.news.origin is missing"),
         ('[channels.news]\norigin = "ftp://origin.example.com/m.m3u8"\n', "channels.news.origin has value 'ftp://"),
@@ -127,6 +126,13 @@ def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
         ('[channels]\nnews = "https://origin.example.com/m.m3u8"\n', "channels.news has value 'https://origin"),
         ('channels = "news"\n', "expected a [channels.NAME] table per channel"),
         ("[channels.news\norigin = 1\n", "channel file"),
+        (
+            f'[channels.news]\norigin = "{ORIGIN}"\nad_response = "json"\n',
+            "channels.news.ad_response = 'json': expected",
+        ),
+        (f'[channels.news]\norigin = "{ORIGIN}"\nad_headers = {{ X = 1 }}\n', "channels.news.ad_headers = {'X': 1}"),
+        (f'[channels.news]\norigin = "{ORIGIN}"\nad_transforms = [{{ xpath = "/" }}]\n', "ad_transforms[0]"),
+        (f'[channels.news]\norigin = "{ORIGIN}"\nad_headers_for_impressions = "yes"\n', "expected true or false"),
     ],
 )
 def test_channel_file_errors_name_the_field_and_the_value(tmp_path: Path, toml: str, message: str) -> None:
