@@ -12,7 +12,7 @@ from proxy.channels import ChannelRuntime
 from proxy.decisions import DecisionService
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
 from proxy.origin import HttpClient
-from proxy.sessions import Session
+from proxy.sessions import Client, Session
 from proxy.settings import Settings
 from proxy.store.memory import MemorySessionStore
 
@@ -44,12 +44,13 @@ class Service:
         await runtime.start()
         return runtime
 
-    async def create_session(self, channel: str, params: Mapping[str, str]) -> Session:
+    async def create_session(self, channel: str, params: Mapping[str, str], client: Client | None = None) -> Session:
         if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
             raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
+        session.client = client
         self.sessions.add(session)
         runtime.join(session)
         return session

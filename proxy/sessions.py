@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from proxy.ads.models import Ad
 from proxy.hls.fill import Fill
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who created the session (seed 002: client.ipaddress, client.useragent, client.referer at creation)."""
+
+    ip: str
+    user_agent: str
+    referer: str
 
 
 class Decided:
@@ -23,6 +33,7 @@ class Session:
     # Slots and lazily created containers keep an idle session small (100,000 of them in ≤ 200 MB).
     __slots__ = (
         "shift",
+        "client",
         "id",
         "channel",
         "join_msn",
@@ -39,6 +50,7 @@ class Session:
         self, channel: str, join_msn: int, join_time: float, params: Mapping[str, str], expires_at: float
     ) -> None:
         self.id = secrets.token_hex(16)
+        self.client: Client | None = None  # the viewer at session creation, for ad requests and beacons
         self.channel = channel
         self.join_msn = join_msn  # breaks starting at or before this segment play as content (joined mid-break)
         self.join_time = join_time  # channel timeline seconds at the start of join_msn + 1

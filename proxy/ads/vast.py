@@ -1,54 +1,34 @@
-"""VAST 2/3/4 Inline responses into `AdResponse` (the wrapper chain and other formats are issue #3).
+"""VAST 2.0 / 3.0 / 4.x documents into the model (IAB VAST 4.3, reference/ads.md §2).
 
-Parsed with defusedxml: a DTD, an entity or an external reference is refused, never expanded
-(reference/ads.md, XML attacks). Namespaces are ignored so namespaced VAST 4 parses like VAST 2.
+Parsed with the hardened parser of `proxy.ads.xmlsafe` (no DTD, no entity, no network, size and depth limits).
+Elements are matched by local name, so namespaced VAST 4 (`http://www.iab.com/VAST`) parses like VAST 2.
+`parse_document` keeps InLine and Wrapper ads in document order for the Wrapper resolver (`proxy.ads.chain`);
+`parse_vast` is the one-document view: InLine ads in play order, Wrappers listed, not followed.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from lxml import etree
 
-from proxy.ads.models import Ad, AdResponse, MediaFile, Skip
-from proxy.errors import AdResponseError
+from proxy.ads.errors import AdParseError, ErrorCode
+from proxy.ads.models import Ad, AdResponse, MediaFile, Skip, VastDocument, Wrapper
+from proxy.ads.xmlsafe import MAX_BYTES, attribute, child, children, local_name, parse_xml, text, texts
 
-MAX_BYTES = 1024 * 1024
+__all__ = ["MAX_BYTES", "parse_document", "parse_duration", "parse_vast", "play_order"]
+
 _DURATION = re.compile(r"([0-9]{1,4}):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]*)?)")  # ASCII digits, no sign
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _children(node: ET.Element, name: str) -> list[ET.Element]:
-    return [child for child in node if _local(child.tag) == name]
-
-
-def _child(node: ET.Element | None, name: str) -> ET.Element | None:
-    if node is None:
-        return None
-    found = _children(node, name)
-    return found[0] if found else None
-
-
-def _text(node: ET.Element | None) -> str:
-    return (node.text or "").strip() if node is not None else ""
-
-
-def _texts(node: ET.Element | None, name: str) -> tuple[str, ...]:
-    if node is None:
-        return ()
-    return tuple(text for child in node.iter() if _local(child.tag) == name and (text := _text(child)))
+_VERSION = re.compile(r"[234](?:\.[0-9]+)*")  # VAST 1.0 had another root; 5+ does not exist yet
+Entry = Ad | Wrapper
 
 
 def parse_duration(value: str) -> float:
-    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` into seconds: digits only, so never negative, NaN or infinite."""
+    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` (§3.9.1 Duration) into seconds: digits only, never negative, NaN or inf."""
     match = _DURATION.fullmatch(value.strip())
     if match is None:
-        raise AdResponseError("VAST_PARSING_ERROR", f"Duration {value!r}: expected HH:MM:SS.mmm")
+        raise AdParseError(ErrorCode.SCHEMA_VALIDATION, f"Duration {value!r}: expected HH:MM:SS.mmm")
     return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
 
 
@@ -59,85 +39,196 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _media_files(linear: ET.Element) -> tuple[MediaFile, ...]:
-    files = _child(linear, "MediaFiles")
-    found = []
-    for node in _children(files, "MediaFile") if files is not None else []:
-        if url := _text(node):
-            bitrate = node.get("bitrate") or node.get("maxBitrate")
-            found.append(
-                MediaFile(
-                    url,
-                    node.get("type", ""),
-                    node.get("delivery", ""),
-                    _int(bitrate),
-                    _int(node.get("width")),
-                    _int(node.get("height")),
-                )
-            )
-    return tuple(found)
+def _bool(value: str, default: bool) -> bool:
+    """xs:boolean, leniently: `true`/`1`/`True` and `false`/`0` (samples have all three); anything else: default."""
+    lowered = value.strip().lower()
+    return True if lowered in ("true", "1") else False if lowered in ("false", "0") else default
 
 
-def _linear_ad(ad: ET.Element, inline: ET.Element) -> Ad | None:
-    creatives = _child(inline, "Creatives")
-    for creative in _children(creatives, "Creative") if creatives is not None else []:
-        linear = _child(creative, "Linear")
-        if linear is None:
-            continue
-        clicks = _child(linear, "VideoClicks")
-        events = _child(linear, "TrackingEvents")
-        tracking = tuple(
-            (node.get("event", ""), url)
-            for node in (_children(events, "Tracking") if events is not None else [])
-            if (url := _text(node))
+def _sequence(ad: etree._Element) -> int | None:
+    value = attribute(ad, "sequence")
+    return _int(value) if value else None
+
+
+def _media_file(node: etree._Element) -> MediaFile | None:
+    url = text(node)
+    if not url:
+        return None
+    bitrate = attribute(node, "bitrate") or attribute(node, "maxBitrate")
+    return MediaFile(
+        url,
+        attribute(node, "type"),
+        attribute(node, "delivery"),
+        _int(bitrate),
+        _int(attribute(node, "width")),
+        _int(attribute(node, "height")),
+        attribute(node, "apiFramework"),
+        attribute(node, "codec"),
+    )
+
+
+def _media(linear: etree._Element, name: str) -> tuple[MediaFile, ...]:
+    """MediaFiles/MediaFile (§3.9.2) or MediaFiles/Mezzanine (4.0, §3.9.3)."""
+    found = (_media_file(node) for node in children(child(linear, "MediaFiles"), name))
+    return tuple(media for media in found if media is not None)
+
+
+def _tracking(creative_body: etree._Element) -> tuple[tuple[str, str], ...]:
+    """TrackingEvents/Tracking (§3.14.1); a `progress` event keeps its offset as `progress@00:00:30`/`progress@60%`."""
+    events = []
+    for node in children(child(creative_body, "TrackingEvents"), "Tracking"):
+        event, offset = attribute(node, "event"), attribute(node, "offset")
+        if url := text(node):
+            events.append((f"{event}@{offset}" if event == "progress" and offset else event, url))
+    return tuple(events)
+
+
+def _linears(container: etree._Element) -> list[tuple[etree._Element, etree._Element]]:
+    """(Creative, Linear) pairs of Creatives/Creative (§3.7), in order."""
+    pairs = []
+    for creative in children(child(container, "Creatives"), "Creative"):
+        if (linear := child(creative, "Linear")) is not None:
+            pairs.append((creative, linear))
+    return pairs
+
+
+def _universal_ad_id(creative: etree._Element) -> str:
+    node = child(creative, "UniversalAdId")  # 4.0 put the id in @idValue, 4.1+ in the text
+    if node is None:
+        return ""
+    value = text(node) or attribute(node, "idValue")
+    return f"{attribute(node, 'idRegistry')} {value}".strip()
+
+
+def _no_linear(ad_id: str, container: etree._Element, errors: tuple[str, ...]) -> Skip:
+    nonlinear = any(child(c, "NonLinearAds") is not None for c in children(child(container, "Creatives"), "Creative"))
+    detail = "the ad has no Linear creative" + (" (NonLinear only)" if nonlinear else "")
+    code = ErrorCode.LINEARITY if nonlinear else ErrorCode.TRAFFICKING  # expecting different linearity / ad type
+    return Skip(ad_id, "NO_LINEAR_CREATIVE", detail, code, errors)
+
+
+def _inline(ad: etree._Element, inline: etree._Element) -> Ad | Skip:
+    """<InLine> (§3.4): its first Linear creative, with the ad-level URLs."""
+    ad_id, errors = attribute(ad, "id"), texts(inline, "Error")
+    linears = _linears(inline)
+    if not linears:
+        return _no_linear(ad_id, inline, errors)
+    creative, linear = linears[0]
+    try:
+        duration = parse_duration(text(child(linear, "Duration")))
+    except AdParseError as error:
+        return Skip(ad_id, error.reason, error.message, error.code, errors)
+    clicks = child(linear, "VideoClicks")
+    return Ad(
+        ad_id=ad_id,
+        sequence=_sequence(ad),
+        ad_system=text(child(inline, "AdSystem")),
+        title=text(child(inline, "AdTitle")),
+        creative_id=attribute(creative, "id") or attribute(creative, "adId"),
+        duration=duration,
+        media_files=_media(linear, "MediaFile"),
+        impressions=texts(inline, "Impression"),
+        click_through=texts(clicks, "ClickThrough"),
+        click_tracking=texts(clicks, "ClickTracking"),
+        tracking=_tracking(linear),
+        errors=errors,
+        universal_ad_id=_universal_ad_id(creative),
+        ad_serving_id=text(child(inline, "AdServingId")),
+        mezzanine=_media(linear, "Mezzanine"),
+    )
+
+
+def _ad_tag_uri(wrapper: etree._Element) -> str:
+    """VASTAdTagURI (§3.19.2), or the VAST 1 style VASTAdTagURL/URL still met in VAST 2 wrappers."""
+    return text(child(wrapper, "VASTAdTagURI")) or text(child(child(wrapper, "VASTAdTagURL"), "URL"))
+
+
+def _wrapper(ad: etree._Element, wrapper: etree._Element) -> Wrapper | Skip:
+    """<Wrapper> (§3.19): where to go next, and the tracking of every Linear creative it carries."""
+    ad_id, errors = attribute(ad, "id"), texts(wrapper, "Error")
+    uri = _ad_tag_uri(wrapper)
+    if not uri:
+        return Skip(
+            ad_id, "INVALID_VAST_WRAPPER_AD", "Wrapper without VASTAdTagURI", ErrorCode.SCHEMA_VALIDATION, errors
         )
-        sequence = ad.get("sequence")
-        return Ad(
-            ad_id=ad.get("id", ""),
-            sequence=_int(sequence) if sequence else None,
-            ad_system=_text(_child(inline, "AdSystem")),
-            title=_text(_child(inline, "AdTitle")),
-            creative_id=creative.get("id") or creative.get("adId") or "",
-            duration=parse_duration(_text(_child(linear, "Duration"))),
-            media_files=_media_files(linear),
-            impressions=tuple(text for node in _children(inline, "Impression") if (text := _text(node))),
-            click_through=_texts(clicks, "ClickThrough"),
-            click_tracking=_texts(clicks, "ClickTracking"),
-            tracking=tracking,
-            errors=tuple(_text(node) for node in _children(inline, "Error") if _text(node)),
+    linears = [linear for _, linear in _linears(wrapper)]
+    clicks = [child(linear, "VideoClicks") for linear in linears]
+    fallback = attribute(wrapper, "fallbackOnNoAd")
+    return Wrapper(
+        ad_id=ad_id,
+        sequence=_sequence(ad),
+        ad_system=text(child(wrapper, "AdSystem")),
+        ad_tag_uri=uri,
+        impressions=texts(wrapper, "Impression"),
+        errors=errors,
+        tracking=tuple(event for linear in linears for event in _tracking(linear)),
+        click_tracking=tuple(url for node in clicks for url in texts(node, "ClickTracking")),
+        click_through=tuple(url for node in clicks for url in texts(node, "ClickThrough")),
+        follow_additional_wrappers=_bool(attribute(wrapper, "followAdditionalWrappers"), True),
+        allow_multiple_ads=_bool(attribute(wrapper, "allowMultipleAds"), False),
+        fallback_on_no_ad=_bool(fallback, False) if fallback else None,
+    )
+
+
+def _entry(ad: etree._Element) -> Entry | Skip:
+    """<Ad> (§3.3) has exactly one of <InLine> / <Wrapper>."""
+    inline, wrapper = child(ad, "InLine"), child(ad, "Wrapper")
+    if inline is not None and wrapper is None:
+        return _inline(ad, inline)
+    if wrapper is not None and inline is None:
+        return _wrapper(ad, wrapper)
+    found = "both <InLine> and <Wrapper>" if inline is not None else "neither <InLine> nor <Wrapper>"
+    return Skip(attribute(ad, "id"), "VAST_PARSING_ERROR", f"<Ad> with {found}: expected one", 101)
+
+
+def _root(source: bytes | etree._Element) -> etree._Element:
+    root = parse_xml(source, lenient_namespaces=True) if isinstance(source, bytes) else source
+    name = local_name(root)
+    if name == "VideoAdServingTemplate":
+        raise AdParseError(
+            ErrorCode.VERSION_NOT_SUPPORTED,
+            "root element <VideoAdServingTemplate> (VAST 1.0): expected <VAST> 2.0 or later",
         )
-    return None
+    if name != "VAST":
+        raise AdParseError(ErrorCode.SCHEMA_VALIDATION, f"root element <{name}>: expected <VAST>")
+    version = attribute(root, "version")
+    if version and not _VERSION.fullmatch(version):
+        raise AdParseError(ErrorCode.VERSION_NOT_SUPPORTED, f"VAST version {version!r}: expected 2.x, 3.x or 4.x")
+    return root
+
+
+def parse_document(source: bytes | etree._Element) -> VastDocument:
+    """A VAST document (bytes, or the <VAST> element of a VMAP VASTAdData) with its usable <Ad>s in order.
+
+    Raises AdParseError (an AdResponseError) with the VAST code to report: 100 not XML, 101 not VAST, 102 VAST 1."""
+    root = _root(source)
+    entries: list[Entry] = []
+    skipped: list[Skip] = []
+    for node in children(root, "Ad"):
+        found = _entry(node)
+        if isinstance(found, Skip):
+            skipped.append(found)
+        else:
+            entries.append(found)
+    return VastDocument(tuple(entries), tuple(skipped), texts(root, "Error"), attribute(root, "version"))
+
+
+def play_order(entries: Sequence[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(what plays, the buffet): a pod (Ad@sequence) plays in sequence order and leaves the stand-alone ads as
+    replacements; without a pod every stand-alone ad plays in document order (VAST 4.3 §2.3.3 Ad Pods)."""
+    pod = sorted((entry for entry in entries if entry.sequence is not None), key=lambda entry: entry.sequence or 0)
+    alone = [entry for entry in entries if entry.sequence is None]
+    return (pod, alone) if pod else (alone, [])
 
 
 def parse_vast(body: bytes) -> AdResponse:
-    if len(body) > MAX_BYTES:
-        raise AdResponseError("VAST_PARSING_ERROR", f"response of {len(body)} bytes: expected at most {MAX_BYTES}")
-    try:
-        root = fromstring(body, forbid_dtd=True)
-    except (ET.ParseError, DefusedXmlException) as error:
-        raise AdResponseError("VAST_PARSING_ERROR", f"not usable XML: {error}") from None
-    if _local(root.tag) != "VAST":
-        raise AdResponseError("VAST_PARSING_ERROR", f"root element <{_local(root.tag)}>: expected <VAST>")
-    ads: list[Ad] = []
-    skipped: list[Skip] = []
-    for node in _children(root, "Ad"):
-        inline = _child(node, "InLine")
-        if inline is None:
-            skipped.append(Skip(node.get("id", ""), "INVALID_VAST_WRAPPER_AD", "wrapper ads are not followed yet"))
-            continue
-        try:
-            ad = _linear_ad(node, inline)
-        except AdResponseError as error:
-            skipped.append(Skip(node.get("id", ""), error.reason, error.message))
-            continue
-        if ad is None:
-            skipped.append(Skip(node.get("id", ""), "NO_LINEAR_CREATIVE", "the ad has no Linear creative"))
-        else:
-            ads.append(ad)
-    return AdResponse(_pod_order(ads), tuple(skipped))
-
-
-def _pod_order(ads: list[Ad]) -> tuple[Ad, ...]:
-    """A pod (ads with `sequence`) plays in order; stand-alone ads only when there is no pod (VAST 3 §2.3.2)."""
-    pod = sorted((ad for ad in ads if ad.sequence is not None), key=lambda ad: ad.sequence or 0)
-    return tuple(pod) if pod else tuple(ads)
+    """One VAST document without following its Wrappers: `proxy.ads.chain.resolve` replaces this for ad decisions."""
+    document = parse_document(body)
+    play, buffet = play_order(document.entries)
+    return AdResponse(
+        ads=tuple(entry for entry in play if isinstance(entry, Ad)),
+        skipped=document.skipped,
+        wrappers=tuple(entry for entry in document.entries if isinstance(entry, Wrapper)),
+        buffet=tuple(entry for entry in buffet if isinstance(entry, Ad)),
+        errors=document.errors,
+    )

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
 from proxy.service import Service
+from proxy.sessions import Client
 from proxy.tracking import tracking_document
 from proxy.web.responses import JSONResponse, PlaylistResponse
 
@@ -63,10 +64,18 @@ async def _body_params(request: Request) -> dict[str, str]:
     return {key: str(value) for key, value in params.items()}
 
 
+def _client(request: Request) -> Client:
+    """The viewer: X-Forwarded-For's first address when a load balancer set it, else the peer (seed 002)."""
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    peer = request.client.host if request.client else ""
+    headers = request.headers
+    return Client(forwarded or peer, headers.get("user-agent", ""), headers.get("referer", ""))
+
+
 async def create_session(request: Request) -> Response:
     channel = request.path_params["channel"]
     params = {**request.query_params, **await _body_params(request)}
-    session = await _service(request).create_session(channel, params)
+    session = await _service(request).create_session(channel, params, _client(request))
     return JSONResponse(
         {"manifestUrl": _manifest_url(channel, session.id), "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}"}
     )
@@ -80,7 +89,7 @@ async def master(request: Request) -> Response:
         # Implicit initialisation: the query parameters are the session's ad parameters (MediaTailor's
         # ads.* prefix is stripped when present).
         params = {key.removeprefix("ads."): value for key, value in request.query_params.items()}
-        session = await service.create_session(channel, params)
+        session = await service.create_session(channel, params, _client(request))
     else:
         session = service.session(channel, session_id)
     runtime = await service.channel(channel)

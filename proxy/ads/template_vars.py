@@ -1,0 +1,453 @@
+"""Where every ad tag variable comes from: the context of one ad request and the table of names.
+
+`proxy.ads.macros` compiles templates; this module says, for each variable name, how to read its value
+from an `AdContext`, how the value is encoded in a URL and who it depends on (`Variable.scope`).
+Sources: seed 002 "Ad configuration variables" (Live), seed 003 "Ad variables" (Video Cloud),
+reference/anchors-mission.md §1.2 (MediaTailor), reference/ads.md §4 (IAB `[MACRO]`s).
+
+The context is split by lifetime so each part is built once: `ChannelInfo` per channel, `ViewerInfo` per
+session, `BreakInfo` per break (shared by every session, the SCTE-35 section decoded once), then
+`AdContext` per ad request (time and a random seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Literal
+
+from proxy.hls.scte35 import SegmentationDescriptor, SpliceInfo, SpliceInsert, TimeSignal, try_decode
+
+# channel: configuration only; break: the break's markers (same for every viewer); time: the clock;
+# session: the viewer or their session; request: drawn per ad request. The last two are personal.
+Scope = Literal["channel", "break", "time", "session", "request"]
+# encoded: percent-encoded; raw: inserted as given (only what is never valid in a URL is encoded);
+# literal: the placeholder text is kept for the client (Video Cloud `page.*`).
+Encoding = Literal["encoded", "raw", "literal"]
+Resolver = Callable[["AdContext"], str]
+
+PERSONAL: frozenset[Scope] = frozenset({"session", "request"})
+_EMPTY: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True)
+class ViewerInfo:
+    """One session, as seen when it was created (seed 002: "at session creation").
+
+    client_ip: the viewer's address (the web layer picks the X-Forwarded-For client it trusts, else the
+    peer); forwarded_for: the raw X-Forwarded-For header; params: the session's query or `adsParams`
+    values, decoded once (an `ads.` prefix already removed).
+    """
+
+    session_id: str
+    client_ip: str = ""
+    forwarded_for: str = ""
+    user_agent: str = ""
+    referer: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    session_number: int | None = None  # MediaTailor's numeric [session.id]; derived when None
+
+    @cached_property
+    def number(self) -> str:
+        """A stable 63-bit number for this session id (MediaTailor: "a unique numeric identifier")."""
+        if self.session_number is not None:
+            return str(self.session_number)
+        digest = hashlib.blake2b(self.session_id.encode("utf-8", "replace"), digest_size=8).digest()
+        return str(int.from_bytes(digest, "big") >> 1)
+
+    @cached_property
+    def uuid(self) -> str:
+        """The session id itself when it is 32 hex digits (ours are), else a UUID derived from it."""
+        try:
+            return str(uuid.UUID(hex=self.session_id))
+        except ValueError:
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, self.session_id))
+
+    @cached_property
+    def ip_ua_hash(self) -> str:
+        """MD5(ip_address + user_agent) in hex (seed 003 `system.unique_user_id`, seed 002 `client.ipuaid`)."""
+        text = (self.client_ip + self.user_agent).encode("utf-8", "replace")
+        return hashlib.md5(text, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class BreakInfo:
+    """One ad break, the same for every session.
+
+    duration: seconds asked of the ad server (the planned duration, or the default of 300 s).
+    scte35: the SpliceInfo, or the raw section (`Cue.scte35`) decoded on first use.
+    ad_server_data: a cue point's `ad_server_data` (free names). asset: the EXT-X-ASSET attributes with
+    their values as in the origin, quotes removed. origin_time: epoch seconds of the cue-out segment
+    (its PROGRAM-DATE-TIME) when the origin has one.
+    """
+
+    duration: float
+    id: str = ""
+    scte35: SpliceInfo | bytes | str | None = None
+    ad_server_data: Mapping[str, str] = field(default_factory=dict)
+    asset: Mapping[str, str] = field(default_factory=dict)
+    origin_time: float | None = None
+
+    @cached_property
+    def scte(self) -> Mapping[str, str]:
+        info = self.scte35 if isinstance(self.scte35, SpliceInfo | None) else try_decode(self.scte35)
+        return scte_values(info) if info is not None else _EMPTY
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """Configuration values: the Live job id and ad configuration description, Video Cloud metadata."""
+
+    job_id: str = ""
+    description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdContext:
+    """Everything one ad request's variables can come from.
+
+    viewer None renders the personal variables empty: that is the request a decision service shares
+    between every viewer of a break when the template is not personal. now: epoch seconds. seed: a
+    random 64-bit number per request, from which every random variable is derived (the same name gives
+    the same value in the URL and the headers of one request). avail_index: this break's 1-based
+    position among the session's breaks. session_break_time: epoch seconds of the break in the
+    session's playlist (seed 002 `live.adbreak.timestamputc.session`).
+    """
+
+    brk: BreakInfo
+    now: float
+    seed: int
+    viewer: ViewerInfo | None = None
+    channel: ChannelInfo = field(default_factory=ChannelInfo)
+    avail_index: int | None = None
+    session_break_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    scope: Scope
+    encoding: Encoding
+    resolve: Resolver
+    known: bool = True
+
+    @property
+    def personal(self) -> bool:
+        return self.scope in PERSONAL
+
+
+# --- SCTE-35 (anchors-mission.md §1.2 scte.*, seed 002 scte35_*) -----------------------------------------
+
+_AVAIL_STARTS = frozenset({0x22, 0x30, 0x32, 0x34, 0x36})
+_MPU = 0x0C  # Managed Private UPID: 4-byte format_identifier + private_data (SCTE 35 §10.3.3.3)
+_PRIVATE_DATA = "scte.segmentation_upid.private_data."
+_PTS_WRAP = 1 << 33
+
+
+def scte_values(info: SpliceInfo) -> dict[str, str]:
+    """Every scte.* / scte35_* value a section gives, as decimal text; absent fields are left out.
+
+    splice_insert gives the event id, program id and avail numbers; the segmentation fields come from
+    the descriptor that opens the avail (else the first one not cancelled). Flags are "1"/"0".
+    """
+    values: dict[str, str] = {}
+    descriptor = _chosen(info)
+    if descriptor is not None:
+        values.update(_segmentation(descriptor))
+    command = info.command
+    if isinstance(command, SpliceInsert):
+        values.update(_insert(command))
+    if isinstance(command, SpliceInsert | TimeSignal) and command.pts_time is not None:
+        values["scte35_spliceTime"] = str((command.pts_time + info.pts_adjustment) % _PTS_WRAP)
+    return values
+
+
+def _chosen(info: SpliceInfo) -> SegmentationDescriptor | None:
+    live = [d for d in info.segmentation if not d.cancel]
+    starts = [d for d in live if d.segmentation_type_id in _AVAIL_STARTS]
+    chosen = starts or live
+    return chosen[0] if chosen else None
+
+
+def _insert(command: SpliceInsert) -> dict[str, str]:
+    values = {
+        "scte.event_id": str(command.splice_event_id),
+        "scte35_eventID": str(command.splice_event_id),
+        "scte.unique_program_id": str(command.unique_program_id),
+        "scte35_programID": str(command.unique_program_id),
+        "scte.avail_num": str(command.avail_num),
+        "scte35_availNum": str(command.avail_num),
+        "scte.avails_expected": str(command.avails_expected),
+    }
+    if command.break_duration is not None:
+        values["scte35_breakDuration"] = str(command.break_duration)
+    return values
+
+
+def _segmentation(d: SegmentationDescriptor) -> dict[str, str]:
+    optional = {
+        "scte.archive_allowed_flag": _flag(d.archive_allowed),
+        "scte.no_regional_blackout_flag": _flag(d.no_regional_blackout),
+        "scte.device_restrictions": d.device_restrictions,
+        "scte.sub_segment_num": d.sub_segment_num,
+        "scte.sub_segments_expected": d.sub_segments_expected,
+        "scte35_breakDuration": d.duration_ticks,
+    }
+    values = {name: str(value) for name, value in optional.items() if value is not None}
+    event = str(d.segmentation_event_id)
+    values |= {"scte.event_id": event, "scte35_eventID": event, "scte.segmentation_event_id": event}
+    values["scte.segmentation_type_id"] = str(d.segmentation_type_id)
+    values["scte.segment_num"] = str(d.segment_num)
+    values["scte.segments_expected"] = str(d.segments_expected)
+    values["scte.delivery_not_restricted_flag"] = _flag(d.delivery_not_restricted) or ""
+    if d.upids:
+        values["scte.segmentation_upid"] = ",".join(text for _, text in d.upids)
+    if d.upid_type == _MPU and len(d.upid) > 4:
+        values.update(_managed_private(d.upid[4:].decode("utf-8", "replace")))
+    return values
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("1" if value else "0")
+
+
+def _managed_private(data: str) -> dict[str, str]:
+    """MPU private data: colon-separated tokens (`private_data.N`, one leading colon ignored) and, when it
+    is a JSON object, its `assetId` and `cueData.key` / `cueData.value` (MediaTailor's podbuster form)."""
+    values = {f"{_PRIVATE_DATA}{n}": token for n, token in enumerate(data.removeprefix(":").split(":"))}
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return values
+    if isinstance(document, dict):
+        cue = document.get("cueData")
+        fields = {"assetId": document.get("assetId")}
+        if isinstance(cue, dict):
+            fields |= {"cueData.key": cue.get("key"), "cueData.value": cue.get("value")}
+        for name, value in fields.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                values[f"scte.segmentation_upid.{name}"] = str(value)
+    return values
+
+
+# --- value helpers ----------------------------------------------------------------------------------------
+
+
+def _mix(seed: int, stream: int) -> int:
+    """splitmix64 of (seed, stream): independent 64-bit draws per variable from one seed, no state."""
+    z = (seed + (stream + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return z ^ (z >> 31)
+
+
+def _signed(bits: int, width: int) -> int:
+    bits &= (1 << width) - 1
+    return bits - (1 << width) if bits >> (width - 1) else bits
+
+
+def _uuid4(bits: int) -> str:
+    return str(uuid.UUID(int=(bits << 64) | _mix(bits, 0), version=4))
+
+
+def _half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def _ms(seconds: float | None) -> str:
+    return "" if seconds is None or not math.isfinite(seconds) else str(_half_up(seconds * 1000))
+
+
+def _secs(seconds: float) -> str:
+    return str(_half_up(seconds)) if math.isfinite(seconds) else ""
+
+
+def _iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+
+
+# --- resolver factories -----------------------------------------------------------------------------------
+
+
+def _viewer(get: Callable[[ViewerInfo], str]) -> Resolver:
+    return lambda ctx: get(ctx.viewer) if ctx.viewer is not None else ""
+
+
+def _random(name: str, draw: Callable[[int], object]) -> Resolver:
+    stream = zlib.crc32(name.encode())
+    return lambda ctx: str(draw(_mix(ctx.seed, stream)))
+
+
+def _clock(fmt: Callable[[float], str]) -> Resolver:
+    return lambda ctx: fmt(ctx.now)
+
+
+def _duration(fmt: Callable[[float], str]) -> Resolver:
+    return lambda ctx: fmt(ctx.brk.duration)
+
+
+def _scte(name: str) -> Resolver:
+    return lambda ctx: ctx.brk.scte.get(name, "")
+
+
+def _param(name: str) -> Resolver:
+    return lambda ctx: ctx.viewer.params.get(name, "") if ctx.viewer is not None else ""
+
+
+def _free(name: str) -> Resolver:
+    """A free name (seed 002 "Targeting ads using ad macros"): the cue point's ad_server_data first (the
+    operator's value for this break), then the session's query parameters."""
+
+    def resolve(ctx: AdContext) -> str:
+        value = ctx.brk.ad_server_data.get(name, "")
+        if value or ctx.viewer is None:
+            return value
+        return ctx.viewer.params.get(name, "")
+
+    return resolve
+
+
+def _empty(ctx: AdContext) -> str:
+    return ""
+
+
+_RANDOMS: dict[str, Callable[[int], object]] = {
+    # seed 002 table
+    "random.int32": lambda r: _signed(r, 32),
+    "random.int64": lambda r: _signed(r, 64),
+    "random.uint32": lambda r: r & 0xFFFFFFFF,
+    "random.uint64": lambda r: r,
+    "random.uuid": _uuid4,
+    # seed 003 system.*: "random 64-bit integer" as a non-negative 63-bit number, valid signed or not
+    "system.uuid": _uuid4,
+    "system.random_guid": _uuid4,
+    "system.random_number_32": lambda r: r & 0x7FFFFFFF,
+    "system.xfp.correlator": lambda r: r >> 1,
+    "system.xfp.scor": lambda r: r >> 1,
+    # anchors-mission.md §1.2: 0 to 10,000,000,000 per request
+    "avail.random": lambda r: r % 10_000_000_001,
+    # reference/ads.md §4 (IAB): CACHEBUSTING a random 8-digit integer, TRANSACTIONID a UUID
+    "CACHEBUSTING": lambda r: 10_000_000 + r % 90_000_000,
+    "TRANSACTIONID": _uuid4,
+}
+
+_SESSION: dict[str, Callable[[ViewerInfo], str]] = {
+    "session.session_id": lambda v: v.session_id,  # seed 002
+    "client.useragent": lambda v: v.user_agent,
+    "client.ipaddress": lambda v: v.client_ip,
+    "client.referrer": lambda v: v.referer,
+    "client.referer": lambda v: v.referer,
+    "client.ipuaid": lambda v: v.ip_ua_hash,
+    "system.user_agent": lambda v: v.user_agent,  # seed 003
+    "system.referer": lambda v: v.referer,
+    "system.ip_address": lambda v: v.client_ip,
+    "system.x_forwarded_for": lambda v: v.forwarded_for,
+    "system.unique_user_id": lambda v: v.ip_ua_hash,
+    "system.xfp.ip_address": lambda v: v.client_ip,
+    "system.xfp.unique_user_id": lambda v: v.ip_ua_hash,
+    "session.id": lambda v: v.number,  # anchors-mission.md §1.2
+    "session.uuid": lambda v: v.uuid,
+    "session.client_ip": lambda v: v.client_ip,
+    "session.referer": lambda v: v.referer,
+    "session.user_agent": lambda v: v.user_agent,
+    "DEVICEIP": lambda v: v.client_ip,  # reference/ads.md §4
+    "DEVICEUA": lambda v: v.user_agent,
+    "PAGEURL": lambda v: v.referer,
+}
+
+_TIME: dict[str, Callable[[float], str]] = {
+    "server.timestamputc": lambda now: str(math.floor(now * 1000)),  # seed 002: epoch milliseconds
+    "live.adbreak.timestamputc.wallclock": lambda now: str(math.floor(now * 1000)),
+    "system.unix_timestamp": lambda now: str(math.floor(now)),  # seed 003: unix timestamp, seconds
+    "system.timestamp_utc": lambda now: str(math.floor(now)),
+    "TIMESTAMP": _iso,  # reference/ads.md §4: ISO 8601 with milliseconds
+}
+
+_BREAK: dict[str, Resolver] = {
+    "live.adbreakdurationms": _duration(_ms),  # seed 002
+    "live.adbreakduration": _duration(lambda s: repr(float(s)) if math.isfinite(s) else ""),  # a double
+    "live.adbreakdurationint": _duration(_secs),
+    "live.adbreak.timestamputc.origin": lambda ctx: _ms(ctx.brk.origin_time),
+    "session.avail_duration_ms": _duration(_ms),  # anchors-mission.md §1.2
+    "session.avail_duration_secs": _duration(_secs),  # "rounded": half up
+}
+
+_SCTE_NAMES = (
+    "scte35_eventID scte35_programID scte35_availNum scte35_breakDuration scte35_spliceTime "  # seed 002
+    "scte.archive_allowed_flag scte.avail_num scte.avails_expected scte.delivery_not_restricted_flag "
+    "scte.device_restrictions scte.event_id scte.no_regional_blackout_flag scte.segment_num "
+    "scte.segmentation_event_id scte.segmentation_type_id scte.segmentation_upid "
+    "scte.segmentation_upid.assetId scte.segmentation_upid.cueData.key scte.segmentation_upid.cueData.value "
+    "scte.segments_expected scte.sub_segment_num scte.sub_segments_expected scte.unique_program_id"
+).split()
+
+
+def _table() -> dict[str, Variable]:
+    table: dict[str, Variable] = {}
+    for name, draw in _RANDOMS.items():
+        table[name] = Variable(name, "request", "encoded", _random(name, draw))
+    for name, get in _SESSION.items():
+        table[name] = Variable(name, "session", "encoded", _viewer(get))
+    for name, clock in _TIME.items():
+        table[name] = Variable(name, "time", "encoded", _clock(clock))
+    for name, resolve in _BREAK.items():
+        table[name] = Variable(name, "break", "encoded", resolve)
+    for name in _SCTE_NAMES:
+        table[name] = Variable(name, "break", "encoded", _scte(name))
+    extra = [
+        Variable("job.job_id", "channel", "encoded", lambda ctx: ctx.channel.job_id),
+        Variable("application_ad_configuration.description", "channel", "encoded", lambda c: c.channel.description),
+        Variable("live.adbreak", "channel", "encoded", _empty),  # seed 002: "(currently unused)"
+        Variable("live.adbreak.timestamputc.session", "session", "encoded", lambda c: _ms(c.session_break_time)),
+        Variable("avail.index", "session", "encoded", lambda c: "" if c.avail_index is None else str(c.avail_index)),
+        Variable("SERVERSIDE", "channel", "encoded", lambda ctx: "1"),  # IAB: 1 = server on behalf of the client
+    ]
+    return table | {v.name: v for v in extra}
+
+
+TABLE: Mapping[str, Variable] = _table()
+# Namespaces whose every name is listed above: another name in them is unknown (renders empty, logged).
+KNOWN_NAMESPACES = frozenset(
+    {"session", "job", "application_ad_configuration", "random", "server", "client", "live", "system", "avail"}
+    | {"scte"}
+)
+# Undotted names a `[NAME]` may use (scte35_*, IAB macros); another `[word]` is text (IAB: leave unknown macros).
+BRACKET_WORDS = frozenset(name for name in TABLE if "." not in name)
+
+
+def _prefixed(name: str) -> Variable | None:
+    """The open namespaces: any name under them is valid and may simply have no value."""
+    head, _, rest = name.partition(".")
+    if head == "url":  # seed 003: query params, "not url encoded when inserting into the template"
+        return Variable(name, "session", "raw", _param(rest))
+    if head == "player_params":  # MediaTailor: "URL-decodes the values once before substituting them"
+        return Variable(name, "session", "raw", _param(rest))
+    if head == "metadata":  # seed 003: "URL encoded before being inserted"
+        return Variable(name, "channel", "encoded", lambda ctx: ctx.channel.metadata.get(rest, ""))
+    if head == "asset":  # MediaTailor: EXT-X-ASSET values are URL-encoded in the origin, passed as they are
+        return Variable(name, "break", "raw", lambda ctx: ctx.brk.asset.get(rest, ""))
+    if head == "page":  # seed 003: client-side macros, left for the player
+        return Variable(name, "channel", "literal", _empty)
+    if name.startswith(_PRIVATE_DATA) and name[len(_PRIVATE_DATA) :].isdigit():
+        return Variable(name, "break", "encoded", _scte(name))
+    return None
+
+
+def lookup(name: str) -> Variable:
+    """The variable a placeholder names: the table, the open namespaces, an unknown name of a known
+    namespace (known=False, renders empty), or else a free name (seed 002: from the session's query
+    parameters or the cue point's ad_server_data)."""
+    found = TABLE.get(name) or _prefixed(name)
+    if found is not None:
+        return found
+    if name.partition(".")[0] in KNOWN_NAMESPACES:
+        return Variable(name, "channel", "encoded", _empty, known=False)
+    return Variable(name, "session", "encoded", _free(name))

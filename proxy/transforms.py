@@ -1,0 +1,839 @@
+"""User transforms of ad responses (`ad_configuration_transforms`: an XPath selector and an XSLT 1.0 stylesheet),
+applied to the ad server's response before it is parsed, in a sandbox.
+
+A transform applies when its `xpath` matches the response (XPath `boolean()` of the expression: "/" always
+matches, `/VAST[Ad]` only a VAST with ads, `count(//Ad) > 2` ...); the transforms of a configuration apply in
+order, each to the output of the previous one.
+
+Layers, outermost first (reference/ads.md §9.2 for the attacks, §9.3 for the hardened configuration):
+
+1. `compile_check` (configuration time, and again in the worker for every stylesheet it compiles): the
+   stylesheet is parsed with a hardened parser (no DTD, no entities, no network, deny-all resolver) and refused
+   for a DOCTYPE, `xsl:include`/`xsl:import` (not covered by XSLTAccessControl, §9.2), `document()`,
+   extension elements and namespaces (exsl/EXSLT/str/regexp/saxon/xalan/php/msxsl ...), any prefixed
+   (extension) function or function outside XPath/XSLT 1.0, elements outside XSLT 1.0 (`xsl:document`
+   writes files), `xsl:message terminate="yes"`. It is then compiled with every XSLTAccessControl right
+   denied, `regexp=False` and no `extensions=` (§9.3).
+2. The transform runs in a worker PROCESS (multiprocessing "forkserver" or "spawn", never "fork": the parent's
+   event loop, sockets and threads are not inherited), because libxslt runs with the GIL released and cannot
+   be interrupted from Python (§9.1): a wall-clock timeout kills and replaces the worker; RLIMIT_AS bounds its
+   memory, RLIMIT_CPU is a backstop if the parent is gone, and the output is capped in bytes.
+3. The worker seals its file descriptors before it takes any job: every descriptor number below RLIMIT_NOFILE is
+   in use, so even a stylesheet that got past layer 1 and the access control cannot open a file or a socket
+   (EMFILE). Core dumps and new processes are disabled (RLIMIT_CORE, RLIMIT_NPROC).
+
+The ad response itself is parsed in the worker too, with the same hardened parser (§9.3): a DOCTYPE, entity
+references, depth > 256 or more than `max_document_bytes` are refused as `VAST_PARSING_ERROR`. Only bytes
+come back from the worker (a status byte and a payload, never a pickle), so even a compromised worker cannot
+run code in the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import multiprocessing
+import os
+import queue
+import re
+import resource
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any, Generic, NoReturn, TypeVar
+
+from lxml import etree
+
+from proxy.errors import AdResponseError, BadRequest
+
+__all__ = [
+    "TransformPool",
+    "TransformSpec",
+    "check_xpath",
+    "compile_check",
+    "specs_from_config",
+]
+
+T = TypeVar("T")
+
+XSL_NS = "http://www.w3.org/1999/XSL/Transform"
+KiB = 1024
+MiB = 1024 * KiB
+
+MAX_STYLESHEET_BYTES = 256 * KiB
+MAX_XPATH_CHARS = 4 * KiB
+DEFAULT_MAX_DOCUMENT_BYTES = 1 * MiB  # ads.md §9.2: "cap response bytes before parsing (e.g. 1-2 MB)"
+DEFAULT_MAX_OUTPUT_BYTES = 1 * MiB
+DEFAULT_TIMEOUT = 1.0
+DEFAULT_MEMORY_LIMIT = 256 * MiB  # address space a worker may add to what it had when it started
+
+TRANSFORM_FAILED = "TRANSFORM_FAILED"
+VAST_PARSING_ERROR = "VAST_PARSING_ERROR"
+
+# XSLT 1.0 instructions and top-level elements (XSLT 1.0 §2-§16): anything else in the XSL namespace is refused,
+# notably xsl:include/xsl:import (checked first, for a precise message) and libxslt's XSLT 1.1 xsl:document.
+XSL_ELEMENTS = frozenset(
+    {
+        "stylesheet", "transform", "output", "strip-space", "preserve-space", "key", "decimal-format",
+        "namespace-alias", "attribute-set", "variable", "param", "template", "apply-templates", "apply-imports",
+        "call-template", "with-param", "sort", "for-each", "if", "choose", "when", "otherwise", "value-of",
+        "copy-of", "copy", "element", "attribute", "text", "comment", "processing-instruction", "number",
+        "message", "fallback",
+    }
+)  # fmt: skip
+# Attributes of XSL elements that hold an XPath expression or a pattern; other attributes may hold AVTs.
+XSL_EXPRESSION_ATTRIBUTES = frozenset({"select", "test", "match", "use", "count", "from", "value"})
+XPATH_FUNCTIONS = frozenset(
+    {
+        "last", "position", "count", "id", "local-name", "namespace-uri", "name", "string", "concat",
+        "starts-with", "contains", "substring-before", "substring-after", "substring", "string-length",
+        "normalize-space", "translate", "boolean", "not", "true", "false", "lang", "number", "sum", "floor",
+        "ceiling", "round",
+    }
+)  # fmt: skip
+NODE_TESTS = frozenset({"node", "text", "comment", "processing-instruction"})
+OPERATOR_NAMES = frozenset({"and", "or", "div", "mod"})  # `a and (b)` is not a call of and()
+# document() is refused: it reads files and URLs (ads.md §9.2); the other XSLT 1.0 functions read nothing.
+XSLT_FUNCTIONS = frozenset(
+    {"key", "format-number", "current", "unparsed-entity-uri", "generate-id", "system-property"}
+    | {"element-available", "function-available"}
+)
+# Extension namespaces libxslt/lxml (or other processors) give meaning to: declaring one is refused.
+EXTENSION_NAMESPACES = {
+    "http://exslt.org/common": "EXSLT common (exsl:document writes files)",
+    "http://exslt.org/functions": "EXSLT functions",
+    "http://exslt.org/dynamic": "EXSLT dynamic (dyn:evaluate)",
+    "http://exslt.org/strings": "EXSLT strings",
+    "http://exslt.org/regular-expressions": "EXSLT regular expressions (ReDoS)",
+    "http://exslt.org/math": "EXSLT math",
+    "http://exslt.org/sets": "EXSLT sets",
+    "http://exslt.org/dates-and-times": "EXSLT dates and times",
+    "http://exslt.org/random": "EXSLT random",
+    "http://xmlsoft.org/XSLT/namespace": "libxslt extensions",
+    "http://xmlsoft.org/XSLT/": "libxslt extensions",
+    "http://icl.com/saxon": "Saxon extensions",
+    "http://saxon.sf.net/": "Saxon extensions",
+    "http://xml.apache.org/xalan": "Xalan extensions",
+    "http://xml.apache.org/xslt": "Xalan extensions",
+    "http://xml.apache.org/xalan/redirect": "Xalan redirect (writes files)",
+    "org.apache.xalan.xslt.extensions.Redirect": "Xalan redirect (writes files)",
+    "http://php.net/xsl": "PHP functions",
+    "urn:schemas-microsoft-com:xslt": "MSXSL script",
+    "http://www.jclark.com/xt": "XT extensions",
+    "http://exslt.org/": "EXSLT",
+}
+
+_TOKEN = re.compile(
+    r"""(?P<string>"[^"]*"|'[^']*')
+      | (?P<number>\d+(?:\.\d*)?|\.\d+)
+      | (?P<name>[^\W\d][\w.\-\u00b7]*(?::[^\W\d][\w.\-\u00b7]*)?)
+      | (?P<space>\s+)
+      | (?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class StylesheetRefused(ValueError):
+    """A stylesheet or XPath refused by the static checks; the message names the construct and what is expected."""
+
+
+class _DenyAllResolver(etree.Resolver):
+    """Every external load fails (ads.md §9.3: 'a deny-all resolver … so every external load fails')."""
+
+    def resolve(self, system_url: str, public_id: str, context: object = None) -> NoReturn:
+        raise PermissionError(f"loading {system_url!r} is not allowed: transforms and ad responses load nothing")
+
+
+def _hardened_parser(*, encoding: str | None = None) -> etree.XMLParser:
+    # ads.md §9.3 hardened parser; one per call (lxml FAQ: a parser shared across threads serialises them).
+    parser = etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        strip_cdata=False,
+        remove_pis=True,
+    )
+    parser.resolvers.add(_DenyAllResolver())
+    return parser
+
+
+def _deny_all_access() -> etree.XSLTAccessControl:
+    factory: Any = etree.XSLTAccessControl  # lxml-stubs declares no constructor arguments
+    access: etree.XSLTAccessControl = factory(
+        read_file=False, write_file=False, create_dir=False, read_network=False, write_network=False
+    )
+    return access
+
+
+def _prolog_has_doctype(data: bytes) -> bool:
+    """True when a DOCTYPE comes before the root element (ASCII-compatible encodings; a linear scan, no regex)."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    end = min(len(data), 64 * KiB)
+    while pos < end:
+        if data[pos : pos + 1].isspace():
+            pos += 1
+        elif data.startswith(b"<?", pos):
+            close = data.find(b"?>", pos + 2)
+            if close < 0:
+                return False
+            pos = close + 2
+        elif data.startswith(b"<!--", pos):
+            close = data.find(b"-->", pos + 4)
+            if close < 0:
+                return False
+            pos = close + 3
+        else:
+            return data.startswith(b"<!DOCTYPE", pos)
+    return False
+
+
+def _refuse_dtd_and_entities(root: etree._Element, what: str) -> None:
+    docinfo = root.getroottree().docinfo
+    # Any DOCTYPE (internal subset, SYSTEM or PUBLIC id) gives an internalDTD node (verified, lxml 6.1.3).
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.public_id:
+        raise StylesheetRefused(f"{what} has a DOCTYPE: expected none (DTDs and entities are refused, ads.md §9.2)")
+    for entity in root.iter(etree.Entity):
+        raise StylesheetRefused(f"{what} has an entity reference {entity.text!r}: expected none")
+
+
+def _parse_untrusted(data: bytes, what: str, *, encoding: str | None = None) -> etree._Element:
+    if _prolog_has_doctype(data):
+        raise StylesheetRefused(f"{what} has a DOCTYPE: expected none (DTDs and entities are refused, ads.md §9.2)")
+    try:
+        root = etree.fromstring(data, _hardened_parser(encoding=encoding))
+    except etree.XMLSyntaxError as exc:
+        raise StylesheetRefused(f"{what} is not well-formed XML: {exc}") from exc
+    except PermissionError as exc:
+        raise StylesheetRefused(f"{what} refers to an external resource: {exc}") from exc
+    _refuse_dtd_and_entities(root, what)
+    return root
+
+
+def _tokens(expression: str) -> Iterator[tuple[str, str]]:
+    for match in _TOKEN.finditer(expression):
+        kind = match.lastgroup or "other"
+        if kind != "space":
+            yield kind, match.group()
+
+
+def _check_expression(expression: str, where: str, *, xslt: bool) -> None:
+    """Refuse calls of functions outside XPath 1.0 (and XSLT 1.0 when `xslt`), prefixed (extension)
+    functions, and document()."""
+    tokens = list(_tokens(expression))
+    for index, (kind, text) in enumerate(tokens):
+        if kind != "name" or index + 1 >= len(tokens) or tokens[index + 1][1] != "(":
+            continue
+        if ":" in text:
+            raise StylesheetRefused(
+                f"{where}: extension function {text}() in {expression!r}: expected XPath/XSLT 1.0 functions only"
+            )
+        if text == "document" and xslt:
+            raise StylesheetRefused(
+                f"{where}: document() in {expression!r} reads files or URLs: expected a self-contained transform"
+            )
+        allowed = XPATH_FUNCTIONS | NODE_TESTS | OPERATOR_NAMES | (XSLT_FUNCTIONS if xslt else frozenset())
+        if text not in allowed:
+            raise StylesheetRefused(
+                f"{where}: function {text}() in {expression!r}: expected an XPath{'/XSLT' if xslt else ''} 1.0 function"
+            )
+
+
+def _avt_expressions(value: str) -> Iterator[str]:
+    """The expressions inside the braces of an attribute value template ('{{' and '}}' are literal braces)."""
+    pos, length = 0, len(value)
+    while pos < length:
+        char = value[pos]
+        if char in "{}" and value.startswith(char * 2, pos):
+            pos += 2
+        elif char == "{":
+            start, quote = pos + 1, ""
+            pos += 1
+            while pos < length and (quote or value[pos] != "}"):
+                if quote and value[pos] == quote:
+                    quote = ""
+                elif not quote and value[pos] in "'\"":
+                    quote = value[pos]
+                pos += 1
+            yield value[start:pos]
+            pos += 1
+        else:
+            pos += 1
+
+
+def _qname(element: etree._Element) -> str:
+    qname = etree.QName(element)
+    prefix = element.prefix
+    return f"{prefix}:{qname.localname}" if prefix else qname.localname
+
+
+def _check_stylesheet_tree(root: etree._Element) -> None:
+    if etree.QName(root).namespace != XSL_NS or etree.QName(root).localname not in {"stylesheet", "transform"}:
+        raise StylesheetRefused(
+            f"root element <{_qname(root)}>: expected xsl:stylesheet or xsl:transform in namespace {XSL_NS}"
+        )
+    for element in root.iter(etree.Element):
+        qname = etree.QName(element)
+        where = f"<{_qname(element)}> line {element.sourceline}"
+        for prefix, uri in (element.nsmap or {}).items():
+            if uri in EXTENSION_NAMESPACES:
+                raise StylesheetRefused(
+                    f"{where}: namespace {prefix or '(default)'}={uri!r} ({EXTENSION_NAMESPACES[uri]}): "
+                    "expected no extension namespaces"
+                )
+        is_xsl = qname.namespace == XSL_NS
+        if is_xsl and qname.localname in {"include", "import"}:
+            raise StylesheetRefused(
+                f"{where}: xsl:{qname.localname} href={element.get('href')!r}: expected a self-contained stylesheet "
+                "(xsl:include/xsl:import load files or URLs, ads.md §9.2)"
+            )
+        if is_xsl and qname.localname not in XSL_ELEMENTS:
+            raise StylesheetRefused(f"{where}: xsl:{qname.localname} is not an XSLT 1.0 element: expected XSLT 1.0")
+        if is_xsl and qname.localname == "message" and element.get("terminate", "no").strip() != "no":
+            raise StylesheetRefused(f"{where}: xsl:message terminate={element.get('terminate')!r}: expected 'no'")
+        for name, value in element.attrib.items():
+            attribute = etree.QName(name)
+            if attribute.localname == "extension-element-prefixes" and (
+                attribute.namespace == XSL_NS or (is_xsl and attribute.namespace is None)
+            ):
+                raise StylesheetRefused(
+                    f"{where}: extension-element-prefixes={value!r}: expected no extension elements"
+                )
+            if is_xsl and attribute.namespace is None and attribute.localname in XSL_EXPRESSION_ATTRIBUTES:
+                _check_expression(value, f"{where} @{attribute.localname}", xslt=True)
+            elif attribute.namespace != XSL_NS:
+                for expression in _avt_expressions(str(value)):
+                    _check_expression(expression, f"{where} @{attribute.localname}", xslt=True)
+
+
+def _compile_stylesheet(xslt: str) -> etree.XSLT:
+    """Static checks (module docstring, layer 1) and compilation with every access right denied."""
+    data = xslt.encode("utf-8")
+    if len(data) > MAX_STYLESHEET_BYTES:
+        raise StylesheetRefused(f"stylesheet is {len(data)} bytes: expected at most {MAX_STYLESHEET_BYTES}")
+    # The stylesheet is configured as text: its bytes are UTF-8 whatever its XML declaration says.
+    root = _parse_untrusted(data, "stylesheet", encoding="utf-8")
+    _check_stylesheet_tree(root)
+    try:
+        return etree.XSLT(root, access_control=_deny_all_access(), regexp=False)
+    except (etree.XSLTParseError, PermissionError) as exc:
+        raise StylesheetRefused(f"stylesheet does not compile as XSLT 1.0: {exc}") from exc
+
+
+def _compile_xpath(xpath: str) -> etree.XPath:
+    """The selector as a boolean XPath: `boolean(xpath)` (lxml cannot return the root node '/' itself)."""
+    if not xpath.strip():
+        raise StylesheetRefused("xpath is empty: expected an XPath 1.0 expression such as '/'")
+    if len(xpath) > MAX_XPATH_CHARS:
+        raise StylesheetRefused(f"xpath is {len(xpath)} characters: expected at most {MAX_XPATH_CHARS}")
+    _check_expression(xpath, "xpath", xslt=False)
+    try:
+        etree.XPath(xpath, regexp=False)
+        selector = etree.XPath(f"boolean({xpath})", regexp=False, smart_strings=False)
+        selector(etree.fromstring(b"<VAST/>"))  # undefined prefixes, unknown functions fail on use
+    except etree.XPathError as exc:
+        raise StylesheetRefused(f"xpath {xpath!r} is not a usable XPath 1.0 expression: {exc}") from exc
+    return selector
+
+
+def compile_check(xslt: str) -> None:
+    """Raise `BadRequest` when the stylesheet `xslt` is refused (module docstring, layer 1)."""
+    try:
+        _compile_stylesheet(xslt)
+    except StylesheetRefused as exc:
+        raise BadRequest(f"transform refused: {exc}") from exc
+
+
+def check_xpath(xpath: str) -> None:
+    """Raise `BadRequest` when `xpath` is not a plain XPath 1.0 selector (no extension functions)."""
+    try:
+        _compile_xpath(xpath)
+    except StylesheetRefused as exc:
+        raise BadRequest(f"transform refused: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TransformSpec:
+    """One entry of `ad_configuration_transforms`, as configured: applies `xslt` when `xpath` matches."""
+
+    xslt: str
+    xpath: str = "/"
+
+    @classmethod
+    def from_config(cls, item: object, *, field: str = "ad_configuration_transforms[]") -> TransformSpec:
+        """A checked spec from `{"xpath": ..., "xslt": ...}`; `BadRequest` naming the field otherwise."""
+        if not isinstance(item, Mapping):
+            raise BadRequest(f"{field}: {type(item).__name__} value: expected an object with 'xpath' and 'xslt'")
+        unknown = sorted(set(item) - {"xpath", "xslt"})
+        if unknown:
+            raise BadRequest(f"{field}: unknown keys {unknown}: expected only 'xpath' and 'xslt'")
+        xslt, xpath = item.get("xslt"), item.get("xpath", "/")
+        if not isinstance(xslt, str):
+            raise BadRequest(f"{field}.xslt: {xslt!r:.80}: expected the stylesheet as a string")
+        if not isinstance(xpath, str):
+            raise BadRequest(f"{field}.xpath: {xpath!r:.80}: expected an XPath 1.0 expression as a string")
+        for check, value, name in ((check_xpath, xpath, "xpath"), (compile_check, xslt, "xslt")):
+            try:
+                check(value)
+            except BadRequest as exc:
+                raise BadRequest(f"{field}.{name}: {exc.message}") from exc
+        return cls(xslt=xslt, xpath=xpath)
+
+
+def specs_from_config(value: object) -> tuple[TransformSpec, ...]:
+    """The checked specs of an `ad_configuration_transforms` list (None or [] for none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest(f"ad_configuration_transforms: {type(value).__name__} value: expected a list")
+    return tuple(
+        TransformSpec.from_config(item, field=f"ad_configuration_transforms[{index}]")
+        for index, item in enumerate(value)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worker process side
+
+
+class _DocumentRefused(ValueError):
+    pass
+
+
+_OK, _UNCHANGED, _PARSE, _FAILED, _FATAL = b"O", b"U", b"P", b"F", b"X"
+_REPLY_OVERHEAD = 64 * KiB  # room for the status byte and an error message beyond max_output_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    memory_limit: int
+    max_output_bytes: int
+    max_document_bytes: int
+    cpu_seconds: float
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _seal_descriptors() -> None:
+    """Occupy every descriptor number below the highest open one and lower RLIMIT_NOFILE to it:
+    the process can then neither open a file nor create a socket (EMFILE), whatever it runs."""
+    highest = max(int(name) for name in os.listdir("/proc/self/fd"))
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in range(highest + 1):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.dup2(null, fd, inheritable=False)
+    highest = max(highest, null)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
+
+
+def _enter_sandbox(memory_limit: int) -> None:
+    """Process-wide limits of a worker (module docstring, layers 2 and 3); irreversible."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business; it stops the workers
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps of ad responses
+    try:
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes (ignored for root)
+    except (ValueError, OSError):
+        pass
+    limit = _address_space() + memory_limit
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _seal_descriptors()
+
+
+def _set_cpu_budget(seconds: float) -> None:
+    """RLIMIT_CPU at what the worker has used plus `seconds`: SIGXCPU ends a job nobody kills (orphaned worker)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _parse_document(document: bytes, max_bytes: int) -> etree._ElementTree:
+    if len(document) > max_bytes:
+        raise _DocumentRefused(f"ad response is {len(document)} bytes: expected at most {max_bytes}")
+    try:
+        return _parse_untrusted(document, "ad response").getroottree()
+    except StylesheetRefused as exc:
+        raise _DocumentRefused(str(exc)) from exc
+
+
+class _LRU(Generic[T]):
+    """What `build` makes of a text, for the `size` texts used last (a worker's compiled stylesheets/selectors)."""
+
+    def __init__(self, build: Callable[[str], T], size: int = 32) -> None:
+        self._build = build
+        self._size = size
+        self._table: OrderedDict[str, T] = OrderedDict()
+
+    def get(self, key: str) -> T:
+        if key in self._table:
+            self._table.move_to_end(key)
+            return self._table[key]
+        value = self._build(key)
+        self._table[key] = value
+        if len(self._table) > self._size:
+            self._table.popitem(last=False)
+        return value
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.xslt = _LRU(_compile_stylesheet)
+        self.xpath = _LRU(_compile_xpath)
+
+
+def _transform(cache: _Cache, specs: Sequence[tuple[str, str]], document: bytes, limits: _Limits) -> bytes:
+    """One job: the reply (status byte + payload)."""
+    try:
+        tree = _parse_document(document, limits.max_document_bytes)
+    except _DocumentRefused as exc:
+        return _PARSE + str(exc).encode()
+    result: etree._XSLTResultTree | None = None
+    for index, (xpath, xslt) in enumerate(specs):
+        where = f"transform {index}"
+        try:
+            selector = cache.xpath.get(xpath)
+            stylesheet = cache.xslt.get(xslt)
+        except StylesheetRefused as exc:
+            return _FAILED + f"{where} refused: {exc}".encode()
+        current: etree._ElementTree = tree if result is None else result
+        if current.getroot() is None:
+            continue  # a text output (xsl:output method="text") has nothing an xpath can match
+        try:
+            matched = bool(selector(current))
+        except etree.XPathError as exc:
+            return _FAILED + f"{where}: xpath {xpath!r} failed: {exc}".encode()
+        if not matched:
+            continue
+        try:
+            result = stylesheet(current)
+        except etree.XSLTApplyError as exc:
+            return _FAILED + f"{where}: XSLT error: {exc}".encode()
+    if result is None:
+        return _UNCHANGED
+    output = bytes(result)
+    if not output.strip():
+        return _FAILED + b"the transform produced no output: expected an XML ad response"
+    if len(output) > limits.max_output_bytes:
+        return _FAILED + f"output is {len(output)} bytes: expected at most {limits.max_output_bytes}".encode()
+    return _OK + output
+
+
+def _worker_main(conn: Connection, limits: _Limits) -> None:
+    """A worker's life: enter the sandbox, then answer jobs until told to stop (None) or the parent is gone."""
+    _enter_sandbox(limits.memory_limit)
+    cache = _Cache()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        specs, document = job
+        _set_cpu_budget(limits.cpu_seconds)
+        try:
+            reply = _transform(cache, specs, document, limits)
+        except MemoryError:
+            reply = _FATAL + f"out of memory (limit: {limits.memory_limit} bytes beyond the worker's start)".encode()
+        except Exception as exc:  # an lxml error the checks above do not name; the worker is replaced
+            reply = _FATAL + f"{type(exc).__name__}: {exc}".encode()
+        try:
+            conn.send_bytes(reply)
+        except (MemoryError, OSError):
+            return
+        if reply.startswith(_FATAL):
+            return
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parent side
+
+
+class _WorkerGone(Exception):
+    def __init__(self, message: str, *, job_sent: bool) -> None:
+        super().__init__(message)
+        self.job_sent = job_sent
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, context: Any, limits: _Limits) -> None:
+        parent_end, child_end = context.Pipe(duplex=True)
+        try:
+            self.process = context.Process(
+                target=_worker_main, args=(child_end, limits), name="ssai-xslt-worker", daemon=True
+            )
+            self.process.start()
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        self.conn: Connection = parent_end
+        self.jobs = 0
+
+    def call(self, job: tuple[tuple[tuple[str, str], ...], bytes], timeout: float, max_reply: int) -> bytes | None:
+        """The reply, or None when the job outlived `timeout` (the caller kills the worker)."""
+        self.jobs += 1
+        try:
+            self.conn.send(job)
+        except (EOFError, OSError) as exc:
+            raise _WorkerGone(self.death(), job_sent=False) from exc
+        try:
+            if not self.conn.poll(timeout):
+                return None
+            return self.conn.recv_bytes(max_reply)
+        except (EOFError, OSError) as exc:
+            raise _WorkerGone(self.death(), job_sent=True) from exc
+
+    def death(self) -> str:
+        """How the worker ended (waits a little for the exit status)."""
+        self.process.join(0.5)
+        code = self.process.exitcode
+        if code is None:
+            return "the worker stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = " (CPU time limit)" if -code == signal.SIGXCPU else ""
+            return f"the worker was killed by {name}{hint}"
+        return f"the worker exited with status {code}"
+
+    def stop(self, *, kill: bool = False) -> None:
+        if not kill and self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(0.5)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+        self.process.close()
+
+
+def _default_size() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 2
+    return max(1, cpus // 2)
+
+
+class TransformPool:
+    """A bounded pool of sandboxed worker processes running `TransformSpec`s (module docstring).
+
+    `size` workers (default: half the CPUs, at least 1), each job limited to `timeout` seconds of wall-clock
+    time (then the worker is killed and replaced), `memory_limit` bytes of address space beyond the worker's
+    start, `max_output_bytes` of output; documents over `max_document_bytes` are refused before any work.
+    A worker is replaced after `max_jobs_per_worker` jobs. `apply` is for asyncio code; `run` blocks.
+    """
+
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+        max_jobs_per_worker: int = 1000,
+        start_method: str = "forkserver",
+    ) -> None:
+        if start_method not in {"forkserver", "spawn"}:
+            raise ValueError(
+                f"start_method {start_method!r}: expected 'forkserver' or 'spawn' "
+                "(a forked worker would inherit the event loop, sockets and threads)"
+            )
+        self.size = size if size is not None else _default_size()
+        if self.size < 1:
+            raise ValueError(f"size {size!r}: expected at least 1 worker")
+        if timeout <= 0:
+            raise ValueError(f"timeout {timeout!r}: expected a positive number of seconds")
+        self.timeout = timeout
+        self.max_document_bytes = max_document_bytes
+        self.max_output_bytes = max_output_bytes
+        self.max_jobs_per_worker = max_jobs_per_worker
+        self._limits = _Limits(
+            memory_limit=memory_limit,
+            max_output_bytes=max_output_bytes,
+            max_document_bytes=max_document_bytes,
+            cpu_seconds=timeout + 1.0,
+        )
+        self._context: Any = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            # Workers fork from a server that has imported this module (and lxml) once: a new worker is ready
+            # in milliseconds. "__main__" is multiprocessing's default preload, kept.
+            self._context.set_forkserver_preload(["__main__", __name__])
+        self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        for _ in range(self.size):
+            self._idle.put(None)  # started on first use
+        self._busy: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="ssai-xslt")
+        self.workers_started = 0
+        self.workers_killed = 0
+
+    def __enter__(self) -> TransformPool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def apply(self, spec: TransformSpec, document: bytes) -> bytes:
+        """`document` transformed by `spec` (unchanged when its xpath does not match).
+
+        Raises `AdResponseError("VAST_PARSING_ERROR", …)` for a document refused by the hardened parser and
+        `AdResponseError("TRANSFORM_FAILED", …)` for a refused stylesheet, an XSLT error, a limit reached or a
+        worker that died.
+        """
+        return await self.apply_all((spec,), document)
+
+    async def apply_all(self, specs: Sequence[TransformSpec], document: bytes) -> bytes:
+        """`document` through every spec in order (each applies when its xpath matches the current document)."""
+        job = self._job(specs, document)
+        if job is None:
+            return document
+        loop = asyncio.get_running_loop()
+        try:
+            pending = loop.run_in_executor(self._threads, self._call, job)
+        except RuntimeError as exc:  # closed between the check and here
+            raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed") from exc
+        return self._result(await pending, document)
+
+    def run(self, specs: Sequence[TransformSpec], document: bytes) -> bytes:
+        """`apply_all`, blocking (for code outside an event loop)."""
+        job = self._job(specs, document)
+        if job is None:
+            return document
+        return self._result(self._call(job), document)
+
+    def _job(self, specs: Sequence[TransformSpec], document: bytes) -> tuple[tuple[tuple[str, str], ...], bytes] | None:
+        if self._closed:
+            raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed")
+        if len(document) > self.max_document_bytes:
+            raise AdResponseError(
+                VAST_PARSING_ERROR, f"ad response is {len(document)} bytes: expected at most {self.max_document_bytes}"
+            )
+        if not specs:
+            return None
+        return tuple((spec.xpath, spec.xslt) for spec in specs), bytes(document)
+
+    @staticmethod
+    def _result(reply: bytes, document: bytes) -> bytes:
+        status, payload = reply[:1], reply[1:]
+        if status == _OK:
+            return payload
+        if status == _UNCHANGED:
+            return document
+        message = payload.decode("utf-8", "replace")
+        if status == _PARSE:
+            raise AdResponseError(VAST_PARSING_ERROR, message)
+        raise AdResponseError(TRANSFORM_FAILED, message)
+
+    def _checkout(self) -> _Worker:
+        worker = self._idle.get()
+        with self._lock:
+            if self._closed:
+                self._idle.put(worker)
+                raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed")
+        if worker is not None and not worker.process.is_alive():
+            worker.stop(kill=True)  # died while idle (killed from outside): replaced below
+            self.workers_killed += 1
+            worker = None
+        if worker is None:
+            try:
+                worker = _Worker(self._context, self._limits)
+            except BaseException:
+                self._idle.put(None)
+                raise
+            self.workers_started += 1
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def _checkin(self, worker: _Worker, *, healthy: bool) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            closed = self._closed
+        if closed or not healthy or worker.jobs >= self.max_jobs_per_worker:
+            worker.stop(kill=not healthy)
+            if not healthy:
+                self.workers_killed += 1
+            self._idle.put(None)  # a replacement starts on next use
+        else:
+            self._idle.put(worker)
+
+    def _call(self, job: tuple[tuple[tuple[str, str], ...], bytes]) -> bytes:
+        """Runs in a pool thread: one job on one worker, the worker replaced when it failed. A worker found
+        dead before it got the job (killed from outside while idle) is replaced and the job sent again, once."""
+        for attempt in (1, 2):
+            worker = self._checkout()
+            healthy = False
+            try:
+                reply = worker.call(job, self.timeout, self.max_output_bytes + _REPLY_OVERHEAD)
+                if reply is None:
+                    raise AdResponseError(
+                        TRANSFORM_FAILED,
+                        f"the transform ran longer than its {self.timeout:g} s limit: worker killed and replaced",
+                    )
+                healthy = not reply.startswith(_FATAL)
+                return reply
+            except _WorkerGone as exc:
+                if self._closed:
+                    raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed") from exc
+                if exc.job_sent or attempt == 2:
+                    raise AdResponseError(TRANSFORM_FAILED, f"{exc} during the transform") from exc
+            finally:
+                self._checkin(worker, healthy=healthy)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Stop every worker (running jobs fail with TRANSFORM_FAILED); further calls are refused."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for worker in self._busy:
+                worker.process.kill()  # its job's thread sees the pipe close and checks the worker in
+        self._stop_idle()
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self._stop_idle()  # workers checked in by jobs that ended while closing
+        self._idle.put(None)  # wakes any `run` caller waiting for a worker: it sees the pool closed
+
+    def _stop_idle(self) -> None:
+        while True:
+            try:
+                idle = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            if idle is not None:
+                idle.stop()
