@@ -27,7 +27,9 @@ from proxy.demo.media import DemoMedia, VodAsset
 VAST_TYPE = "application/xml"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 QUARTILES = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")
-MODES = ("normal", "empty", "error", "slow")
+# normal: a VAST 3 pod; empty: no ads; error: HTTP 500; slow: normal after `delay` s; wrapper: `wrap` (default 1)
+# VAST Wrappers in front of the pod; vmap: the pod inline in a VMAP 1.0 mid-roll (Google ad rules style).
+MODES = ("normal", "empty", "error", "slow", "wrapper", "vmap")
 MAX_BEACONS = 50_000  # oldest records are dropped beyond this, so a long demo cannot grow without bound
 _MAX_DELAY = 60.0
 _MAX_ADS = 20
@@ -133,6 +135,38 @@ class _Files:
         return Response(data, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
 
 
+def _xml(body: bytes) -> Response:
+    return Response(body, media_type=VAST_TYPE, headers={"Cache-Control": "no-store"})
+
+
+def _wrapper(pod: _Pod, request: Request) -> bytes:
+    """A VAST Wrapper whose VASTAdTagURI asks this server again with one wrapper less (VAST 3 §2.4)."""
+    depth = int(_number(request, "wrap", 1, 20) or 1)
+    query = dict(request.query_params) | {"wrap": str(depth - 1)}
+    query["mode"] = "wrapper" if depth > 1 else "normal"
+    vast = ET.Element("VAST", version="3.0")
+    wrapper = ET.SubElement(ET.SubElement(vast, "Ad", id=f"wrapper-{depth}"), "Wrapper")
+    ET.SubElement(wrapper, "AdSystem").text = "ssai-proxy demo wrapper"
+    ET.SubElement(wrapper, "VASTAdTagURI").text = f"{pod.base}/vast?{urlencode(query)}"
+    ET.SubElement(wrapper, "Error").text = pod.beacon("error", f"wrapper-{depth}", "", raw="&code=[ERRORCODE]")
+    ET.SubElement(wrapper, "Impression").text = pod.beacon("impression", f"wrapper-{depth}", "")
+    ET.SubElement(ET.SubElement(wrapper, "Creatives"), "Creative")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(vast, encoding="unicode").encode()
+
+
+def _vmap(vast: bytes) -> bytes:
+    """The pod as the inline VASTAdData of one VMAP 1.0 mid-roll break (IAB VMAP §2.4)."""
+    body = vast.split(b"?>", 1)[-1].strip()
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0">'
+        b'<vmap:AdBreak timeOffset="00:00:15.000" breakType="linear" breakId="midroll-1">'
+        b'<vmap:AdSource id="midroll-1-ads" allowMultipleAds="true" followRedirects="true"><vmap:VASTAdData>'
+        + body
+        + b"</vmap:VASTAdData></vmap:AdSource></vmap:AdBreak></vmap:VMAP>\n"
+    )
+
+
 def _bad(reason: str) -> Response:
     return Response(reason, 400, media_type="text/plain")
 
@@ -177,12 +211,14 @@ def create_adserver_app(media: DemoMedia) -> Starlette:
             )
         if mode == "error":
             return Response("ad server failure (mode=error)", 500, media_type="text/plain")
-        if mode == "slow":
-            await asyncio.sleep(delay)
+        latency = _number(request, "latency", 0.0, _MAX_DELAY)  # every mode: a busy ad server's answer time
+        await asyncio.sleep(delay if mode == "slow" else (latency or 0.0))
         pod = _Pod(_mount_base(request), request.query_params.get("sid"), media)
+        if mode == "wrapper":
+            return _xml(_wrapper(pod, request))
         if mode != "empty":
             pod.ads = [(media.creative(c), k) for k, c in enumerate(fill_pod(durations, dur), start=1)]
-        return Response(pod.xml(), media_type=VAST_TYPE, headers={"Cache-Control": "no-store"})
+        return _xml(_vmap(pod.xml()) if mode == "vmap" else pod.xml())
 
     async def creative(request: Request) -> Response:
         files = creative_files.get(request.path_params["id"])

@@ -201,3 +201,25 @@ def test_beacon_log_is_bounded(http: TestClient, app: Starlette, monkeypatch: py
     for n in range(5):
         http.get(f"/demo/ads/beacon/start?n={n}")
     assert [hit["params"]["n"] for hit in app.state.beacons] == ["2", "3", "4"]
+
+
+def test_wrapper_mode_chains_down_to_the_pod(http: TestClient) -> None:
+    url = "/demo/ads/vast?mode=wrapper&wrap=3&dur=30&sid=s1"
+    for depth in (3, 2, 1):
+        root = ET.fromstring(http.get(url).content)
+        wrapper = root.find("Ad/Wrapper")
+        assert wrapper is not None, f"depth {depth}: expected a Wrapper"
+        assert root.find("Ad").get("id") == f"wrapper-{depth}"  # type: ignore[union-attr]
+        assert "code=[ERRORCODE]" in text(wrapper, "Error")
+        url = text(wrapper, "VASTAdTagURI").removeprefix("http://testserver")
+    final = ET.fromstring(http.get(url).content)
+    assert final.findall("Ad/InLine"), "the last wrapper points at the pod itself"
+
+
+def test_vmap_mode_carries_the_pod_inline_in_a_midroll(http: TestClient) -> None:
+    body = http.get("/demo/ads/vast?mode=vmap&dur=30").content
+    root = ET.fromstring(body)
+    ns = {"vmap": "http://www.iab.net/videosuite/vmap"}
+    data = root.find("vmap:AdBreak/vmap:AdSource/vmap:VASTAdData", ns)
+    assert root.tag == "{http://www.iab.net/videosuite/vmap}VMAP"
+    assert data is not None and data.find("VAST/Ad/InLine") is not None
