@@ -17,10 +17,11 @@ What was chosen for aiohttp (`egress_connector`), so that DNS rebinding cannot g
 1. `EgressResolver` wraps the connector's resolver: names are checked before resolution and every
    resolved address is filtered through `check_address`; refused addresses are dropped, and when none is
    left the resolver raises `EgressRefused` (an `OSError`, so aiohttp reports `ClientConnectorDNSError`).
-2. The connector's `socket_factory` (aiohttp >= 3.12, called by aiohappyeyeballs for every connection
-   attempt with the exact address about to be connected) checks that address again. This is the choke
-   point: aiohttp does not call the resolver for IP-literal hosts, and it sees the address actually used,
-   whatever the DNS answered earlier (a rebinding answer never reaches a socket unchecked).
+2. The connector's `socket_factory`, called by aiohappyeyeballs for every connection attempt with the exact
+   address about to be connected, checks that address again. This is the choke point: aiohttp does not call
+   the resolver for IP-literal hosts, and it sees the address actually used, whatever the DNS answered
+   earlier (a rebinding answer never reaches a socket unchecked). It needs aiohttp >= 3.12 (an older one
+   fails loudly: TypeError on `socket_factory`).
 
 The check is done on the address the socket connects to, so a session using this connector must not go
 through an HTTP proxy (`trust_env=False`, no `proxy=`): through a proxy, the address checked would be
@@ -55,10 +56,6 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 METADATA_NAMES = frozenset(
     {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
 )
-
-
-def _nets(*cidrs: str) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
-    return tuple((ipaddress.ip_network(cidr), cidr) for cidr in cidrs)
 
 
 # Explicit tables rather than ipaddress's is_private/is_global, whose definitions changed between
@@ -205,38 +202,48 @@ class EgressPolicy:
         if reason is not None:
             raise EgressRefused(f"egress to {ip!r} refused: {reason}; expected a public unicast address")
 
-    def check_host(self, host: str) -> None:
-        """Raise `EgressRefused` for a host name that is refused before resolution (metadata, localhost),
-        or for a literal address that `check_address` refuses. Other names pass: their addresses are
-        checked when they are resolved and connected to."""
+    def host_refusal(self, host: str) -> str | None:
+        """Why `host` (a name or a literal address, as in a URL) is refused before any DNS lookup, or None.
+        Names that pass are checked again on every address they resolve to."""
         name = host.strip().rstrip(".").lower()
         address = parse_address(name)
         if address is not None:
-            self.check_address(str(address))
-            return
+            reason = self.refusal(address)
+            shown = f"host {host!r}" if str(address) == name.strip("[]") else f"host {host!r} (= {address})"
+            return None if reason is None else f"{shown} is {reason}; expected a public unicast address"
         if name in METADATA_NAMES:
-            raise EgressRefused(f"egress to host {host!r} refused: a cloud metadata service name (never allowed)")
+            return f"host {host!r} is a cloud metadata service name (never allowed)"
         if (name == "localhost" or name.endswith(".localhost")) and not self.allow_loopback:
-            raise EgressRefused(f"egress to host {host!r} refused: loopback name (allow_loopback is off)")
+            return f"host {host!r} is a loopback name (allow_loopback is off)"
+        return None
+
+    def check_host(self, host: str) -> None:
+        """Raise `EgressRefused` when `host_refusal` has a reason."""
+        reason = self.host_refusal(host)
+        if reason is not None:
+            raise EgressRefused(f"egress refused: {reason}")
 
     def check_url(self, url: str) -> None:
         """Raise `EgressRefused` unless `url` is an http(s) URL without credentials whose host is not refused."""
+        shown = url[:200]
         try:
             parsed = URL(url)
             port = parsed.port
         except (ValueError, TypeError) as exc:
-            raise EgressRefused(f"egress to {url[:200]!r} refused: not a valid URL ({exc})") from exc
+            raise EgressRefused(f"egress to {shown!r} refused: not a valid URL ({exc})") from exc
         scheme = parsed.scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
-            raise EgressRefused(f"egress to {url[:200]!r} refused: scheme {scheme!r}, expected http or https")
+            raise EgressRefused(f"egress to {shown!r} refused: scheme {scheme!r}, expected http or https")
         if parsed.raw_user is not None or parsed.raw_password is not None:
             raise EgressRefused(f"egress to {_redacted(parsed)!r} refused: credentials in the URL are not allowed")
         host = parsed.raw_host
         if not host:
-            raise EgressRefused(f"egress to {url[:200]!r} refused: no host, expected an absolute http(s) URL")
+            raise EgressRefused(f"egress to {shown!r} refused: no host, expected an absolute http(s) URL")
         if port is None or not 0 < port < 65536:
-            raise EgressRefused(f"egress to {url[:200]!r} refused: port {port!r}, expected 1-65535")
-        self.check_host(host)
+            raise EgressRefused(f"egress to {shown!r} refused: port {port!r}, expected 1-65535")
+        reason = self.host_refusal(host)
+        if reason is not None:
+            raise EgressRefused(f"egress to {shown!r} refused: {reason}")
 
 
 def _redacted(url: URL) -> str:

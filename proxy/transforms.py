@@ -20,12 +20,14 @@ Layers, outermost first (reference/ads.md §9.2 for the attacks, §9.3 for the h
    memory, RLIMIT_CPU is a backstop if the parent is gone, and the output is capped in bytes.
 3. The worker seals its file descriptors before it takes any job: every descriptor number below RLIMIT_NOFILE is
    in use, so even a stylesheet that got past layer 1 and the access control cannot open a file or a socket
-   (EMFILE). Core dumps and new processes are disabled (RLIMIT_CORE, RLIMIT_NPROC).
+   (EMFILE). Core dumps are disabled (RLIMIT_CORE), and new processes too when not running as root (RLIMIT_NPROC).
 
-The ad response itself is parsed in the worker too, with the same hardened parser (§9.3): a DOCTYPE, entity
-references, depth > 256 or more than `max_document_bytes` are refused as `VAST_PARSING_ERROR`. Only bytes
-come back from the worker (a status byte and a payload, never a pickle), so even a compromised worker cannot
-run code in the proxy.
+The ad response is parsed in the worker too, by the project's hardened parser (`proxy.ads.xmlsafe.parse_xml`,
+§9.3): a DOCTYPE, entity references, too deep a document or more than `max_document_bytes` are refused as
+`AdParseError` (reason VAST_PARSING_ERROR, VAST error 100). Only bytes come back from the worker (a header and a
+payload, never a pickle), so even a compromised worker cannot run code in the proxy.
+
+Linux only: the sandbox reads /proc/self and relies on RLIMIT_AS/RLIMIT_NOFILE semantics.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import queue
 import re
 import resource
 import signal
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -49,6 +52,8 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from lxml import etree
 
+from proxy.ads.errors import AdParseError, ErrorCode
+from proxy.ads.xmlsafe import parse_xml
 from proxy.errors import AdResponseError, BadRequest
 
 __all__ = [
@@ -73,7 +78,6 @@ DEFAULT_TIMEOUT = 1.0
 DEFAULT_MEMORY_LIMIT = 256 * MiB  # address space a worker may add to what it had when it started
 
 TRANSFORM_FAILED = "TRANSFORM_FAILED"
-VAST_PARSING_ERROR = "VAST_PARSING_ERROR"
 
 # XSLT 1.0 instructions and top-level elements (XSLT 1.0 §2-§16): anything else in the XSL namespace is refused,
 # notably xsl:include/xsl:import (checked first, for a precise message) and libxslt's XSLT 1.1 xsl:document.
@@ -126,6 +130,8 @@ EXTENSION_NAMESPACES = {
     "urn:schemas-microsoft-com:xslt": "MSXSL script",
     "http://www.jclark.com/xt": "XT extensions",
     "http://exslt.org/": "EXSLT",
+    "http://www.w3.org/2001/XInclude": "XInclude (loads files or URLs)",
+    "http://www.w3.org/2003/XInclude": "XInclude (loads files or URLs)",
 }
 
 _TOKEN = re.compile(
@@ -298,6 +304,12 @@ def _check_stylesheet_tree(root: etree._Element) -> None:
             raise StylesheetRefused(f"{where}: xsl:{qname.localname} is not an XSLT 1.0 element: expected XSLT 1.0")
         if is_xsl and qname.localname == "message" and element.get("terminate", "no").strip() != "no":
             raise StylesheetRefused(f"{where}: xsl:message terminate={element.get('terminate')!r}: expected 'no'")
+        if is_xsl and qname.localname == "output":
+            for doctype in ("doctype-system", "doctype-public"):
+                if element.get(doctype) is not None:
+                    raise StylesheetRefused(
+                        f"{where}: {doctype}={element.get(doctype)!r}: expected no DOCTYPE in an ad response"
+                    )
         for name, value in element.attrib.items():
             attribute = etree.QName(name)
             if attribute.localname == "extension-element-prefixes" and (
@@ -407,8 +419,12 @@ class _DocumentRefused(ValueError):
     pass
 
 
-_OK, _UNCHANGED, _PARSE, _FAILED, _FATAL = b"O", b"U", b"P", b"F", b"X"
-_REPLY_OVERHEAD = 64 * KiB  # room for the status byte and an error message beyond max_output_bytes
+# A reply is: b"R" (the worker retires after it) or b"-", a status byte, the payload (output or message).
+_OK, _UNCHANGED, _PARSE, _FAILED = b"O", b"U", b"P", b"F"
+_RETIRE, _STAY = b"R", b"-"
+_READY = b"ready"  # first message of a worker, once in its sandbox: job time limits do not count its start-up
+STARTUP_TIMEOUT = 10.0
+_REPLY_OVERHEAD = 64 * KiB  # room for the header and an error message beyond max_output_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,16 +435,15 @@ class _Limits:
     cpu_seconds: float
 
 
-def _address_space() -> int:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[0]) * resource.getpagesize()
+def _address_space(statm: int) -> int:
+    """The process's address space in bytes, from an open /proc/self/statm (readable again with pread once sealed)."""
+    return int(os.pread(statm, 256, 0).split()[0]) * resource.getpagesize()
 
 
-def _seal_descriptors() -> None:
-    """Occupy every descriptor number below the highest open one and lower RLIMIT_NOFILE to it:
-    the process can then neither open a file nor create a socket (EMFILE), whatever it runs."""
+def _seal_descriptors(null: int) -> None:
+    """Occupy every descriptor number below the highest open one (with `null`, an open /dev/null) and lower
+    RLIMIT_NOFILE to it: the process can then neither open a file nor create a socket (EMFILE), whatever it runs."""
     highest = max(int(name) for name in os.listdir("/proc/self/fd"))
-    null = os.open(os.devnull, os.O_RDONLY)
     for fd in range(highest + 1):
         try:
             os.fstat(fd)
@@ -438,20 +453,26 @@ def _seal_descriptors() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
 
 
-def _enter_sandbox(memory_limit: int) -> None:
-    """Process-wide limits of a worker (module docstring, layers 2 and 3); irreversible."""
+def _enter_sandbox(memory_limit: int) -> tuple[int, int]:
+    """Process-wide limits of a worker (module docstring, layers 2 and 3); irreversible. Returns the descriptors
+    of /proc/self/statm (kept open to watch the address space) and of the real stderr (fd 2 becomes /dev/null)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business; it stops the workers
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps of ad responses
     try:
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no new processes (ignored for root)
     except (ValueError, OSError):
         pass
-    limit = _address_space() + memory_limit
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
+    limit = _address_space(statm) + memory_limit
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    _seal_descriptors()
+    null = os.open(os.devnull, os.O_RDWR)
+    stderr = os.dup(2)
+    os.dup2(null, 2)
+    _seal_descriptors(null)
+    return statm, stderr
 
 
 def _set_cpu_budget(seconds: float) -> None:
@@ -465,12 +486,16 @@ def _set_cpu_budget(seconds: float) -> None:
 
 
 def _parse_document(document: bytes, max_bytes: int) -> etree._ElementTree:
-    if len(document) > max_bytes:
-        raise _DocumentRefused(f"ad response is {len(document)} bytes: expected at most {max_bytes}")
+    """The ad response parsed by the project's hardened parser (proxy.ads.xmlsafe, ads.md §9.3); a DOCTYPE in the
+    prolog is refused first, so that an entity bomb is reported as what it is rather than as libxml2's limit."""
+    if _prolog_has_doctype(document):
+        raise _DocumentRefused("ad response has a DOCTYPE: expected none (DTDs and entities are refused, ads.md §9.2)")
     try:
-        return _parse_untrusted(document, "ad response").getroottree()
-    except StylesheetRefused as exc:
-        raise _DocumentRefused(str(exc)) from exc
+        return parse_xml(document, max_bytes=max_bytes).getroottree()
+    except AdParseError as exc:
+        raise _DocumentRefused(exc.detail) from exc
+    except AdResponseError as exc:
+        raise _DocumentRefused(exc.message) from exc
 
 
 class _LRU(Generic[T]):
@@ -498,12 +523,16 @@ class _Cache:
         self.xpath = _LRU(_compile_xpath)
 
 
+def _reply(status: bytes, message: str) -> bytes:
+    return status + message[:2000].encode("utf-8", "replace")
+
+
 def _transform(cache: _Cache, specs: Sequence[tuple[str, str]], document: bytes, limits: _Limits) -> bytes:
     """One job: the reply (status byte + payload)."""
     try:
         tree = _parse_document(document, limits.max_document_bytes)
     except _DocumentRefused as exc:
-        return _PARSE + str(exc).encode()
+        return _reply(_PARSE, str(exc))
     result: etree._XSLTResultTree | None = None
     for index, (xpath, xslt) in enumerate(specs):
         where = f"transform {index}"
@@ -511,33 +540,51 @@ def _transform(cache: _Cache, specs: Sequence[tuple[str, str]], document: bytes,
             selector = cache.xpath.get(xpath)
             stylesheet = cache.xslt.get(xslt)
         except StylesheetRefused as exc:
-            return _FAILED + f"{where} refused: {exc}".encode()
+            return _reply(_FAILED, f"{where} refused: {exc}")
         current: etree._ElementTree = tree if result is None else result
         if current.getroot() is None:
             continue  # a text output (xsl:output method="text") has nothing an xpath can match
         try:
             matched = bool(selector(current))
         except etree.XPathError as exc:
-            return _FAILED + f"{where}: xpath {xpath!r} failed: {exc}".encode()
+            return _reply(_FAILED, f"{where}: xpath {xpath!r} failed: {exc}")
         if not matched:
             continue
         try:
             result = stylesheet(current)
         except etree.XSLTApplyError as exc:
-            return _FAILED + f"{where}: XSLT error: {exc}".encode()
+            return _reply(_FAILED, f"{where}: XSLT error: {exc}")
     if result is None:
         return _UNCHANGED
     output = bytes(result)
     if not output.strip():
-        return _FAILED + b"the transform produced no output: expected an XML ad response"
+        return _reply(_FAILED, "the transform produced no output: expected an XML ad response")
     if len(output) > limits.max_output_bytes:
-        return _FAILED + f"output is {len(output)} bytes: expected at most {limits.max_output_bytes}".encode()
+        return _reply(_FAILED, f"output is {len(output)} bytes: expected at most {limits.max_output_bytes}")
     return _OK + output
 
 
 def _worker_main(conn: Connection, limits: _Limits) -> None:
-    """A worker's life: enter the sandbox, then answer jobs until told to stop (None) or the parent is gone."""
-    _enter_sandbox(limits.memory_limit)
+    """A worker's life: enter the sandbox, then answer jobs until told to stop (None) or the parent is gone.
+
+    The worker retires (exits after its reply, the pool starts another) after an error the checks do not name,
+    when it ran out of memory, or when its address space grew past half its memory limit: a heap left
+    fragmented by a near-bomb is not reused."""
+    statm, stderr = _enter_sandbox(limits.memory_limit)
+    conn.send_bytes(_READY)
+    unraisable: list[type[BaseException]] = []
+    # lxml reports a MemoryError inside its error callbacks as "unraisable" (and prints tracebacks to fd 2, which
+    # is /dev/null during jobs: under memory pressure even Python's fallback writes there directly).
+    sys.unraisablehook = lambda info: unraisable.append(info.exc_type)
+    try:
+        _serve(conn, limits, statm, unraisable)
+    except BaseException:
+        os.dup2(stderr, 2)  # a crash of the worker itself is reported on the real stderr
+        raise
+
+
+def _serve(conn: Connection, limits: _Limits, statm: int, unraisable: list[type[BaseException]]) -> None:
+    baseline = _address_space(statm)
     cache = _Cache()
     while True:
         try:
@@ -548,17 +595,22 @@ def _worker_main(conn: Connection, limits: _Limits) -> None:
             return
         specs, document = job
         _set_cpu_budget(limits.cpu_seconds)
+        retire = False
         try:
             reply = _transform(cache, specs, document, limits)
         except MemoryError:
-            reply = _FATAL + f"out of memory (limit: {limits.memory_limit} bytes beyond the worker's start)".encode()
-        except Exception as exc:  # an lxml error the checks above do not name; the worker is replaced
-            reply = _FATAL + f"{type(exc).__name__}: {exc}".encode()
+            reply, retire = _reply(_FAILED, f"out of memory (limit {limits.memory_limit} bytes)"), True
+        except Exception as exc:  # an lxml error the checks above do not name
+            reply, retire = _reply(_FAILED, f"{type(exc).__name__}: {exc}"), True
+        if unraisable:
+            retire = True
+        if _address_space(statm) > baseline + limits.memory_limit // 2:
+            retire = True
         try:
-            conn.send_bytes(reply)
+            conn.send_bytes((_RETIRE if retire else _STAY) + reply)
         except (MemoryError, OSError):
             return
-        if reply.startswith(_FATAL):
+        if retire:
             return
 
 
@@ -589,6 +641,14 @@ class _Worker:
             child_end.close()
         self.conn: Connection = parent_end
         self.jobs = 0
+        try:
+            ready = parent_end.recv_bytes(len(_READY)) if parent_end.poll(STARTUP_TIMEOUT) else b""
+        except (EOFError, OSError):
+            ready = b""
+        if ready != _READY:
+            reason = self.death() if ready or not self.process.is_alive() else f"not ready after {STARTUP_TIMEOUT:g} s"
+            self.stop(kill=True)
+            raise AdResponseError(TRANSFORM_FAILED, f"a transform worker failed to start: {reason}")
 
     def call(self, job: tuple[tuple[tuple[str, str], ...], bytes], timeout: float, max_reply: int) -> bytes | None:
         """The reply, or None when the job outlived `timeout` (the caller kills the worker)."""
@@ -711,9 +771,9 @@ class TransformPool:
     async def apply(self, spec: TransformSpec, document: bytes) -> bytes:
         """`document` transformed by `spec` (unchanged when its xpath does not match).
 
-        Raises `AdResponseError("VAST_PARSING_ERROR", …)` for a document refused by the hardened parser and
-        `AdResponseError("TRANSFORM_FAILED", …)` for a refused stylesheet, an XSLT error, a limit reached or a
-        worker that died.
+        Raises `AdParseError` (an `AdResponseError` with reason VAST_PARSING_ERROR, VAST code 100) for a document
+        refused by the hardened parser and `AdResponseError("TRANSFORM_FAILED", …)` for a refused stylesheet, an
+        XSLT error, a limit reached or a worker that died.
         """
         return await self.apply_all((spec,), document)
 
@@ -740,8 +800,9 @@ class TransformPool:
         if self._closed:
             raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed")
         if len(document) > self.max_document_bytes:
-            raise AdResponseError(
-                VAST_PARSING_ERROR, f"ad response is {len(document)} bytes: expected at most {self.max_document_bytes}"
+            raise AdParseError(
+                ErrorCode.XML_PARSING,
+                f"ad response is {len(document)} bytes: expected at most {self.max_document_bytes}",
             )
         if not specs:
             return None
@@ -756,7 +817,7 @@ class TransformPool:
             return document
         message = payload.decode("utf-8", "replace")
         if status == _PARSE:
-            raise AdResponseError(VAST_PARSING_ERROR, message)
+            raise AdParseError(ErrorCode.XML_PARSING, message)
         raise AdResponseError(TRANSFORM_FAILED, message)
 
     def _checkout(self) -> _Worker:
@@ -771,33 +832,50 @@ class TransformPool:
             worker = None
         if worker is None:
             try:
-                worker = _Worker(self._context, self._limits)
+                worker = self._start_worker()
             except BaseException:
                 self._idle.put(None)
                 raise
-            self.workers_started += 1
         with self._lock:
             self._busy.add(worker)
         return worker
 
-    def _checkin(self, worker: _Worker, *, healthy: bool) -> None:
+    def _start_worker(self) -> _Worker:
+        worker = _Worker(self._context, self._limits)
+        with self._lock:
+            self.workers_started += 1
+        return worker
+
+    def _checkin(self, worker: _Worker, *, healthy: bool, retire: bool) -> None:
         with self._lock:
             self._busy.discard(worker)
             closed = self._closed
-        if closed or not healthy or worker.jobs >= self.max_jobs_per_worker:
-            worker.stop(kill=not healthy)
             if not healthy:
                 self.workers_killed += 1
-            self._idle.put(None)  # a replacement starts on next use
-        else:
-            self._idle.put(worker)
+        if not closed and healthy and not retire and worker.jobs < self.max_jobs_per_worker:
+            self._put_idle(worker)
+            return
+        worker.stop(kill=not healthy)
+        replacement: _Worker | None = None
+        if not closed:
+            try:
+                replacement = self._start_worker()  # ready for the next job
+            except Exception:
+                replacement = None  # started on next use
+        self._put_idle(replacement)
+
+    def _put_idle(self, worker: _Worker | None) -> None:
+        self._idle.put(worker)
+        if self._closed:  # closed meanwhile: close() may have drained the queue already
+            self._stop_idle()
+            self._idle.put(None)
 
     def _call(self, job: tuple[tuple[tuple[str, str], ...], bytes]) -> bytes:
         """Runs in a pool thread: one job on one worker, the worker replaced when it failed. A worker found
         dead before it got the job (killed from outside while idle) is replaced and the job sent again, once."""
         for attempt in (1, 2):
             worker = self._checkout()
-            healthy = False
+            healthy = retire = False
             try:
                 reply = worker.call(job, self.timeout, self.max_output_bytes + _REPLY_OVERHEAD)
                 if reply is None:
@@ -805,15 +883,16 @@ class TransformPool:
                         TRANSFORM_FAILED,
                         f"the transform ran longer than its {self.timeout:g} s limit: worker killed and replaced",
                     )
-                healthy = not reply.startswith(_FATAL)
-                return reply
+                healthy = True
+                retire = reply.startswith(_RETIRE)
+                return reply[1:]
             except _WorkerGone as exc:
                 if self._closed:
                     raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed") from exc
                 if exc.job_sent or attempt == 2:
                     raise AdResponseError(TRANSFORM_FAILED, f"{exc} during the transform") from exc
             finally:
-                self._checkin(worker, healthy=healthy)
+                self._checkin(worker, healthy=healthy, retire=retire)
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -830,6 +909,7 @@ class TransformPool:
         self._idle.put(None)  # wakes any `run` caller waiting for a worker: it sees the pool closed
 
     def _stop_idle(self) -> None:
+        """Stop the idle workers (their places stay in the queue as None)."""
         while True:
             try:
                 idle = self._idle.get_nowait()

@@ -4,9 +4,9 @@ Three placeholder syntaxes, mixed freely, every name usable in each (names: `pro
 - `{{client.ipaddress}}`, `{{deviceid}}`: Live (seed 002); `{{ system.ip_address }}`, `{{ url.x }}`:
   Video Cloud (seed 003, whitespace allowed inside the braces).
 - `[session.id]`, `[player_params.x]`, `[scte.event_id]`, `[avail.index]`: MediaTailor
-  (anchors-mission.md §1.2). A bracket is a placeholder only around a dotted name or an IAB macro we
-  fill (`[CACHEBUSTING]`, `[TIMESTAMP]`, … reference/ads.md §4); `http://[::1]:8080/`, `%5Bx%5D` and
-  `[word]` stay text.
+  (anchors-mission.md §1.2). A bracket is a placeholder only around a dotted name or an undotted name
+  of the table (`[scte35_eventID]`, the IAB macros we fill: `[CACHEBUSTING]`, `[TIMESTAMP]`, …
+  reference/ads.md §4); `http://[::1]:8080/`, `%5Bx%5D`, `[word]` and `[ADCATEGORIES]` stay text.
 
 Encoding (in URLs): `url.*` (seed 003 "URL variables": "not url encoded"), `player_params.*`
 (MediaTailor: values "URL-decoded once before substituting them") and `asset.*` (MediaTailor: already

@@ -89,7 +89,6 @@ class BreakInfo:
     """
 
     duration: float
-    id: str = ""
     scte35: SpliceInfo | bytes | str | None = None
     ad_server_data: Mapping[str, str] = field(default_factory=dict)
     asset: Mapping[str, str] = field(default_factory=dict)
@@ -425,7 +424,9 @@ BRACKET_WORDS = frozenset(name for name in TABLE if "." not in name)
 
 def _prefixed(name: str) -> Variable | None:
     """The open namespaces: any name under them is valid and may simply have no value."""
-    head, _, rest = name.partition(".")
+    head, dot, rest = name.partition(".")
+    if not dot:
+        return None
     if head == "url":  # seed 003: query params, "not url encoded when inserting into the template"
         return Variable(name, "session", "raw", _param(rest))
     if head == "player_params":  # MediaTailor: "URL-decodes the values once before substituting them"
