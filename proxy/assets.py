@@ -19,7 +19,7 @@ from proxy.hls.fill import Creative
 from proxy.hls.master import Track, parse_master
 from proxy.hls.playlist import MediaPlaylist, parse_media
 from proxy.hls.render import resolve
-from proxy.origin import HttpClient
+from proxy.origin import Fetcher
 
 log = logging.getLogger("proxy.assets")
 
@@ -29,7 +29,7 @@ def _nearest(variants: Sequence[Track], bandwidth: int) -> Track:
 
 
 class CreativeLoader:
-    def __init__(self, client: HttpClient, *, timeout: float, retry_after: float = 60.0) -> None:
+    def __init__(self, client: Fetcher, *, timeout: float, retry_after: float = 60.0) -> None:
         self.client = client
         self.timeout = timeout
         self.retry_after = retry_after

@@ -13,8 +13,8 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 
-from proxy.errors import OriginError
 from proxy.adrequests import AdServerClient
+from proxy.errors import OriginError
 
 log = logging.getLogger("proxy.beacons")
 BEACON_TIMEOUT = 3.0  # MediaTailor's beacon timeout

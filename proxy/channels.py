@@ -179,7 +179,7 @@ class ChannelRuntime:
         profile = self.profile()
         for session in self.sessions.values():
             if brk.from_start and brk.start_msn > session.join_msn:
-                self.decisions.start(self.config, profile, session.id, session.params or {}, brk)
+                self.decisions.start(self.config, profile, session, brk)
 
     def join(self, session: Session) -> None:
         self.sessions[session.id] = session
@@ -213,7 +213,7 @@ class ChannelRuntime:
                 self.decisions.counts["DECISION_LATE"] += 1
                 self._freeze(session, brk, plan_for([], self.slate), ())
             else:
-                self.decisions.start(self.config, self.profile(), session.id, session.params or {}, brk)
+                self.decisions.start(self.config, self.profile(), session, brk)
                 return brk.start_msn
         return None
 

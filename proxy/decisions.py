@@ -1,29 +1,42 @@
 """Ad decisions: one per (session, break), started when the break is first seen (prefetch).
 
-Whatever goes wrong (timeout, HTTP error, bad VAST, no usable creative) the decision still completes:
-with the slate, or with nothing so the content plays. A skipped ad keeps its reason in the logs.
+A template with no per-viewer variable makes one decision per break, shared by every session watching it
+(one ad server request for the whole audience); a personal one makes one per session, spread over
+`spread` seconds and capped per ad server host by the ad server client. Whatever goes wrong (timeout,
+HTTP error, a hostile or empty response, no usable creative) the decision still completes, with the
+slate or with nothing so the content plays; every skipped ad keeps a reason (MediaTailor's names), is
+counted, and its VAST Error URLs are told the error code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
+from cachetools import LRUCache
+
+from proxy.adrequests import AdServerClient
+from proxy.ads.chain import resolve, response_format, unsupported_media
+from proxy.ads.errors import error_url
 from proxy.ads.fit import fit
-from proxy.ads.macros import break_variables, compile_template
-from proxy.ads.models import Ad, Skip
-from proxy.ads.vast import parse_vast
+from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
+from proxy.ads.models import Ad, ResolvedResponse, Skip
+from proxy.ads.template_vars import AdContext, BreakInfo, ViewerInfo
 from proxy.assets import CreativeLoader
-from proxy.errors import AdError, OriginError
+from proxy.beacons import BeaconQueue
+from proxy.errors import AdError, ConfigError, OriginError, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
-from proxy.origin import HttpClient
+from proxy.sessions import Session
 from proxy.settings import ChannelConfig
+from proxy.transforms import TransformPool, TransformSpec, compile_check
 
 log = logging.getLogger("proxy.decisions")
 
@@ -44,20 +57,66 @@ class Profile:
     slate: Creative | None
 
 
+@dataclass(frozen=True, slots=True)
+class AdConfig:
+    """A channel's ad configuration compiled once: a bad template or stylesheet fails at start-up."""
+
+    tag: AdTagTemplate | None
+    headers: HeaderTemplate
+    response: str
+    transforms: tuple[TransformSpec, ...]
+
+    @property
+    def personal(self) -> bool:
+        return self.tag is not None and (self.tag.personal or self.headers.personal)
+
+
+def compile_ad_config(channel: ChannelConfig) -> AdConfig:
+    try:
+        tag = compile_ad_tag(channel.ad_tag, defaults=channel.ad_defaults) if channel.ad_tag else None
+        headers = compile_headers(channel.ad_headers, defaults=channel.ad_defaults)
+        transforms = tuple(TransformSpec(xslt=t.xslt, xpath=t.xpath) for t in channel.ad_transforms)
+        for spec in transforms:
+            compile_check(spec.xslt)
+        return AdConfig(tag, headers, response_format(channel.ad_response), transforms)
+    except (ValueError, ProxyError) as error:
+        raise ConfigError(f"channels.{channel.name}: {getattr(error, 'message', error)}") from None
+
+
 def plan_for(creatives: list[Creative], slate: Creative | None) -> FillPlan:
     key = "|".join(c.key for c in creatives) + f"|slate={slate.key if slate else ''}"
     return FillPlan(key, tuple(creatives), slate)
 
 
+def _jitter(session_id: str, spread: float) -> float:
+    """A fixed delay in [0, spread) per session, so a herd's requests leave spread out, the same in any process."""
+    digest = hashlib.blake2b(session_id.encode(), digest_size=4).digest()
+    return spread * int.from_bytes(digest) / 2**32
+
+
 class DecisionService:
-    def __init__(self, client: HttpClient, loader: CreativeLoader, *, ad_timeout: float, default_break: float) -> None:
-        self.client = client
-        self.loader = loader
-        self.ad_timeout = ad_timeout
-        self.default_break = default_break
+    def __init__(
+        self,
+        ads: AdServerClient,
+        loader: CreativeLoader,
+        beacons: BeaconQueue,
+        transforms: TransformPool | None,
+        *,
+        ad_timeout: float,
+        budget: float,
+        default_break: float,
+        spread: float,
+    ) -> None:
+        self.ads, self.loader, self.beacons, self.transforms = ads, loader, beacons, transforms
+        self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
+        self.configs: dict[str, AdConfig] = {}
         self.counts: Counter[str] = Counter()
-        self._tasks: dict[str, dict[str, asyncio.Task[Decision]]] = {}  # session id -> break id -> decision
-        self._templates: dict[str, object] = {}
+        self._tasks: dict[str, dict[str, asyncio.Future[Decision]]] = {}  # session id -> break id -> decision
+        self._shared: LRUCache[tuple[str, str], asyncio.Future[Decision]] = LRUCache(1024)
+        self._break_infos: LRUCache[tuple[str, str], BreakInfo] = LRUCache(256)
+
+    def configure(self, channel: ChannelConfig) -> None:
+        self.configs[channel.name] = compile_ad_config(channel)
 
     def peek(self, session_id: str, brk: Break) -> Decision | None:
         tasks = self._tasks.get(session_id)
@@ -67,67 +126,109 @@ class DecisionService:
         self.forget(session_id, brk)
         return task.result()
 
-    def start(
-        self, channel: ChannelConfig, profile: Profile, session_id: str, params: dict[str, str], brk: Break
-    ) -> None:
-        tasks = self._tasks.setdefault(session_id, {})
-        if brk.id not in tasks:
-            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, session_id, params, brk))
+    def start(self, channel: ChannelConfig, profile: Profile, session: Session, brk: Break) -> None:
+        tasks = self._tasks.setdefault(session.id, {})
+        if brk.id in tasks:
+            return
+        config = self.configs[channel.name]
+        if not config.personal:
+            key = (channel.name, brk.id)
+            shared = self._shared.get(key)
+            if shared is None:
+                shared = self._shared[key] = self._launch(channel, profile, config, None, brk, 0.0)
+            tasks[brk.id] = shared
+        else:
+            tasks[brk.id] = self._launch(channel, profile, config, session, brk, _jitter(session.id, self.spread))
+
+    def _launch(
+        self,
+        channel: ChannelConfig,
+        profile: Profile,
+        config: AdConfig,
+        session: Session | None,
+        brk: Break,
+        delay: float,
+    ) -> asyncio.Future[Decision]:
+        return asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay))
 
     def forget(self, session_id: str, brk: Break) -> None:
         tasks = self._tasks.get(session_id)
         task = tasks.pop(brk.id, None) if tasks else None
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task not in self._shared.values():
             task.cancel()
         if tasks is not None and not tasks:
             del self._tasks[session_id]
 
     def drop_session(self, session_id: str) -> None:
         for task in self._tasks.pop(session_id, {}).values():
-            task.cancel()
+            if not task.done() and task not in self._shared.values():
+                task.cancel()
 
     async def _decide(
-        self, channel: ChannelConfig, profile: Profile, session_id: str, params: dict[str, str], brk: Break
+        self,
+        channel: ChannelConfig,
+        profile: Profile,
+        config: AdConfig,
+        session: Session | None,
+        brk: Break,
+        delay: float,
     ) -> Decision:
         duration = brk.planned or self.default_break
-        if channel.ad_tag is None:
+        if config.tag is None:
             return Decision(plan_for([], profile.slate), ())
+        await asyncio.sleep(delay)
+        ctx = _context(self._break_info(channel, brk, duration), session)
         started = time.monotonic()
         try:
-            ads, skipped = await self._fetch(channel.ad_tag, session_id, params, duration)
-        except (OriginError, AdError) as error:
-            reason = "ADS_TIMEOUT" if "longer than" in error.message else "ADS_ERROR"
-            self.counts[reason] += 1
-            log.warning("break %s session %s: %s: %s; slate", brk.id, session_id, reason, error.message)
-            return Decision(plan_for([], profile.slate), (), (Skip("", reason, error.message),))
-        creatives, usable, more = await self._creatives(channel, profile, ads)
+            async with asyncio.timeout(self.budget):
+                resolved = await self._resolve(config, ctx)
+                creatives, usable, media_skips = await self._creatives(channel, profile, resolved.ads)
+        except (TimeoutError, OriginError, AdError) as error:
+            return self._failed(brk, session, profile, error)
         chosen, unfit = fit(usable, duration)
-        for skip in (*skipped, *more, *unfit):
-            self.counts[skip.reason] += 1
-            log.info(
-                "break %s session %s: skipped ad %r: %s: %s", brk.id, session_id, skip.ad_id, skip.reason, skip.detail
-            )
+        skipped = (*resolved.skipped, *media_skips, *unfit)
+        self._report(brk, session, skipped)
         self.counts["decisions"] += 1
-        log.debug("break %s session %s decided in %.3f s", brk.id, session_id, time.monotonic() - started)
-        return Decision(
-            plan_for([creatives[ad.key] for ad in chosen], profile.slate), tuple(chosen), (*skipped, *more, *unfit)
-        )
+        self.counts["ads_chosen"] += len(chosen)
+        log.debug("break %s decided in %.3f s: %d ads", brk.id, time.monotonic() - started, len(chosen))
+        return Decision(plan_for([creatives[ad.key] for ad in chosen], profile.slate), tuple(chosen), skipped)
 
-    async def _fetch(
-        self, template: str, session_id: str, params: dict[str, str], duration: float
-    ) -> tuple[list[Ad], list[Skip]]:
-        render = self._templates.get(template)
-        if render is None:
-            render = self._templates[template] = compile_template(template)
-        url = render(break_variables(session_id, duration, params, random.randrange(2**31)))  # type: ignore[operator]
-        body = await self.client.get(url, timeout=self.ad_timeout)
-        response = parse_vast(body)
-        if not response.ads:
+    async def _resolve(self, config: AdConfig, ctx: AdContext) -> ResolvedResponse:
+        assert config.tag is not None
+        headers = {**forwarding_headers(ctx), **config.headers.render(ctx)}
+
+        async def fetch(url: str) -> bytes:
+            body = await self.ads.get(url, timeout=self.ad_timeout, headers=headers)
+            if config.transforms and self.transforms is not None:
+                body = await self.transforms.apply_all(config.transforms, body)
+            return body
+
+        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response)  # type: ignore[arg-type]
+        if not resolved.ads:
             self.counts["EMPTY_VAST_RESPONSE"] += 1
-        return list(response.ads), list(response.skipped)
+        return resolved
+
+    def _break_info(self, channel: ChannelConfig, brk: Break, duration: float) -> BreakInfo:
+        """Built once per break (its SCTE-35 decoded once), shared by every session's request."""
+        key = (channel.name, brk.id)
+        info = self._break_infos.get(key)
+        if info is None or info.duration != duration:
+            info = self._break_infos[key] = BreakInfo(duration, scte35=brk.cue.scte35, origin_time=brk.start_pdt)
+        return info
+
+    def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
+        if isinstance(error, TimeoutError):
+            reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
+        else:
+            message = getattr(error, "message", str(error))
+            reason = "ADS_TIMEOUT" if "longer than" in message else getattr(error, "reason", "ADS_ERROR")
+        self.counts[reason] += 1
+        who = session.id if session else "every session"
+        log.warning("break %s (%s): %s: %s; slate", brk.id, who, reason, message)
+        return Decision(plan_for([], profile.slate), (), (Skip("", reason, message),))
 
     async def _creatives(
-        self, channel: ChannelConfig, profile: Profile, ads: list[Ad]
+        self, channel: ChannelConfig, profile: Profile, ads: tuple[Ad, ...]
     ) -> tuple[dict[str, Creative], list[Ad], list[Skip]]:
         results = await asyncio.gather(*(self._creative(channel, profile, ad) for ad in ads))
         creatives = {ad.key: result for ad, result in zip(ads, results, strict=True) if isinstance(result, Creative)}
@@ -135,16 +236,39 @@ class DecisionService:
         return creatives, usable, [result for result in results if isinstance(result, Skip)]
 
     async def _creative(self, channel: ChannelConfig, profile: Profile, ad: Ad) -> Creative | Skip:
-        hls = [media for media in ad.media_files if media.is_hls]
-        if not hls:
-            return Skip(
-                ad.ad_id, "NO_VARIANT_MATCH", "no application/x-mpegURL MediaFile (MP4 creatives need issue #4)"
-            )
+        unsupported = unsupported_media(ad, lambda media: media.is_hls and not media.is_interactive)
+        if unsupported is not None:
+            return replace(unsupported, detail=unsupported.detail + " (preconditioned HLS; MP4 needs issue #4)")
+        hls = next(media for media in ad.media_files if media.is_hls and not media.is_interactive)
         try:
             return await self.loader.load(
-                ad.key, hls[0].url, profile.tracks, profile.target_duration, channel.ad_segment_prefix
+                ad.key, hls.url, profile.tracks, profile.target_duration, channel.ad_segment_prefix
             )
         except AdError as error:
-            return Skip(ad.ad_id, error.reason, error.message)
+            return Skip(ad.ad_id, error.reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
         except OriginError as error:
-            return Skip(ad.ad_id, "MEDIA_FILE_UNAVAILABLE", error.message)
+            return Skip(ad.ad_id, "MEDIA_FILE_UNAVAILABLE", error.message, 401, ad.errors)  # 401: file not found
+
+    def _report(self, brk: Break, session: Session | None, skipped: tuple[Skip, ...]) -> None:
+        now = datetime.now(UTC)
+        for skip in skipped:
+            self.counts[skip.reason] += 1
+            who = session.id if session else "every session"
+            log.info("break %s (%s): skipped ad %r: %s: %s", brk.id, who, skip.ad_id, skip.reason, skip.detail)
+            for template in skip.error_urls if skip.code else ():
+                self.beacons.fire(error_url(template, skip.code, timestamp=now))
+
+
+def _context(info: BreakInfo, session: Session | None) -> AdContext:
+    if session is not None:
+        client = session.client
+        viewer = ViewerInfo(
+            session.id,
+            client_ip=client.ip if client else "",
+            user_agent=client.user_agent if client else "",
+            referer=client.referer if client else "",
+            params=session.params or {},
+        )
+        avail = len(session.decided or ()) + 1
+        return AdContext(info, time.time(), random.getrandbits(64), viewer, avail_index=avail)
+    return AdContext(info, time.time(), random.getrandbits(64))

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Protocol
 
 import aiohttp
 
 from proxy.errors import OriginError, OriginTimeout
+
+
+class Fetcher(Protocol):
+    """What loads a URL: the origin client, or the ad server client with its egress policy and caps."""
+
+    async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes: ...
 
 
 class HttpClient:
@@ -37,6 +44,8 @@ class HttpClient:
         return body
 
 
-def new_session() -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "ssai-proxy"})
+def new_session(connector: aiohttp.TCPConnector | None = None) -> aiohttp.ClientSession:
+    """`connector` defaults to a pooled one; pass `proxy.egress.egress_connector(policy)` for ad-side requests
+    (`trust_env=False`: an environment proxy would hide the address the egress check must see)."""
+    connector = connector or aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "ssai-proxy"}, trust_env=False)

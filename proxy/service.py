@@ -7,33 +7,59 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from proxy.adrequests import AdServerClient
 from proxy.assets import CreativeLoader
+from proxy.beacons import BeaconQueue
 from proxy.channels import ChannelRuntime
 from proxy.decisions import DecisionService
+from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
 from proxy.origin import HttpClient
 from proxy.sessions import Client, Session
 from proxy.settings import Settings
 from proxy.store.memory import MemorySessionStore
+from proxy.transforms import TransformPool
 
 log = logging.getLogger("proxy.service")
 MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
 
 
 class Service:
-    def __init__(self, settings: Settings, client: HttpClient, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: HttpClient,
+        ads_client: HttpClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`client` fetches what the operator configured (origins, slates); `ads_client` (its session's
+        connector enforcing the egress policy) what ad servers point at. Needs a running event loop."""
         self.settings = settings
         self.client = client
         self.clock = clock
         self.sessions = MemorySessionStore()
         # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
         self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
-        loader = CreativeLoader(client, timeout=settings.ad_timeout)
+        policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
+        self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
+        self.beacons = BeaconQueue(self.ads)
+        needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
+        self.transforms = TransformPool(settings.transform_workers) if needs_pool else None
         self.decisions = DecisionService(
-            client, loader, ad_timeout=settings.ad_timeout, default_break=settings.default_break_duration
+            self.ads,
+            CreativeLoader(self.ads, timeout=settings.ad_timeout),
+            self.beacons,
+            self.transforms,
+            ad_timeout=settings.ad_timeout,
+            budget=settings.ad_budget,
+            default_break=settings.default_break_duration,
+            spread=settings.ad_spread,
         )
+        slates = CreativeLoader(client, timeout=settings.ad_timeout)
+        for config in settings.channels.values():
+            self.decisions.configure(config)
         self.channels = {
-            name: ChannelRuntime(config, settings, client, loader, self.decisions, clock)
+            name: ChannelRuntime(config, settings, client, slates, self.decisions, clock)
             for name, config in settings.channels.items()
         }
 
@@ -81,3 +107,6 @@ class Service:
     async def close(self) -> None:
         for runtime in self.channels.values():
             await runtime.close()
+        await self.beacons.close()
+        if self.transforms is not None:
+            await asyncio.to_thread(self.transforms.close)

@@ -70,15 +70,17 @@ class ErrorCode(IntEnum):
 
 
 class AdParseError(AdResponseError):
-    """An ad response that cannot be used at all; `code` is the VAST error code to report for it."""
+    """An ad response (or one ad of it) that cannot be used; `code` is the VAST error code to report for it,
+    `detail` the message without the reason prefix that `message` carries."""
 
-    def __init__(self, code: int, message: str, reason: str = "VAST_PARSING_ERROR") -> None:
-        super().__init__(reason, message)
+    def __init__(self, code: int, detail: str, reason: str = "VAST_PARSING_ERROR") -> None:
+        super().__init__(reason, detail)
         self.code = code
+        self.detail = detail
 
 
 _MACRO = re.compile(r"\[([A-Za-z_]+)\]|%%([A-Za-z_]+)%%")
-_UNRESERVED = "-_.!~*'()"  # what encodeURIComponent leaves alone (VAST 4.3 §6.1 formatting rules)
+_UNRESERVED = "-_.!~*'()"  # what encodeURIComponent leaves alone (VAST 4.3 §6 formatting rules)
 
 
 def encode(value: str) -> str:
@@ -91,7 +93,7 @@ MacroValue = str | tuple[str, ...]
 def expand(template: str, values: Mapping[str, MacroValue]) -> str:
     """Replace `[NAME]` / `%%NAME%%` for every NAME (upper-cased: `[timestamp]` exists in the wild) in `values`.
 
-    Values are raw (not yet encoded); an `Array<T>` macro is given as a tuple, joined with unencoded commas (§6.1).
+    Values are raw (not yet encoded); an `Array<T>` macro is given as a tuple, joined with unencoded commas (§6).
     Anything else is left as it is, Google's `[gw_fbsaeid]` and `%5BAD_MT%5D` included."""
 
     def replace(match: re.Match[str]) -> str:

@@ -62,7 +62,7 @@ class Ad:
 @dataclass(frozen=True, slots=True)
 class Wrapper:
     """A VAST <Wrapper> ad (or a SmartXML rendition served by a VAST tag): what to fetch, and what to merge into
-    the InLine ads found there (VAST 4.3 §3.4 Wrapper, attributes with their defaults)."""
+    the InLine ads found there (VAST 4.3 "Wrapper": its attributes, with their defaults)."""
 
     ad_id: str
     sequence: int | None
@@ -96,7 +96,7 @@ class VastDocument:
 
     entries: tuple[Ad | Wrapper, ...]
     skipped: tuple[Skip, ...] = ()
-    errors: tuple[str, ...] = ()  # root <Error> URIs, for a no-ad response (VAST 4.3 §2.3.6)
+    errors: tuple[str, ...] = ()  # root <Error> URIs, for a no-ad response (VAST 4.3 "Error (VAST)")
     version: str = ""
 
 
@@ -158,6 +158,7 @@ class AdSchedule:
     breaks: tuple[AdBreak, ...]
     format: Literal["vmap", "smartxml"]
     version: str = ""
+    skipped: tuple[Skip, ...] = ()  # AdBreaks / slots left out (no usable time offset), with what to report
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from lxml import etree
 
 from proxy.ads.errors import AdParseError, ErrorCode
 from proxy.ads.models import Ad, AdResponse, MediaFile, Skip, VastDocument, Wrapper
-from proxy.ads.xmlsafe import MAX_BYTES, attribute, child, children, local_name, parse_xml, text, texts
+from proxy.ads.xmlsafe import MAX_BYTES, attribute, boolean, child, children, local_name, parse_xml, text, texts
 
-__all__ = ["MAX_BYTES", "parse_document", "parse_duration", "parse_vast", "play_order"]
+__all__ = ["MAX_BYTES", "parse_document", "parse_duration", "parse_vast", "play_order", "response_of"]
 
 _DURATION = re.compile(r"([0-9]{1,4}):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]*)?)")  # ASCII digits, no sign
 _VERSION = re.compile(r"[234](?:\.[0-9]+)*")  # VAST 1.0 had another root; 5+ does not exist yet
@@ -25,7 +25,7 @@ Entry = Ad | Wrapper
 
 
 def parse_duration(value: str) -> float:
-    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` (§3.9.1 Duration) into seconds: digits only, never negative, NaN or inf."""
+    """VAST `HH:MM:SS` or `HH:MM:SS.mmm` (VAST 4.3 "Duration") into seconds: digits only, never negative, NaN or inf."""
     match = _DURATION.fullmatch(value.strip())
     if match is None:
         raise AdParseError(ErrorCode.SCHEMA_VALIDATION, f"Duration {value!r}: expected HH:MM:SS.mmm")
@@ -37,12 +37,6 @@ def _int(value: str | None) -> int:
         return int(float(value)) if value else 0
     except (ValueError, OverflowError):  # "abc", "nan"; "1e999" is an infinite float
         return 0
-
-
-def _bool(value: str, default: bool) -> bool:
-    """xs:boolean, leniently: `true`/`1`/`True` and `false`/`0` (samples have all three); anything else: default."""
-    lowered = value.strip().lower()
-    return True if lowered in ("true", "1") else False if lowered in ("false", "0") else default
 
 
 def _sequence(ad: etree._Element) -> int | None:
@@ -68,13 +62,14 @@ def _media_file(node: etree._Element) -> MediaFile | None:
 
 
 def _media(linear: etree._Element, name: str) -> tuple[MediaFile, ...]:
-    """MediaFiles/MediaFile (§3.9.2) or MediaFiles/Mezzanine (4.0, §3.9.3)."""
+    """MediaFiles/MediaFile or MediaFiles/Mezzanine (VAST 4.0+; VAST 4.3 "MediaFile", "Mezzanine")."""
     found = (_media_file(node) for node in children(child(linear, "MediaFiles"), name))
     return tuple(media for media in found if media is not None)
 
 
 def _tracking(creative_body: etree._Element) -> tuple[tuple[str, str], ...]:
-    """TrackingEvents/Tracking (§3.14.1); a `progress` event keeps its offset as `progress@00:00:30`/`progress@60%`."""
+    """TrackingEvents/Tracking (VAST 4.3 "Tracking", ads.md §2); a `progress` event keeps its offset:
+    `progress@00:00:30`, `progress@60%`."""
     events = []
     for node in children(child(creative_body, "TrackingEvents"), "Tracking"):
         event, offset = attribute(node, "event"), attribute(node, "offset")
@@ -84,7 +79,7 @@ def _tracking(creative_body: etree._Element) -> tuple[tuple[str, str], ...]:
 
 
 def _linears(container: etree._Element) -> list[tuple[etree._Element, etree._Element]]:
-    """(Creative, Linear) pairs of Creatives/Creative (§3.7), in order."""
+    """(Creative, Linear) pairs of Creatives/Creative (VAST 4.3 "Creative"), in order."""
     pairs = []
     for creative in children(child(container, "Creatives"), "Creative"):
         if (linear := child(creative, "Linear")) is not None:
@@ -93,7 +88,7 @@ def _linears(container: etree._Element) -> list[tuple[etree._Element, etree._Ele
 
 
 def _universal_ad_id(creative: etree._Element) -> str:
-    node = child(creative, "UniversalAdId")  # 4.0 put the id in @idValue, 4.1+ in the text
+    node = child(creative, "UniversalAdId")  # VAST 4.0 put the id in @idValue, 4.1+ in the text ("UniversalAdId")
     if node is None:
         return ""
     value = text(node) or attribute(node, "idValue")
@@ -108,7 +103,7 @@ def _no_linear(ad_id: str, container: etree._Element, errors: tuple[str, ...]) -
 
 
 def _inline(ad: etree._Element, inline: etree._Element) -> Ad | Skip:
-    """<InLine> (§3.4): its first Linear creative, with the ad-level URLs."""
+    """<InLine> (VAST 4.3 "InLine"): its first Linear creative, with the ad-level URLs."""
     ad_id, errors = attribute(ad, "id"), texts(inline, "Error")
     linears = _linears(inline)
     if not linears:
@@ -117,7 +112,7 @@ def _inline(ad: etree._Element, inline: etree._Element) -> Ad | Skip:
     try:
         duration = parse_duration(text(child(linear, "Duration")))
     except AdParseError as error:
-        return Skip(ad_id, error.reason, error.message, error.code, errors)
+        return Skip(ad_id, error.reason, error.detail, error.code, errors)
     clicks = child(linear, "VideoClicks")
     return Ad(
         ad_id=ad_id,
@@ -139,12 +134,12 @@ def _inline(ad: etree._Element, inline: etree._Element) -> Ad | Skip:
 
 
 def _ad_tag_uri(wrapper: etree._Element) -> str:
-    """VASTAdTagURI (§3.19.2), or the VAST 1 style VASTAdTagURL/URL still met in VAST 2 wrappers."""
+    """VASTAdTagURI (VAST 4.3 "VASTAdTagURI"), or the VAST 1 style VASTAdTagURL/URL still met in VAST 2 wrappers."""
     return text(child(wrapper, "VASTAdTagURI")) or text(child(child(wrapper, "VASTAdTagURL"), "URL"))
 
 
 def _wrapper(ad: etree._Element, wrapper: etree._Element) -> Wrapper | Skip:
-    """<Wrapper> (§3.19): where to go next, and the tracking of every Linear creative it carries."""
+    """<Wrapper> (VAST 4.3 "Wrapper"): where to go next, and the tracking of every Linear creative it carries."""
     ad_id, errors = attribute(ad, "id"), texts(wrapper, "Error")
     uri = _ad_tag_uri(wrapper)
     if not uri:
@@ -164,14 +159,14 @@ def _wrapper(ad: etree._Element, wrapper: etree._Element) -> Wrapper | Skip:
         tracking=tuple(event for linear in linears for event in _tracking(linear)),
         click_tracking=tuple(url for node in clicks for url in texts(node, "ClickTracking")),
         click_through=tuple(url for node in clicks for url in texts(node, "ClickThrough")),
-        follow_additional_wrappers=_bool(attribute(wrapper, "followAdditionalWrappers"), True),
-        allow_multiple_ads=_bool(attribute(wrapper, "allowMultipleAds"), False),
-        fallback_on_no_ad=_bool(fallback, False) if fallback else None,
+        follow_additional_wrappers=boolean(attribute(wrapper, "followAdditionalWrappers"), True),
+        allow_multiple_ads=boolean(attribute(wrapper, "allowMultipleAds"), False),
+        fallback_on_no_ad=boolean(fallback, False) if fallback else None,
     )
 
 
 def _entry(ad: etree._Element) -> Entry | Skip:
-    """<Ad> (§3.3) has exactly one of <InLine> / <Wrapper>."""
+    """<Ad> has exactly one of <InLine> / <Wrapper> (VAST 4.3 "The Ad Element")."""
     inline, wrapper = child(ad, "InLine"), child(ad, "Wrapper")
     if inline is not None and wrapper is None:
         return _inline(ad, inline)
@@ -214,16 +209,20 @@ def parse_document(source: bytes | etree._Element) -> VastDocument:
 
 
 def play_order(entries: Sequence[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """(what plays, the buffet): a pod (Ad@sequence) plays in sequence order and leaves the stand-alone ads as
-    replacements; without a pod every stand-alone ad plays in document order (VAST 4.3 §2.3.3 Ad Pods)."""
+    """(what plays, the buffet), VAST 4.3 "Ad Pods and Stand-Alone Ads": a pod (Ad@sequence) plays in sequence
+    order and leaves the stand-alone ads as replacements; without a pod every stand-alone ad plays, in order."""
     pod = sorted((entry for entry in entries if entry.sequence is not None), key=lambda entry: entry.sequence or 0)
     alone = [entry for entry in entries if entry.sequence is None]
     return (pod, alone) if pod else (alone, [])
 
 
-def parse_vast(body: bytes) -> AdResponse:
+def parse_vast(source: bytes | etree._Element) -> AdResponse:
     """One VAST document without following its Wrappers: `proxy.ads.chain.resolve` replaces this for ad decisions."""
-    document = parse_document(body)
+    return response_of(parse_document(source))
+
+
+def response_of(document: VastDocument) -> AdResponse:
+    """The one-document view: InLine ads in play order, buffet InLines apart, Wrappers listed (not followed)."""
     play, buffet = play_order(document.entries)
     return AdResponse(
         ads=tuple(entry for entry in play if isinstance(entry, Ad)),

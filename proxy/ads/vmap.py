@@ -25,15 +25,10 @@ from lxml import etree
 from proxy.ads.errors import AdParseError, ErrorCode
 from proxy.ads.models import AdBreak, AdSchedule, Skip, TimeOffset
 from proxy.ads.vast import parse_document, parse_duration
-from proxy.ads.xmlsafe import attribute, child, children, local_name, parse_xml, text
+from proxy.ads.xmlsafe import attribute, boolean, child, children, local_name, parse_xml, text
 
 _PERCENT = re.compile(r"([0-9]{1,3}(?:\.[0-9]+)?)%")
 _POSITION = re.compile(r"#([0-9]{1,6})")
-
-
-def _bool(value: str, default: bool) -> bool:
-    lowered = value.strip().lower()
-    return True if lowered in ("true", "1") else False if lowered in ("false", "0") else default
 
 
 def parse_time_offset(value: str) -> TimeOffset:
@@ -74,9 +69,11 @@ def _is_bumper(node: etree._Element) -> bool:
 
 
 def _vast_data(source: etree._Element) -> etree._Element | None:
-    for name in ("VASTAdData", "VASTData"):  # "VASTData": a misspelling some docs use (ads.md §6)
+    """The document in AdSource/VASTAdData (or VASTData, a misspelling some docs use, ads.md §6); the VASTAdData
+    element itself when it holds none, so that parse_document reports it."""
+    for name in ("VASTAdData", "VASTData"):
         if (data := child(source, name)) is not None:
-            return child(data, "VAST")
+            return next((node for node in data if local_name(node)), data)
     return None
 
 
@@ -89,16 +86,16 @@ def _source(node: etree._Element, brk: AdBreak) -> AdBreak:
     brk = replace(
         brk,
         source_id=attribute(source, "id"),
-        allow_multiple_ads=_bool(attribute(source, "allowMultipleAds"), True),
-        follow_redirects=_bool(attribute(source, "followRedirects"), True),
+        allow_multiple_ads=boolean(attribute(source, "allowMultipleAds"), True),
+        follow_redirects=boolean(attribute(source, "followRedirects"), True),
     )
     vast, tag, custom = _vast_data(source), child(source, "AdTagURI"), child(source, "CustomAdData")
-    if vast is not None:
+    if vast is not None:  # an element that is not <VAST> (VAST 1, nothing) is reported by parse_document
         try:
             return replace(brk, vast=parse_document(vast))
         except AdParseError as error:
             code = ErrorCode.VMAP_AD_RESPONSE_PARSING
-            return replace(brk, skip=Skip(brk.source_id, error.reason, error.message, code, errors))
+            return replace(brk, skip=Skip(brk.source_id, error.reason, error.detail, code, errors))
     if tag is not None:
         return replace(brk, ad_tag_uri=text(tag), template_type=attribute(tag, "templateType"))
     if custom is not None:
@@ -109,15 +106,21 @@ def _source(node: etree._Element, brk: AdBreak) -> AdBreak:
     return brk
 
 
-def _ad_break(node: etree._Element) -> AdBreak:
-    """AdBreak (§2.3.1)."""
+def _ad_break(node: etree._Element) -> AdBreak | Skip:
+    """AdBreak (§2.3.1); one without a usable timeOffset is left out, reported to its `error` tracking (§2.5)."""
+    tracking = _tracking(node)
+    try:
+        offset = parse_time_offset(attribute(node, "timeOffset"))
+    except AdParseError as error:
+        errors = tuple(url for event, url in tracking if event == "error")
+        return Skip(attribute(node, "breakId"), error.reason, error.detail, error.code, errors)
     types = tuple(kind.strip() for kind in attribute(node, "breakType").split(",") if kind.strip())
     brk = AdBreak(
         break_id=attribute(node, "breakId"),
-        offset=parse_time_offset(attribute(node, "timeOffset")),
+        offset=offset,
         break_types=types or ("linear",),
         repeat_after=_repeat_after(attribute(node, "repeatAfter")),
-        tracking=_tracking(node),
+        tracking=tracking,
         bumper=_is_bumper(node),
     )
     return _source(node, brk)
@@ -126,14 +129,16 @@ def _ad_break(node: etree._Element) -> AdBreak:
 def parse_vmap(source: bytes | etree._Element) -> AdSchedule:
     """A VMAP document: every AdBreak in document order (Google ad rules: one per slot; see `slots`).
 
-    Raises AdParseError (an AdResponseError): not XML, root not <VMAP>, or an AdBreak without a usable timeOffset."""
+    Raises AdParseError (an AdResponseError) when it is not XML or not VMAP 1.x."""
     root = parse_xml(source, lenient_namespaces=True) if isinstance(source, bytes) else source
     if local_name(root) != "VMAP":
         raise AdParseError(ErrorCode.VMAP_SCHEMA, f"root element <{local_name(root)}>: expected <VMAP>")
     version = attribute(root, "version")
     if version and not version.startswith("1"):
         raise AdParseError(ErrorCode.VMAP_VERSION, f"VMAP version {version!r}: expected 1.0")
-    return AdSchedule(tuple(_ad_break(node) for node in children(root, "AdBreak")), "vmap", version)
+    found = [_ad_break(node) for node in children(root, "AdBreak")]
+    breaks = tuple(brk for brk in found if isinstance(brk, AdBreak))
+    return AdSchedule(breaks, "vmap", version, tuple(skip for skip in found if isinstance(skip, Skip)))
 
 
 def slots(schedule: AdSchedule) -> list[tuple[AdBreak, ...]]:

@@ -5,8 +5,9 @@ no entity resolution, no network, libxml2's limits kept (`huge_tree=False`: dept
 deny-all resolver so that no external load can happen, and a document that declares a DOCTYPE or keeps an entity
 reference is refused. The size limit is checked before parsing; a depth limit after it.
 
-Elements are matched by local name everywhere (§0.1): VAST 4.x samples put everything in the default namespace
-`http://www.iab.com/VAST`, VMAP uses prefixes bound to one of three namespace URIs, most real responses use none.
+Elements are matched by local name everywhere (ads.md §0, point 1): VAST 4.x samples put everything in the
+default namespace `http://www.iab.com/VAST`, VMAP uses prefixes bound to one of three namespace URIs, most real
+responses use none.
 """
 
 from __future__ import annotations
@@ -62,24 +63,25 @@ def _first_line(error: Exception) -> str:
     return text[:_MESSAGE_CHARS]
 
 
-def _only_namespace_errors(error: etree.XMLSyntaxError) -> bool:
-    entries = list(cast("Iterable[Any]", error.error_log))  # lxml-stubs do not type _ErrorLog as iterable
+def _only_namespace_errors(parser: etree.XMLParser) -> bool:
+    """The last run's errors (the exception's `error_log` is the thread's, accumulated across runs)."""
+    entries = list(cast("Iterable[Any]", parser.error_log))  # lxml-stubs do not type _ErrorLog as iterable
     return bool(entries) and all(entry.domain == etree.ErrorDomains.NAMESPACE for entry in entries)
 
 
 def _fromstring(body: bytes, lenient_namespaces: bool) -> etree._Element:
+    strict = _parser(recover=False)
     try:
-        return etree.fromstring(body, _parser(recover=False))
+        return etree.fromstring(body, strict)
     except etree.XMLSyntaxError as error:
         # An unbound prefix (the VMAP spec's own examples use `xsi:` undeclared, ads.md §6) is a namespace
         # error, not a well-formedness one: when it is the only kind of error, parse again in recover mode.
-        if not (lenient_namespaces and _only_namespace_errors(error)):
+        if not (lenient_namespaces and _only_namespace_errors(strict)):
             raise _refuse(f"not usable XML: {_first_line(error)}") from None
-    parser = _parser(recover=True)
-    root = etree.fromstring(body, parser)
-    log = cast("Iterable[Any]", parser.error_log)
-    if root is None or any(entry.domain != etree.ErrorDomains.NAMESPACE for entry in log):
-        raise _refuse("not usable XML: namespace errors and more")
+    recovering = _parser(recover=True)
+    root = etree.fromstring(body, recovering)
+    if root is None or not _only_namespace_errors(recovering):
+        raise _refuse("not usable XML: more than undeclared namespace prefixes")
     return root
 
 
@@ -101,7 +103,7 @@ def parse_xml(
         raise _refuse(f"response of {len(body)} bytes: expected at most {max_bytes}")
     try:
         root = _fromstring(body, lenient_namespaces)
-    except (ValueError, PermissionError) as error:  # e.g. a str with an encoding declaration, a blocked load
+    except (etree.LxmlError, ValueError, PermissionError) as error:  # a recover-mode failure, a blocked load, …
         raise _refuse(f"not usable XML: {_first_line(error)}") from None
     docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
     if docinfo.internalDTD is not None or docinfo.doctype:
@@ -141,6 +143,12 @@ def text(node: etree._Element | None) -> str:
 def texts(node: etree._Element | None, name: str) -> tuple[str, ...]:
     """The non-empty texts of the `name` children, in order."""
     return tuple(value for element in children(node, name) if (value := text(element)))
+
+
+def boolean(value: str, default: bool) -> bool:
+    """xs:boolean, leniently: `true`/`1`/`True` and `false`/`0` (samples have all three); anything else: default."""
+    lowered = value.strip().lower()
+    return True if lowered in ("true", "1") else False if lowered in ("false", "0") else default
 
 
 def attribute(node: etree._Element, name: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -53,6 +53,7 @@ async def _home(request: Request) -> Response:
 def create_demo_app(settings: Settings, media: DemoMedia, options: DemoOptions) -> Starlette:
     base = f"http://{self_host(options.host)}:{options.port}"
     settings = settings.with_channels({**settings.channels, CHANNEL: demo_channel(base)})
+    settings = replace(settings, egress_allow_loopback=True)  # the demo's ad server and creatives are on loopback
     origin = create_origin_app(
         media,
         marker=options.marker,

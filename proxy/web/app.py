@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.decisions import compile_ad_config
+from proxy.egress import EgressPolicy, egress_connector
 from proxy.errors import ProxyError
 from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
@@ -47,6 +49,9 @@ async def metrics(request: Request) -> Response:
         {
             "sessions": len(service.sessions),
             "origin_requests": service.client.requests,
+            "ad_server_requests": dict(service.ads.requests),
+            "ad_server_requests_shared": service.ads.shared,
+            "beacons": dict(service.beacons.counts),
             "decisions": counts,
             "channels": channels,
         }
@@ -56,8 +61,10 @@ async def metrics(request: Request) -> Response:
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with new_session() as http:
-            service = Service(settings, HttpClient(http, max_bytes=settings.origin_max_bytes))
+        policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
+        async with new_session() as http, new_session(egress_connector(policy)) as ads_http:
+            origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
+            service = Service(settings, origin, HttpClient(ads_http, max_bytes=settings.origin_max_bytes))
             app.state.service = service
             sweeper = asyncio.ensure_future(service.sweep_forever())
             try:
@@ -68,6 +75,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                     await sweeper
                 await service.close()
 
+    for channel in settings.channels.values():
+        compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
     routes: list[BaseRoute] = [*playback.routes, Route("/healthz", health), Route("/metrics", metrics), *extra_routes]
     if settings.baseline_endpoint:
         routes += playback.baseline_routes

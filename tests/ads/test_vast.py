@@ -1,5 +1,6 @@
 """`parse_vast` over the project's own VAST fixtures (tests/data/vast), every VAST sample of
 ../shared/testdata/ads (expectations from its SOURCES.md, written out below) and the XML attack files.
+`parse_vast` reads one document: it lists Wrapper ads without following them (tests/ads/test_chain.py follows them).
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from typing import Any
 
 import pytest
 
+from proxy.ads.errors import AdParseError
 from proxy.ads.models import AdResponse, MediaFile
 from proxy.ads.vast import MAX_BYTES, parse_duration, parse_vast
 from proxy.errors import AdResponseError
 from tests.conftest import shared_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
-W, NL, BAD = "INVALID_VAST_WRAPPER_AD", "NO_LINEAR_CREATIVE", "VAST_PARSING_ERROR"
+NL, BAD = "NO_LINEAR_CREATIVE", "VAST_PARSING_ERROR"
 
 # Every VAST sample of ../shared/testdata/ads, from SOURCES.md's per-file inventory:
-#   file | number of <Ad> | ads in play order as duration/MediaFile count | skip reasons | buffet ads left out
-# A pod (Ad@sequence) plays in sequence order and leaves the stand-alone (buffet) ads out. Wrappers are skipped
-# until wrapper following lands (issue #3). "error | text": the whole response is refused (VAST 1.0 and VMAP roots,
-# not XML). VAST 4.x samples are in the default namespace http://www.iab.com/VAST. Bare-second Durations ("30",
-# "16") and missing ones are not HH:MM:SS: that ad is skipped.
+#   file | number of <Ad> | ads in play order as duration/MediaFile count | wrappers and skip reasons | buffet ads
+# A pod (Ad@sequence) plays in sequence order and leaves the stand-alone (buffet) ads out. Wrappers (W) are listed
+# in `response.wrappers`, for the resolver (proxy.ads.chain) to follow. "error | text": the whole response is
+# refused (VAST 1.0 and VMAP roots, not XML). VAST 4.x samples are in the default namespace
+# http://www.iab.com/VAST. Bare-second Durations ("30", "16") and missing ones are not HH:MM:SS: that ad is skipped.
 SAMPLES = """
 eyevinn_test_adserver/test_vast.xml | 1 | 16/3 | - | 0
 google_dfp/ima_single_inline_linear_vast3.xml | 1 | 10/6 | - | 0
@@ -157,6 +159,7 @@ class Expected:
     count: int  # <Ad> elements, as SOURCES.md counts them
     ads: tuple[tuple[float, int], ...]  # (duration, MediaFile count) in play order
     skipped: tuple[str, ...]
+    wrappers: int
     buffet: int
 
 
@@ -170,8 +173,9 @@ def _table() -> dict[str, Expected | str]:
             table[name] = cells[1]
             continue
         ads = tuple((float(ad.split("/")[0]), int(ad.split("/")[1])) for ad in cells[1].split() if ad != "-")
-        skipped = tuple({"W": W, "NL": NL, "BAD": BAD}[code] for code in cells[2].split() if code != "-")
-        table[name] = Expected(int(cells[0]), ads, skipped, int(cells[3]))
+        codes = cells[2].split()
+        skipped = tuple({"NL": NL, "BAD": BAD}[code] for code in codes if code not in ("-", "W"))
+        table[name] = Expected(int(cells[0]), ads, skipped, codes.count("W"), int(cells[3]))
     return table
 
 
@@ -232,14 +236,28 @@ def test_namespaced_vast4_parses_like_vast2(prefix: str) -> None:
     assert parse_vast(namespaced.encode()) == parse_vast(plain.encode())
 
 
-def test_wrapper_is_skipped_and_inline_beside_it_kept() -> None:
+def test_wrapper_is_listed_not_followed_and_inline_beside_it_kept() -> None:
     response = parse_vast((DATA / "wrapper.xml").read_bytes())
     assert [ad.ad_id for ad in response.ads] == ["direct"]
-    assert [(s.ad_id, s.reason) for s in response.skipped] == [("wrapped", W)]
+    assert response.skipped == ()
+    (wrapper,) = response.wrappers
+    assert (wrapper.ad_id, wrapper.ad_system, wrapper.ad_tag_uri) == (
+        "wrapped",
+        "Test Wrapper",
+        "https://ads.example.com/next.xml",
+    )
+    assert wrapper.impressions == ("https://track.example.com/wrapper-imp",)
+    assert wrapper.tracking == (("start", "https://track.example.com/wrapper-start"),)
+    assert (wrapper.follow_additional_wrappers, wrapper.allow_multiple_ads, wrapper.fallback_on_no_ad) == (
+        True,
+        False,
+        None,
+    )
 
 
 def test_empty_vast_is_an_empty_response() -> None:
-    assert parse_vast((DATA / "empty.xml").read_bytes()) == AdResponse((), ())
+    no_ad = AdResponse((), (), errors=("https://track.example.com/no-ad?code=[ERRORCODE]",))  # root <Error>: for 303
+    assert parse_vast((DATA / "empty.xml").read_bytes()) == no_ad
     assert parse_vast(b'<VAST version="4.0"/>') == AdResponse((), ())
 
 
@@ -247,6 +265,97 @@ def test_standalone_ads_play_in_document_order_when_there_is_no_pod() -> None:
     body = (DATA / "pod_vast4_ns.xml").read_text()
     body = body.replace(' sequence="2"', "").replace(' sequence="1"', "")
     assert [ad.ad_id for ad in parse_vast(body.encode()).ads] == ["pod-second", "buffet", "pod-first"]
+
+
+def test_vast4_fields_for_ssai() -> None:
+    body = (DATA / "pod_vast4_ns.xml").read_text()
+    body = body.replace(
+        '<Creative id="c-second" adId="ad-id-second">',
+        '<Creative id="c-second" adId="ad-id-second">'
+        '<UniversalAdId idRegistry="ad-id.org">CNPA0484000H</UniversalAdId>',
+    )
+    body = body.replace("<AdTitle>Second</AdTitle>", "<AdTitle>Second</AdTitle><AdServingId>serving-1</AdServingId>")
+    body = body.replace(
+        "</MediaFiles>",
+        '<Mezzanine delivery="progressive" type="video/mp4" width="1920" height="1080" codec="h264">'
+        "<![CDATA[https://cdn.example.com/second/mezz.mp4]]></Mezzanine></MediaFiles>"
+        '<TrackingEvents><Tracking event="progress" offset="25%">https://t.example.com/p</Tracking></TrackingEvents>',
+        1,
+    )
+    second = parse_vast(body.encode()).ads[1]
+    assert (second.universal_ad_id, second.ad_serving_id) == ("ad-id.org CNPA0484000H", "serving-1")
+    assert [(m.url, m.codec) for m in second.mezzanine] == [("https://cdn.example.com/second/mezz.mp4", "h264")]
+    assert len(second.media_files) == 1  # the Mezzanine is not a MediaFile to play
+    assert second.tracking == (("progress@25%", "https://t.example.com/p"),)
+
+
+def test_comments_anywhere_are_ignored() -> None:
+    plain = (DATA / "inline_vast2.xml").read_text()
+    commented = plain.replace("<Ad ", "<!-- a --><Ad ").replace("<Duration>", "<!-- b --><Duration><!-- c -->")
+    assert parse_vast(commented.encode()) == parse_vast(plain.encode())
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ('followAdditionalWrappers="false" allowMultipleAds="1" fallbackOnNoAd="true"', (False, True, True)),
+        ('followAdditionalWrappers="0" allowMultipleAds="True" fallbackOnNoAd="false"', (False, True, False)),
+        ('followAdditionalWrappers="maybe" allowMultipleAds="" fallbackOnNoAd="?"', (True, False, False)),
+    ],
+)
+def test_wrapper_attributes(attributes: str, expected: tuple[bool, bool, bool]) -> None:
+    body = (DATA / "wrapper.xml").read_text().replace("<Wrapper>", f"<Wrapper {attributes}>")
+    (wrapper,) = parse_vast(body.encode()).wrappers
+    assert (wrapper.follow_additional_wrappers, wrapper.allow_multiple_ads, wrapper.fallback_on_no_ad) == expected
+
+
+def test_legacy_vast_ad_tag_url_and_a_wrapper_without_target() -> None:
+    body = (DATA / "wrapper.xml").read_text()
+    legacy = body.replace("<VASTAdTagURI>", "<VASTAdTagURL><URL>").replace("</VASTAdTagURI>", "</URL></VASTAdTagURL>")
+    assert parse_vast(legacy.encode()).wrappers[0].ad_tag_uri == "https://ads.example.com/next.xml"
+    response = parse_vast(re.sub(r"<VASTAdTagURI>.*</VASTAdTagURI>", "", body).encode())
+    (skip,) = response.skipped
+    assert (skip.ad_id, skip.reason, skip.code) == ("wrapped", "INVALID_VAST_WRAPPER_AD", 101)
+
+
+@pytest.mark.parametrize(
+    ("inner", "detail"),
+    [("", "neither <InLine> nor <Wrapper>"), ("<InLine/><Wrapper/>", "both <InLine> and <Wrapper>")],
+)
+def test_an_ad_is_one_inline_or_one_wrapper(inner: str, detail: str) -> None:
+    (skip,) = parse_vast(f'<VAST version="3.0"><Ad id="x">{inner}</Ad></VAST>'.encode()).skipped
+    assert (skip.ad_id, skip.code) == ("x", 101) and detail in skip.detail
+
+
+def test_skip_codes_and_error_urls_for_the_caller() -> None:
+    nonlinear = (
+        (DATA / "inline_vast2.xml")
+        .read_text()
+        .replace("<Linear>", "<NonLinearAds>")
+        .replace("</Linear>", "</NonLinearAds>")
+    )
+    (skip,) = parse_vast(nonlinear.encode()).skipped
+    assert (skip.reason, skip.code) == (NL, 201)  # expecting different linearity
+    assert skip.error_urls == ("https://track.example.com/error?code=[ERRORCODE]",)
+    bad = (DATA / "inline_vast2.xml").read_text().replace("00:00:15.500", "15.5")
+    (skip,) = parse_vast(bad.encode()).skipped
+    assert (skip.code, skip.detail) == (101, "Duration '15.5': expected HH:MM:SS.mmm")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"<VideoAdServingTemplate/>", 102),
+        (b'<VAST version="1.0"/>', 102),
+        (b'<VAST version="5.0"/>', 102),
+        (b"<VMAP/>", 101),
+        (b"<VAST", 100),
+    ],
+)
+def test_whole_response_errors_carry_the_vast_code(body: bytes, code: int) -> None:
+    with pytest.raises(AdParseError) as caught:
+        parse_vast(body)
+    assert caught.value.code == code and caught.value.reason == BAD
 
 
 # -- errors ----------------------------------------------------------------------------------------------------
@@ -317,7 +426,8 @@ def test_shared_sample(name: str) -> None:
         return
     response = parse_vast(body)
     assert summary(response) == (expected.ads, expected.skipped)
-    assert len(response.ads) + len(response.skipped) + expected.buffet == expected.count
+    assert (len(response.wrappers), len(response.buffet)) == (expected.wrappers, expected.buffet)
+    assert len(response.ads) + len(response.skipped) + len(response.wrappers) + expected.buffet == expected.count
     for skip in response.skipped:
         assert skip.detail, skip
 
