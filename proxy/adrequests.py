@@ -29,25 +29,47 @@ class AdServerClient:
         self._inflight: dict[tuple[str, tuple[tuple[str, str], ...]], asyncio.Future[bytes]] = {}
 
     async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes:
+        """An ad decision request (ad tag, wrapper): capped per host."""
+        return await self._shared(url, timeout, headers, capped=True)
+
+    def media(self) -> MediaFetcher:
+        """The same client for creative playlists: egress-checked and single-flight but not queued behind
+        a herd's decision requests, or every decision would wait for the one creative load they share."""
+        return MediaFetcher(self)
+
+    async def _shared(self, url: str, timeout: float, headers: Mapping[str, str] | None, *, capped: bool) -> bytes:
         key = (url, tuple(sorted((headers or {}).items())))
         pending = self._inflight.get(key)
         if pending is not None:
             self.shared += 1
             return await asyncio.shield(pending)
-        future = asyncio.ensure_future(self._get(url, timeout, headers))
+        future = asyncio.ensure_future(self._get(url, timeout, headers, capped))
         self._inflight[key] = future
         future.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(future)
 
-    async def _get(self, url: str, timeout: float, headers: Mapping[str, str] | None) -> bytes:
+    async def _get(self, url: str, timeout: float, headers: Mapping[str, str] | None, capped: bool) -> bytes:
         try:
             self.policy.check_url(url)
         except EgressRefused as refused:
             raise OriginError(refused.message) from None
         host = urlsplit(url).netloc.lower()
+        if not capped:
+            self.requests[host] += 1
+            return await self.client.get(url, timeout=timeout, headers=headers)
         limit = self._limits.get(host)
         if limit is None:
             limit = self._limits[host] = asyncio.Semaphore(self.concurrency)
         async with limit:
             self.requests[host] += 1
             return await self.client.get(url, timeout=timeout, headers=headers)
+
+
+class MediaFetcher:
+    """`AdServerClient.media()`: a `proxy.origin.Fetcher` for creative playlists."""
+
+    def __init__(self, client: AdServerClient) -> None:
+        self.client = client
+
+    async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes:
+        return await self.client._shared(url, timeout, headers, capped=False)

@@ -47,7 +47,7 @@ class Service:
         self.transforms = TransformPool(settings.transform_workers) if needs_pool else None
         self.decisions = DecisionService(
             self.ads,
-            CreativeLoader(self.ads, timeout=settings.ad_timeout),
+            CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
             self.beacons,
             self.transforms,
             ad_timeout=settings.ad_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -37,14 +38,18 @@ VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem>
 class FakeOrigin:
     """Segment n spans [epoch + n·td, epoch + (n+1)·td); a break of `break_segments` starts every `every`."""
 
-    def __init__(self, td: int = 2, window: int = 6, every: int = 10, break_segments: int = 3) -> None:
+    def __init__(
+        self, td: int = 2, window: int = 6, every: int = 10, break_segments: int = 3, epoch: float | None = None
+    ) -> None:
         self.td, self.window, self.every, self.break_segments = td, window, every, break_segments
-        self.epoch = time.time() - window * td
+        self.epoch = time.time() - window * td if epoch is None else epoch
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
         self.requests: Counter[str] = Counter()
+        self.vast_times: list[float] = []
         self.app = Starlette(
             routes=[
                 Route("/master.m3u8", self.master),
+                Route("/stats", self.stats),
                 Route("/vast", self.vast),
                 Route("/ad/master.m3u8", self.ad_master, name="ad_master"),
                 Route("/ad/{name}.m3u8", self.ad_media),
@@ -68,9 +73,27 @@ class FakeOrigin:
             lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
         return "\n".join(lines) + "\n"
 
+    async def stats(self, request: Request) -> Response:
+        body = json.dumps({"requests": dict(self.requests), "vast_times": self.vast_times})
+        return PlainTextResponse(body, media_type="application/json")
+
+    def edge(self, now: float | None = None) -> int:
+        """The last segment published at `now` (default: the current time)."""
+        return int(((now or time.time()) - self.epoch) // self.td) - 1
+
+    def next_break_seen_at(self, after: float) -> float:
+        """When the first segment of the first break starting after `after` is published."""
+        msn = self.edge(after) + 1
+        start = max(self.every, -(-msn // self.every) * self.every)
+        return self.epoch + (start + 1) * self.td
+
     async def vast(self, request: Request) -> Response:
         """One 4-segment HLS ad (demuxed like the content: two variants and an audio rendition)."""
         self.requests["vast"] += 1
+        self.vast_times.append(time.monotonic())
+        latency = float(request.query_params.get("latency", "0"))
+        if latency > 0:
+            await asyncio.sleep(min(latency, 10.0))  # a busy ad server's answer time
         master = str(request.url_for("ad_master"))
         seconds = 4 * self.td
         body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master)
@@ -95,7 +118,7 @@ class FakeOrigin:
             return PlainTextResponse("broken", status_code=500)
         if self.mode == "timeout":
             await asyncio.sleep(5)
-        edge = int((time.time() - self.epoch) // self.td) - 1
+        edge = self.edge()
         return PlainTextResponse(self.playlist(name, edge), media_type="application/vnd.apple.mpegurl")
 
 
@@ -122,3 +145,16 @@ def run_server(app: Starlette, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def main() -> None:
+    """`python -m proxy.testing PORT TD EVERY BREAK_SEGMENTS EPOCH`: a FakeOrigin in a process of its own."""
+    import sys
+
+    port, td, every, segments = (int(value) for value in sys.argv[1:5])
+    origin = FakeOrigin(td=td, window=6, every=every, break_segments=segments, epoch=float(sys.argv[5]))
+    uvicorn.run(origin.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

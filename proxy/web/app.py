@@ -62,7 +62,9 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
-        async with new_session() as http, new_session(egress_connector(policy)) as ads_http:
+        # The per-host cap is AdServerClient's; the pool must not be a tighter one (aiohttp's default is 100).
+        ads_connector = egress_connector(policy, limit=0, limit_per_host=0, ttl_dns_cache=300)
+        async with new_session() as http, new_session(ads_connector) as ads_http:
             origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
             service = Service(settings, origin, HttpClient(ads_http, max_bytes=settings.origin_max_bytes))
             app.state.service = service

@@ -1,0 +1,180 @@
+"""The ad break herd: N sessions of one channel reach the same break within one target duration.
+
+A fake live origin and ad server (proxy.testing.FakeOrigin, answering each ad request after `latency`
+seconds) and the proxy (`ssai-proxy serve`, on core 0 when taskset exists) each run as a process of their
+own, so neither shares a GIL with the players simulated here. Every session polls its media playlist once per
+target duration, spread over the target duration as real players are. Reported: how many sessions got
+the ads of the break and how many slate (a decision the per-host cap could not finish in time),
+ad server requests, decisions per second, and playlist latency during the herd against before it.
+
+Run: `python -m bench.herd [SESSIONS] [--shared]` (personalised ad tag by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+
+from proxy.testing import FakeOrigin, free_port
+
+TD = 2
+
+
+@dataclass
+class HerdResult:
+    sessions: int
+    personal: bool
+    with_ads: int
+    without_ads: int
+    decision_late: int
+    vast_requests: int
+    decisions_per_second: float
+    p50_before_ms: float
+    p99_before_ms: float
+    p50_herd_ms: float
+    p99_herd_ms: float
+    max_herd_ms: float
+    errors: int
+
+
+def _channel_file(folder: Path, origin: str, personal: bool, latency: float) -> Path:
+    tag = f"{origin}/vast?latency={latency}" + ("&sid=[session.uuid]" if personal else "")
+    path = folder / "channels.toml"
+    path.write_text(f'[channels.herd]\norigin = "{origin}/master.m3u8"\nad_tag = "{tag}"\n')
+    return path
+
+
+def _pin(core: int) -> list[str]:
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning"}
+    command = [sys.executable, "-m", "proxy", "serve", "--channels", str(channels), "--port", str(port)]
+    return subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _start_origin(origin: FakeOrigin, port: int) -> subprocess.Popen[bytes]:
+    settings = [str(v) for v in (port, origin.td, origin.every, origin.break_segments, origin.epoch)]
+    command = [*_pin(1), sys.executable, "-m", "proxy.testing", *settings]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _wait_ready(http: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{process.args!r} did not start")
+
+
+async def _session(http: aiohttp.ClientSession, base: str, limit: asyncio.Semaphore) -> str:
+    async with limit, http.post(f"{base}/v1/ssai/session/herd/main.m3u8") as response:
+        return str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
+
+
+@dataclass
+class _Polls:
+    before: list[float]
+    herd: list[float]
+    ads: set[str]
+    errors: int = 0
+
+
+async def _player(
+    http: aiohttp.ClientSession, base: str, sid: str, offset: float, start: float, seen: float, polls: _Polls
+) -> None:
+    """Poll once per TD from `start` to two TDs after the break is `seen`; classify each latency."""
+    await asyncio.sleep(max(0.0, start + offset - time.time()))
+    while time.time() < seen + 2 * TD:
+        sent = time.time()
+        async with http.get(f"{base}/v1/ssai/media/herd/{sid}/v0.m3u8") as response:
+            body = await response.read()
+            if response.status != 200:
+                polls.errors += 1
+        latency = time.time() - sent
+        (polls.herd if sent >= seen else polls.before).append(latency)
+        if b"/ad/" in body:
+            polls.ads.add(sid)
+        await asyncio.sleep(max(0.0, TD - latency))
+
+
+def _ms(values: list[float], p: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 2)
+
+
+async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2) -> HerdResult:
+    origin = FakeOrigin(td=TD, window=6, every=8, break_segments=4)
+    port, origin_port = free_port(), free_port()
+    origin_base = f"http://127.0.0.1:{origin_port}"
+    with tempfile.TemporaryDirectory() as folder:
+        fake = _start_origin(origin, origin_port)
+        proxy = _start_proxy(_channel_file(Path(folder), origin_base, personal, latency), port)
+        base = f"http://127.0.0.1:{port}"
+        connector = aiohttp.TCPConnector(limit=1000)
+        try:
+            async with aiohttp.ClientSession(connector=connector) as http:
+                await _wait_ready(http, f"{origin_base}/stats", fake)
+                await _wait_ready(http, f"{base}/healthz", proxy)
+                limit = asyncio.Semaphore(100)
+                ids = await asyncio.gather(*(_session(http, base, limit) for _ in range(sessions)))
+                seen = origin.next_break_seen_at(time.time() + 2 * TD)
+                polls = _Polls([], [], set())
+                start = seen - 2 * TD
+                await asyncio.gather(
+                    *(_player(http, base, sid, i * TD / sessions, start, seen, polls) for i, sid in enumerate(ids))
+                )
+                async with http.get(f"{base}/metrics") as response:
+                    metrics = await response.json()
+                if os.environ.get("HERD_DEBUG"):
+                    print(json.dumps(metrics, indent=1), file=sys.stderr)
+                async with http.get(f"{origin_base}/stats") as response:
+                    stats = await response.json()
+        finally:
+            for process in (proxy, fake):
+                process.terminate()
+                process.wait(timeout=10)
+    times = sorted(stats["vast_times"])
+    rate = len(times) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    return HerdResult(
+        sessions=sessions,
+        personal=personal,
+        with_ads=len(polls.ads),
+        without_ads=sessions - len(polls.ads),
+        decision_late=int(metrics["decisions"].get("DECISION_LATE", 0)),
+        vast_requests=int(stats["requests"].get("vast", 0)),
+        decisions_per_second=round(rate, 1),
+        p50_before_ms=_ms(polls.before, 50),
+        p99_before_ms=_ms(polls.before, 99),
+        p50_herd_ms=_ms(polls.herd, 50),
+        p99_herd_ms=_ms(polls.herd, 99),
+        max_herd_ms=_ms(polls.herd, 100),
+        errors=polls.errors,
+    )
+
+
+def main() -> None:
+    sessions = int(next((a for a in sys.argv[1:] if a.isdigit()), "2000"))
+    result = asyncio.run(run_herd(sessions, personal="--shared" not in sys.argv))
+    print(json.dumps(asdict(result), indent=2))
+
+
+if __name__ == "__main__":
+    main()

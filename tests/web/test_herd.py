@@ -1,0 +1,30 @@
+"""The ad break herd through real servers (bench/herd.py): 2,000 sessions of one channel reach one break
+within one target duration; the ad server answers personalised requests in 200 ms."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.herd import TD, run_herd
+
+SESSIONS = 2000
+DECISION_WAIT = TD / 2  # the longest a playlist may be held for a decision (proxy.channels.decision_wait)
+
+
+@pytest.mark.slow
+async def test_personalised_herd_every_session_gets_ads_or_counted_slate() -> None:
+    result = await run_herd(SESSIONS, personal=True, latency=0.2)
+    assert result.errors == 0
+    assert result.vast_requests == SESSIONS, "one personalised request per session, no more"
+    assert result.with_ads > 0
+    assert result.with_ads + result.decision_late == SESSIONS, "a session without its ads was counted as late"
+    assert result.max_herd_ms < DECISION_WAIT * 1000, "no playlist response waited on an ad server"
+
+
+@pytest.mark.slow
+async def test_shared_template_makes_one_ad_server_request_for_the_whole_herd() -> None:
+    result = await run_herd(SESSIONS, personal=False, latency=0.2)
+    assert result.errors == 0
+    assert result.vast_requests == 1
+    assert result.with_ads == SESSIONS
+    assert result.decision_late == 0
