@@ -19,6 +19,8 @@ from proxy.origin import HttpClient
 
 
 class AdServerClient:
+    """See the module docstring; `beacon()` sends a tracking request (egress-checked, uncapped, not shared)."""
+
     def __init__(self, client: HttpClient, policy: EgressPolicy, *, concurrency: int) -> None:
         self.client = client
         self.policy = policy
@@ -31,6 +33,14 @@ class AdServerClient:
     async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes:
         """An ad decision request (ad tag, wrapper): capped per host."""
         return await self._shared(url, timeout, headers, capped=True)
+
+    async def beacon(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> None:
+        try:
+            self.policy.check_url(url)
+        except EgressRefused as refused:
+            raise OriginError(refused.message) from None
+        self.requests[urlsplit(url).netloc.lower()] += 1
+        await self.client.get(url, timeout=timeout, headers=headers, beacon=True)
 
     def media(self) -> MediaFetcher:
         """The same client for creative playlists: egress-checked and single-flight but not queued behind

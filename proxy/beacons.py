@@ -38,7 +38,7 @@ class BeaconQueue:
         while True:
             url, headers = await self._queue.get()
             try:
-                await self.client.get(url, timeout=BEACON_TIMEOUT, headers=headers)
+                await self.client.beacon(url, timeout=BEACON_TIMEOUT, headers=headers)
             except OriginError as error:
                 self.counts["failed"] += 1
                 log.info("beacon failed: %s", error.message)

@@ -32,11 +32,13 @@ class DemoOptions:
     window_segments: int = 10
 
 
-def demo_channel(base: str) -> ChannelConfig:
+def demo_channel(base: str, name: str = CHANNEL, ad_query: str = "") -> ChannelConfig:
+    """The demo channel; `ad_query` adds ad server modes (`mode=wrapper&wrap=3`, `mode=vmap`, `mode=error`…)."""
+    extra = f"&{ad_query}" if ad_query else ""
     return ChannelConfig(
-        name=CHANNEL,
+        name=name,
         origin=f"{base}/demo/origin/master.m3u8",
-        ad_tag=f"{base}/demo/ads/vast?dur=[session.avail_duration_secs]&sid=[session.id]",
+        ad_tag=f"{base}/demo/ads/vast?dur=[session.avail_duration_secs]&sid=[session.uuid]{extra}",
         slate=f"{base}/demo/ads/slate/master.m3u8",
     )
 

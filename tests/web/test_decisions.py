@@ -1,0 +1,67 @@
+"""Ad decisions through the real service against the demo ad server's modes: wrapper chains, VMAP, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from proxy.demo.app import DemoOptions, create_demo_app, demo_channel
+from proxy.demo.media import DemoMedia
+from proxy.settings import Settings
+from tests.servers import free_port, run_server
+
+MODES = {
+    "wrap5": "mode=wrapper&wrap=5",  # five Wrappers: the limit, resolved (VAST 4.3 §2.3.5.1)
+    "wrap6": "mode=wrapper&wrap=6",  # one too many: error 302 to the Wrappers' Error URIs, slate
+    "vmap": "mode=vmap",  # the pod inline in a VMAP mid-roll
+    "error": "mode=error",  # HTTP 500: slate
+    "empty": "mode=empty",  # no ads: slate
+}
+
+
+async def first_filled_break(http: aiohttp.ClientSession, base: str, channel: str, deadline: float) -> str:
+    """Poll a new session of `channel` until a break reaches it; say what filled it: "ads" or "slate"."""
+    async with http.post(f"{base}/v1/ssai/session/{channel}/main.m3u8") as response:
+        sid = str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
+    while time.monotonic() < deadline:
+        async with http.get(f"{base}/v1/ssai/media/{channel}/{sid}/v0.m3u8") as response:
+            assert response.status == 200
+            body = await response.text()
+        if "/demo/ads/creatives/" in body:
+            return "ads"
+        if "/demo/ads/slate/" in body:
+            return "slate"
+        await asyncio.sleep(1)
+    return "nothing"
+
+
+@pytest.mark.slow
+async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media: DemoMedia) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    channels = {name: demo_channel(base, name, query) for name, query in MODES.items()}
+    options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
+    app = create_demo_app(Settings(port=port).with_channels(channels), demo_media, options)
+    with run_server(app, port):
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 60
+            outcomes = await asyncio.gather(*(first_filled_break(http, base, name, deadline) for name in MODES))
+            await asyncio.sleep(0.5)  # error beacons leave through the queue, never awaited by a request
+            async with http.get(f"{base}/demo/ads/beacons") as response:
+                beacons = await response.json()
+            async with http.get(f"{base}/metrics") as response:
+                metrics = await response.json()
+    assert dict(zip(MODES, outcomes, strict=True)) == {
+        "wrap5": "ads",
+        "wrap6": "slate",
+        "vmap": "ads",
+        "error": "slate",
+        "empty": "slate",
+    }
+    codes = {hit["params"].get("code") for hit in beacons if hit["event"] == "error"}
+    assert "302" in codes, f"the Wrapper limit is reported to the Wrappers' Error URIs (got {codes})"
+    assert metrics["decisions"].get("ADS_ERROR", 0) >= 1
+    assert metrics["beacons"].get("fired", 0) >= 1
