@@ -7,7 +7,7 @@ target duration, spread over the target duration as real players are. Reported: 
 the ads of the break and how many slate (a decision the per-host cap could not finish in time),
 ad server requests, decisions per second, and playlist latency during the herd against before it.
 
-Run: `python -m bench.herd [SESSIONS] [--shared]` (personalised ad tag by default).
+Run: `python -m bench.herd [SESSIONS] [--shared] [--latency=SECONDS]` (personalised, 0.2 s by default).
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
 
 def main() -> None:
     sessions = int(next((a for a in sys.argv[1:] if a.isdigit()), "2000"))
-    result = asyncio.run(run_herd(sessions, personal="--shared" not in sys.argv))
+    latency = float(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--latency=")), "0.2"))
+    result = asyncio.run(run_herd(sessions, personal="--shared" not in sys.argv, latency=latency))
     print(json.dumps(asdict(result), indent=2))
 
 

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import aiohttp
 import pytest
 
 from proxy.demo.app import DemoOptions, create_demo_app, demo_channel
 from proxy.demo.media import DemoMedia
-from proxy.settings import Settings
+from proxy.settings import Settings, Transform
 from tests.servers import free_port, run_server
 
+RETITLE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:template match="@*|node()"><xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template>
+<xsl:template match="AdTitle/text()"><xsl:value-of select="concat(., ' (transformed)')"/></xsl:template>
+</xsl:stylesheet>"""
 MODES = {
     "wrap5": "mode=wrapper&wrap=5",  # five Wrappers: the limit, resolved (VAST 4.3 §2.3.5.1)
     "wrap6": "mode=wrapper&wrap=6",  # one too many: error 302 to the Wrappers' Error URIs, slate
     "vmap": "mode=vmap",  # the pod inline in a VMAP mid-roll
     "error": "mode=error",  # HTTP 500: slate
     "empty": "mode=empty",  # no ads: slate
+    "xslt": "",  # an ad_configuration_transforms stylesheet retitles the ads before parsing
 }
 
 
 async def first_filled_break(http: aiohttp.ClientSession, base: str, channel: str, deadline: float) -> str:
-    """Poll a new session of `channel` until a break reaches it; say what filled it: "ads" or "slate"."""
+    """Poll a new session of `channel` until a break reaches it; say what filled it: "ads" (with the title
+    the tracking API gives, for the transform check) or "slate"."""
     async with http.post(f"{base}/v1/ssai/session/{channel}/main.m3u8") as response:
         sid = str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
     while time.monotonic() < deadline:
@@ -31,7 +38,10 @@ async def first_filled_break(http: aiohttp.ClientSession, base: str, channel: st
             assert response.status == 200
             body = await response.text()
         if "/demo/ads/creatives/" in body:
-            return "ads"
+            async with http.get(f"{base}/v1/ssai/tracking/{channel}/{sid}") as response:
+                avails = (await response.json())["avails"]
+            titles = {ad["title"] for avail in avails for ad in avail["ads"]}
+            return "ads (transformed)" if any(t.endswith("(transformed)") for t in titles) else "ads"
         if "/demo/ads/slate/" in body:
             return "slate"
         await asyncio.sleep(1)
@@ -43,6 +53,7 @@ async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     channels = {name: demo_channel(base, name, query) for name, query in MODES.items()}
+    channels["xslt"] = replace(channels["xslt"], ad_transforms=(Transform(xpath="/VAST", xslt=RETITLE),))
     options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
     app = create_demo_app(Settings(port=port).with_channels(channels), demo_media, options)
     with run_server(app, port):
@@ -60,6 +71,7 @@ async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media
         "vmap": "ads",
         "error": "slate",
         "empty": "slate",
+        "xslt": "ads (transformed)",
     }
     codes = {hit["params"].get("code") for hit in beacons if hit["event"] == "error"}
     assert "302" in codes, f"the Wrapper limit is reported to the Wrappers' Error URIs (got {codes})"
