@@ -15,6 +15,7 @@ import hashlib
 import logging
 import random
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -114,6 +115,8 @@ class DecisionService:
         self._tasks: dict[str, dict[str, asyncio.Future[Decision]]] = {}  # session id -> break id -> decision
         self._shared: LRUCache[tuple[str, str], asyncio.Future[Decision]] = LRUCache(1024)
         self._break_infos: LRUCache[tuple[str, str], BreakInfo] = LRUCache(256)
+        # A shared decision is never cancelled because one of its sessions left.
+        self._shared_tasks: weakref.WeakSet[asyncio.Future[Decision]] = weakref.WeakSet()
 
     def configure(self, channel: ChannelConfig) -> None:
         self.configs[channel.name] = compile_ad_config(channel)
@@ -136,6 +139,7 @@ class DecisionService:
             shared = self._shared.get(key)
             if shared is None:
                 shared = self._shared[key] = self._launch(channel, profile, config, None, brk, 0.0)
+                self._shared_tasks.add(shared)
             tasks[brk.id] = shared
         else:
             tasks[brk.id] = self._launch(channel, profile, config, session, brk, _jitter(session.id, self.spread))
@@ -154,14 +158,14 @@ class DecisionService:
     def forget(self, session_id: str, brk: Break) -> None:
         tasks = self._tasks.get(session_id)
         task = tasks.pop(brk.id, None) if tasks else None
-        if task is not None and not task.done() and task not in self._shared.values():
+        if task is not None and not task.done() and task not in self._shared_tasks:
             task.cancel()
         if tasks is not None and not tasks:
             del self._tasks[session_id]
 
     def drop_session(self, session_id: str) -> None:
         for task in self._tasks.pop(session_id, {}).values():
-            if not task.done() and task not in self._shared.values():
+            if not task.done() and task not in self._shared_tasks:
                 task.cancel()
 
     async def _decide(

@@ -48,12 +48,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lxml import etree
 
 from proxy.ads.errors import AdParseError, ErrorCode
-from proxy.ads.xmlsafe import parse_xml
+from proxy.ads.xmlsafe import hardened_parser, parse_xml
 from proxy.errors import AdResponseError, BadRequest
 
 __all__ = [
@@ -148,27 +148,9 @@ class StylesheetRefused(ValueError):
     """A stylesheet or XPath refused by the static checks; the message names the construct and what is expected."""
 
 
-class _DenyAllResolver(etree.Resolver):
-    """Every external load fails (ads.md §9.3: 'a deny-all resolver … so every external load fails')."""
-
-    def resolve(self, system_url: str, public_id: str, context: object = None) -> NoReturn:
-        raise PermissionError(f"loading {system_url!r} is not allowed: transforms and ad responses load nothing")
-
-
 def _hardened_parser(*, encoding: str | None = None) -> etree.XMLParser:
-    # ads.md §9.3 hardened parser; one per call (lxml FAQ: a parser shared across threads serialises them).
-    parser = etree.XMLParser(
-        encoding=encoding,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        strip_cdata=False,
-        remove_pis=True,
-    )
-    parser.resolvers.add(_DenyAllResolver())
-    return parser
+    # One per call (lxml FAQ: a parser shared across threads serialises them).
+    return hardened_parser(encoding=encoding)
 
 
 def _deny_all_access() -> etree.XSLTAccessControl:

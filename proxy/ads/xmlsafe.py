@@ -35,21 +35,29 @@ class _DenyAll(etree.Resolver):
 _PARSERS = threading.local()  # lxml parsers must not be shared across threads (lxml FAQ)
 
 
+def hardened_parser(*, recover: bool = False, encoding: str | None = None) -> etree.XMLParser:
+    """A new parser with reference/ads.md §9.3's settings: no DTD, no entities, no network, a resolver that
+    refuses every external load. Also what the XSLT sandbox parses stylesheets with."""
+    parser = etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        strip_cdata=False,
+        remove_pis=True,
+        recover=recover,
+    )
+    parser.resolvers.add(_DenyAll())
+    return parser
+
+
 def _parser(recover: bool) -> etree.XMLParser:
     name = "recovering" if recover else "strict"
     parser: etree.XMLParser | None = getattr(_PARSERS, name, None)
     if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            strip_cdata=False,
-            remove_pis=True,
-            recover=recover,
-        )
-        parser.resolvers.add(_DenyAll())
+        parser = hardened_parser(recover=recover)
         setattr(_PARSERS, name, parser)
     return parser
 
