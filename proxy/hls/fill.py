@@ -73,6 +73,7 @@ class Fill:
         self.items: list[Item] = []
         self._chunks: dict[tuple[int, str], bytes] = {}
         self._ads_items = 0
+        self._settled: tuple[int, int, int] | None = None
         self._extend_ads()
 
     def _extend_ads(self) -> None:
@@ -118,12 +119,16 @@ class Fill:
         return count
 
     def settled(self) -> tuple[int, int, int] | None:
-        """(items, discontinuities among them, return msn) once the session has gone back to content."""
+        """(items, discontinuities among them, return msn) once the session has gone back to content.
+        Fixed from then on (the break's durations up to the return are known), so computed once."""
+        if self._settled is not None:
+            return self._settled
         end = self.end_msn()
         if end is None:
             return None
         count = self.published(self.brk.time_into(end))
-        return count, sum(item.disc for item in self.items[:count]), end
+        self._settled = (count, sum(item.disc for item in self.items[:count]), end)
+        return self._settled
 
     def shift(self) -> tuple[int, int, float] | None:
         """What this fill adds to the numbers and the timeline of everything after it, once settled:
