@@ -28,6 +28,7 @@ from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.channels")
 MEDIA_PATH = "/v1/ssai/media/{channel}/{session}"
+RENDER_CACHE_LIMIT = 4096  # distinct decision histories cached per window; more are rendered every time
 
 
 class TrackPoller:
@@ -99,6 +100,7 @@ class ChannelRuntime:
         self.pollers: dict[str, TrackPoller] = {}
         self.fills: dict[tuple[str, str], Fill] = {}
         self.sessions: dict[str, Session] = {}  # live sessions of this channel, for prefetch
+        self.low_msn = 0
         self._started: asyncio.Task[None] | None = None
 
     @property
@@ -156,12 +158,9 @@ class ChannelRuntime:
             poller = self.pollers[track_name] = TrackPoller(self, track, resolve(self.config.origin, track.uri))
         return poller
 
-    @property
-    def low_msn(self) -> int:
-        """The oldest segment any current window of this channel still shows."""
-        return min((p.window.first_msn for p in self.pollers.values() if p.window is not None), default=0)
-
     def on_window(self, track: Track, window: Window) -> None:
+        # The oldest segment any current window of this channel still shows: fills before it can be folded.
+        self.low_msn = min((p.window.first_msn for p in self.pollers.values() if p.window is not None), default=0)
         if not track.name.startswith("v"):
             return
         for brk in self.tracker.feed(window.playlist):
@@ -197,9 +196,16 @@ class ChannelRuntime:
         hold = self._decide_due(session, window)
         if not track_name.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
-        if session.fills:
+        fills = session.fills
+        if fills:
             session.fold(self.low_msn)
-        return render(window, track_name, session.fills or (), hold, session.shift[:2])
+        key = (hold, session.shift, *fills) if fills else (hold, session.shift)
+        body = window.rendered.get(key)
+        if body is None:
+            body = render(window, track_name, fills or (), hold, session.shift[:2])
+            if len(window.rendered) < RENDER_CACHE_LIMIT:
+                window.rendered[key] = body
+        return body
 
     def _decide_due(self, session: Session, window: Window) -> int | None:
         """Freeze the plans of breaks now in the window; return where to hold the window if one must wait."""

@@ -47,6 +47,9 @@ class Window:
     head: bytes = b""
     tail: bytes = b""
     _returns: dict[int, bytes] = field(default_factory=dict)
+    # Rendered playlists of this window by (hold, shift, fills): sessions with the same decisions (every
+    # session of a shared ad tag) are rendered once per window (ARCHITECTURE.md §3). Dies with the window.
+    rendered: dict[tuple[object, ...], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         playlist, dsn = self.playlist, self.playlist.discontinuity_sequence
