@@ -55,10 +55,8 @@ _CONTROL_CHARS = frozenset(chr(code) for code in (*range(32), 127)) - {"\t"}
 __all__ = [
     "AdTagTemplate",
     "HeaderTemplate",
-    "break_variables",
     "compile_ad_tag",
     "compile_headers",
-    "compile_template",
     "counts",
     "forwarding_headers",
 ]
@@ -322,44 +320,3 @@ def forwarding_headers(ctx: AdContext, *, pass_user_agent: bool = False) -> dict
     if pass_user_agent:
         headers["User-Agent"] = viewer.user_agent
     return {name: clean for name, value in headers.items() if (clean := _header(value))}
-
-
-# --- deprecated: the pre-#3 subset, kept until proxy/decisions.py uses compile_ad_tag ------------------
-
-_LEGACY_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}|\[([A-Za-z0-9_.]+)\]")
-
-
-def compile_template(template: str) -> Callable[[Mapping[str, str]], str]:
-    """Deprecated: use `compile_ad_tag(template).render(AdContext(...))`."""
-    pieces: list[str | tuple[str]] = []
-    at = 0
-    for match in _LEGACY_VARIABLE.finditer(template):
-        pieces.append(template[at : match.start()])
-        pieces.append((match.group(1) or match.group(2),))
-        at = match.end()
-    pieces.append(template[at:])
-
-    def render(values: Mapping[str, str]) -> str:
-        return "".join(
-            p if isinstance(p, str) else quote(values.get(p[0], ""), safe="", errors="replace") for p in pieces
-        )
-
-    return render
-
-
-def break_variables(session_id: str, duration: float, params: Mapping[str, str], random: int) -> dict[str, str]:
-    """Deprecated: the values now come from an `AdContext` (proxy.ads.template_vars)."""
-    values = {
-        "session.id": session_id,
-        "session.session_id": session_id,
-        "session.avail_duration_secs": str(round(duration)),
-        "session.avail_duration_ms": str(round(duration * 1000)),
-        "live.adbreakdurationms": str(round(duration * 1000)),
-        "live.adbreakduration": f"{duration:g}",
-        "avail.random": str(random),
-        "random.int32": str(random),
-    }
-    for key, value in params.items():
-        values[f"player_params.{key}"] = value
-        values.setdefault(key, value)
-    return values

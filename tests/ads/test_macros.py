@@ -16,10 +16,8 @@ from hypothesis import given, strategies as st
 
 from proxy.ads import macros
 from proxy.ads.macros import (
-    break_variables,
     compile_ad_tag,
     compile_headers,
-    compile_template,
     forwarding_headers,
 )
 from proxy.ads.template_vars import TABLE, AdContext, BreakInfo, ChannelInfo, ViewerInfo, lookup
@@ -736,10 +734,3 @@ def test_forwarding_headers() -> None:
 
 
 # --- deprecated API (kept until proxy/decisions.py moves to compile_ad_tag) -----------------------------------
-
-
-def test_deprecated_compile_template_and_break_variables() -> None:
-    values = break_variables("abc123", 15.5, {"dt": "a b"}, 42)
-    render = compile_template("https://ads.example.com/vast?sid=[session.id]&d={{ live.adbreakdurationms }}&dt=[dt]")
-    assert render(values) == "https://ads.example.com/vast?sid=abc123&d=15500&dt=a%20b"
-    assert values["session.avail_duration_secs"] == "16" and values["player_params.dt"] == "a b"
