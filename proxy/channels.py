@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from proxy.ads.models import Ad
 from proxy.assets import CreativeLoader
 from proxy.decisions import DecisionService, Profile, plan_for
 from proxy.errors import AdError, NotFound, OriginError, ProxyError
@@ -223,13 +224,13 @@ class ChannelRuntime:
                 return brk.start_msn
         return None
 
-    def _freeze(self, session: Session, brk: Break, plan: FillPlan, ads: tuple[object, ...]) -> None:
+    def _freeze(self, session: Session, brk: Break, plan: FillPlan, ads: tuple[Ad, ...]) -> None:
         fill = None
         if not plan.empty:
             fill = self.fills.get((brk.id, plan.key))
             if fill is None:
                 fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
-        session.decide(brk.id, brk.start_msn, Decided(fill, ads))  # type: ignore[arg-type]
+        session.decide(brk.id, brk.start_msn, Decided(fill, ads))
 
     async def close(self) -> None:
         for poller in list(self.pollers.values()):

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from cachetools import LRUCache
 
 from proxy.adrequests import AdServerClient
-from proxy.ads.chain import resolve, response_format, unsupported_media
+from proxy.ads.chain import ResponseFormat, resolve, response_format, unsupported_media
 from proxy.ads.errors import error_url
 from proxy.ads.fit import fit
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
@@ -64,7 +64,7 @@ class AdConfig:
 
     tag: AdTagTemplate | None
     headers: HeaderTemplate
-    response: str
+    response: ResponseFormat
     transforms: tuple[TransformSpec, ...]
 
     @property
@@ -207,7 +207,7 @@ class DecisionService:
                 body = await self.transforms.apply_all(config.transforms, body)
             return body
 
-        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response)  # type: ignore[arg-type]
+        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response)
         if not resolved.ads:
             self.counts["EMPTY_VAST_RESPONSE"] += 1
         return resolved

@@ -15,7 +15,8 @@ def iso_duration(seconds: float) -> str:
 def _ads_json(
     session: Session, fill: Fill, ads: tuple[Any, ...], avail_start: float, first_msn: int
 ) -> list[dict[str, Any]]:
-    published = fill.published(fill.brk.elapsed) if fill.settled() is None else fill.settled()[0]  # type: ignore[index]
+    settled = fill.settled()
+    published = fill.published(fill.brk.elapsed) if settled is None else settled[0]
     out = []
     sent = session.sent if session.sent is not None else set()
     for k, item in enumerate(fill.items[:published]):
