@@ -29,6 +29,7 @@ from proxy.ads.fit import fit
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
 from proxy.ads.models import Ad, ResolvedResponse, Skip
 from proxy.ads.template_vars import AdContext, BreakInfo, ViewerInfo
+from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
 from proxy.beacons import BeaconQueue
 from proxy.errors import AdError, ConfigError, OriginError, ProxyError
@@ -37,7 +38,7 @@ from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
 from proxy.sessions import Session
 from proxy.settings import ChannelConfig
-from proxy.transforms import TransformPool, TransformSpec, compile_check
+from proxy.transforms import TransformPool
 
 log = logging.getLogger("proxy.decisions")
 

@@ -25,18 +25,17 @@ import pytest
 from lxml import etree
 
 from proxy.ads.errors import AdParseError
-from proxy.errors import AdResponseError, BadRequest
-from proxy.transforms import (
+from proxy.ads.xslt import (
     MiB,
-    TransformPool,
     TransformSpec,
     _deny_all_access,
-    _enter_sandbox,
     _hardened_parser,
     check_xpath,
     compile_check,
     specs_from_config,
 )
+from proxy.errors import AdResponseError, BadRequest
+from proxy.transforms import TransformPool, _enter_sandbox
 
 DATA = Path(__file__).parent / "data"
 XSLT_DIR = DATA / "xslt"
