@@ -139,22 +139,14 @@ class DecisionService:
             key = (channel.name, brk.id)
             shared = self._shared.get(key)
             if shared is None:
-                shared = self._shared[key] = self._launch(channel, profile, config, None, brk, 0.0)
+                shared = self._shared[key] = asyncio.ensure_future(
+                    self._decide(channel, profile, config, None, brk, 0.0)
+                )
                 self._shared_tasks.add(shared)
             tasks[brk.id] = shared
         else:
-            tasks[brk.id] = self._launch(channel, profile, config, session, brk, _jitter(session.id, self.spread))
-
-    def _launch(
-        self,
-        channel: ChannelConfig,
-        profile: Profile,
-        config: AdConfig,
-        session: Session | None,
-        brk: Break,
-        delay: float,
-    ) -> asyncio.Future[Decision]:
-        return asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay))
+            delay = _jitter(session.id, self.spread)
+            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay))
 
     def forget(self, session_id: str, brk: Break) -> None:
         tasks = self._tasks.get(session_id)

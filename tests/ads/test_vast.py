@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +16,7 @@ from proxy.ads.errors import AdParseError
 from proxy.ads.models import AdResponse, MediaFile
 from proxy.ads.vast import MAX_BYTES, parse_duration, parse_vast
 from proxy.errors import AdResponseError
+from tests import audit
 from tests.conftest import shared_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
@@ -474,28 +472,9 @@ def test_shared_pods_play_in_sequence(name: str, ids: list[str], durations: list
 
 # -- XML attacks: refused or harmless, never a crash, an expansion, a file or network access -----------------
 
-_RECORDING: list[list[str]] = []
-_HOOKED: list[bool] = []
-_IO_EVENTS = ("open", "socket.connect", "socket.getaddrinfo", "urllib.Request", "subprocess.Popen", "os.system")
 
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _RECORDING and event in _IO_EVENTS:
-        _RECORDING[-1].append(f"{event} {args!r:.120}")
-
-
-@contextlib.contextmanager
-def recording_io() -> Iterator[list[str]]:
-    if not _HOOKED:
-        sys.addaudithook(_audit)  # hooks cannot be removed; this one only records inside this context
-        _HOOKED.append(True)
-    parse_vast((DATA / "empty.xml").read_bytes())  # anything imported lazily is imported before recording
-    events: list[str] = []
-    _RECORDING.append(events)
-    try:
-        yield events
-    finally:
-        _RECORDING.remove(events)
+def recording_io() -> contextlib.AbstractContextManager[list[str]]:
+    return audit.recording_io(warm=lambda: parse_vast((DATA / "empty.xml").read_bytes()))
 
 
 def test_io_recorder_sees_a_file_read() -> None:

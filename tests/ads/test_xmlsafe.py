@@ -4,11 +4,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import resource
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from proxy.ads.chain import parse_response
 from proxy.ads.errors import AdParseError, ErrorCode
 from proxy.ads.xmlsafe import MAX_BYTES, attribute, child, children, local_name, parse_xml, text, texts
 from proxy.errors import AdResponseError
+from tests.audit import recording_io
 from tests.conftest import shared_dir
 
 
@@ -150,27 +148,6 @@ ATTACKS = {
     "external_dtd.xml": "DOCTYPE '<!DOCTYPE VAST SYSTEM \"file:///etc/passwd\">' refused",
     "deep_nesting_1000.xml": "Excessive depth in document: 256",
 }
-_IO_EVENTS = ("open", "socket.", "urllib.", "subprocess.", "os.system", "os.exec", "http.client.")
-_RECORDING: list[list[str]] = []
-_HOOKED: list[bool] = []
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _RECORDING and event.startswith(_IO_EVENTS):
-        _RECORDING[-1].append(f"{event} {args!r:.120}")
-
-
-@contextlib.contextmanager
-def recording_io() -> Iterator[list[str]]:
-    if not _HOOKED:
-        sys.addaudithook(_audit)  # cannot be removed; it only records inside this context
-        _HOOKED.append(True)
-    events: list[str] = []
-    _RECORDING.append(events)
-    try:
-        yield events
-    finally:
-        _RECORDING.remove(events)
 
 
 def test_the_recorder_sees_file_access(tmp_path: Any) -> None:
