@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from proxy.egress import EgressPolicy, EgressRefused
@@ -41,6 +42,16 @@ class AdServerClient:
             raise OriginError(refused.message) from None
         self.requests[urlsplit(url).netloc.lower()] += 1
         await self.client.get(url, timeout=timeout, headers=headers, beacon=True)
+
+    async def download(self, url: str, path: Path, *, timeout: float, max_bytes: int) -> int:
+        """A creative's MediaFile for the media pipeline: egress-checked, neither capped nor shared (one job
+        per creative already)."""
+        try:
+            self.policy.check_url(url)
+        except EgressRefused as refused:
+            raise OriginError(refused.message) from None
+        self.requests[urlsplit(url).netloc.lower()] += 1
+        return await self.client.download(url, path, timeout=timeout, max_bytes=max_bytes)
 
     def media(self) -> MediaFetcher:
         """The same client for creative playlists: egress-checked and single-flight but not queued behind

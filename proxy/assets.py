@@ -65,7 +65,7 @@ class CreativeLoader:
             }
         except ProxyError as error:
             raise AdMediaError("MEDIA_FILE_UNAVAILABLE", f"creative {key!r} at {url}: {error.message}") from None
-        return _creative(key, chosen, playlists, target_duration, prefix)
+        return build_creative(key, chosen, playlists, target_duration, prefix)
 
     def _choose(self, body: bytes, url: str, tracks: Sequence[Track]) -> dict[str, str]:
         if b"#EXT-X-STREAM-INF" not in body:
@@ -87,7 +87,7 @@ class CreativeLoader:
         return chosen
 
 
-def _creative(
+def build_creative(
     key: str, chosen: dict[str, str], playlists: dict[str, MediaPlaylist], target_duration: int, prefix: str | None
 ) -> Creative:
     counts = {url: len(playlist.segments) for url, playlist in playlists.items()}

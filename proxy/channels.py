@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad
 from proxy.assets import CreativeLoader
@@ -22,8 +23,10 @@ from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.master import MasterPlaylist, Track, parse_master
 from proxy.hls.playlist import parse_media
+from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
 from proxy.origin import HttpClient
+from proxy.pipeline import MediaPipeline, NotReady
 from proxy.sessions import Decided, Session
 from proxy.settings import ChannelConfig, Settings
 
@@ -48,6 +51,7 @@ class TrackPoller:
         channel = self.channel
         while time.monotonic() - self.last_request < channel.idle_after:
             await self.poll()
+            await channel.refresh_slate()
             interval = channel.target_duration / 2 if channel.target_duration else 1.0
             await asyncio.sleep(interval)
         channel.pollers.pop(self.track.name, None)
@@ -87,6 +91,7 @@ class ChannelRuntime:
         loader: CreativeLoader,
         decisions: DecisionService,
         clock: Callable[[], float] = time.monotonic,
+        pipeline: MediaPipeline | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -94,8 +99,11 @@ class ChannelRuntime:
         self.loader = loader
         self.decisions = decisions
         self.clock = clock
+        self.pipeline = pipeline
         self.master: MasterPlaylist | None = None
         self.slate: Creative | None = None
+        self.slate_status: NotReady | None = None  # why a transcoded slate is not there yet
+        self.transcode_profile: TranscodeProfile | None = None
         self.target_duration = 0
         self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
         self.pollers: dict[str, TrackPoller] = {}
@@ -131,11 +139,28 @@ class ChannelRuntime:
             await poller.poll()  # a retried start asks again rather than repeat the last failure
         window = poller.current()
         self.target_duration = window.playlist.target_duration
+        self.transcode_profile = self._derive_profile(video, window)
         if self.config.slate:
             await self._load_slate()
 
+    def _derive_profile(self, video: Track, window: Window) -> TranscodeProfile | None:
+        assert self.master is not None
+        try:
+            profile = derive_profile(self.master, {video.name: window.playlist})
+        except ValueError as error:
+            log.error("channel %s: no transcode profile, MP4 ads will be skipped: %s", self.config.name, error)
+            return None
+        for warning in profile.warnings:
+            log.warning("channel %s: %s", self.config.name, warning)
+        if self.pipeline is not None:
+            self.pipeline.register(profile)
+        return profile
+
     async def _load_slate(self) -> None:
         assert self.master is not None and self.config.slate is not None
+        if not is_playlist(self.config.slate):
+            await self.refresh_slate()
+            return
         try:
             self.slate = await self.loader.load(
                 "slate", self.config.slate, self.master.tracks, self.target_duration, self.config.ad_segment_prefix
@@ -147,6 +172,30 @@ class ChannelRuntime:
                 self.config.slate,
                 error.message,
             )
+
+    async def refresh_slate(self) -> None:
+        """A slate from a video file: look for its renditions until they are ready (its job runs meanwhile)."""
+        source, profile = self.config.slate, self.transcode_profile
+        if self.slate is not None or source is None or is_playlist(source) or self.master is None:
+            return
+        if self.pipeline is None or profile is None:
+            return
+        ready = await self.pipeline.creative(
+            f"slate:{source}",
+            source,
+            profile,
+            self.master.tracks,
+            self.config.ad_segment_prefix,
+            kind="slate",
+            trusted=True,
+        )
+        if isinstance(ready, NotReady):
+            if ready != self.slate_status:
+                log.info("channel %s: slate %s not ready: %s: %s", self.config.name, source, ready.reason, ready.detail)
+            self.slate_status = ready
+        else:
+            self.slate, self.slate_status = ready, None
+            log.info("channel %s: slate %s ready", self.config.name, source)
 
     def poller(self, track_name: str) -> TrackPoller:
         poller = self.pollers.get(track_name)
@@ -172,7 +221,7 @@ class ChannelRuntime:
 
     def profile(self) -> Profile:
         assert self.master is not None
-        return Profile(self.master.tracks, self.target_duration, self.slate)
+        return Profile(self.master.tracks, self.target_duration, self.slate, self.transcode_profile)
 
     def prefetch(self, brk: Break) -> None:
         """Start the decision of every session that will see this break, when it is first seen."""
@@ -237,3 +286,8 @@ class ChannelRuntime:
             poller.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ProxyError):
                 await poller.task
+
+
+def is_playlist(url: str) -> bool:
+    """A preconditioned HLS slate (used as it is) rather than a video file to transcode."""
+    return urlsplit(url).path.lower().endswith((".m3u8", ".m3u"))

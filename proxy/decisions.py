@@ -24,9 +24,10 @@ from cachetools import LRUCache
 
 from proxy.adrequests import AdServerClient
 from proxy.ads.chain import ResponseFormat, resolve, response_format, unsupported_media
-from proxy.ads.errors import error_url
+from proxy.ads.errors import ErrorCode, error_url
 from proxy.ads.fit import fit
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
+from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, ResolvedResponse, Skip
 from proxy.ads.template_vars import AdContext, BreakInfo, ViewerInfo
 from proxy.ads.xslt import TransformSpec, compile_check
@@ -36,6 +37,8 @@ from proxy.errors import AdError, ConfigError, OriginError, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
+from proxy.hls.profile import TranscodeProfile
+from proxy.pipeline import MediaPipeline, NotReady
 from proxy.sessions import Session
 from proxy.settings import ChannelConfig
 from proxy.transforms import TransformPool
@@ -52,11 +55,13 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What a creative must match: the channel's tracks and target duration."""
+    """What a creative must match: the channel's tracks and target duration, and its transcode profile
+    (None when the channel's ladder could not be derived: MP4 creatives are then skipped)."""
 
     tracks: tuple[Track, ...]
     target_duration: int
     slate: Creative | None
+    transcode: TranscodeProfile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,7 @@ class DecisionService:
         loader: CreativeLoader,
         beacons: BeaconQueue,
         transforms: TransformPool | None,
+        pipeline: MediaPipeline | None = None,
         *,
         ad_timeout: float,
         budget: float,
@@ -110,6 +116,7 @@ class DecisionService:
         spread: float,
     ) -> None:
         self.ads, self.loader, self.beacons, self.transforms = ads, loader, beacons, transforms
+        self.pipeline = pipeline
         self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
         self.configs: dict[str, AdConfig] = {}
         self.counts: Counter[str] = Counter()
@@ -233,10 +240,10 @@ class DecisionService:
         return creatives, usable, [result for result in results if isinstance(result, Skip)]
 
     async def _creative(self, channel: ChannelConfig, profile: Profile, ad: Ad) -> Creative | Skip:
-        unsupported = unsupported_media(ad, lambda media: media.is_hls and not media.is_interactive)
-        if unsupported is not None:
-            return replace(unsupported, detail=unsupported.detail + " (preconditioned HLS; MP4 needs issue #4)")
-        hls = next(media for media in ad.media_files if media.is_hls and not media.is_interactive)
+        """A preconditioned HLS MediaFile is used as it is; otherwise the best progressive one is transcoded."""
+        hls = next((media for media in ad.media_files if media.is_hls and not media.is_interactive), None)
+        if hls is None:
+            return await self._transcoded(channel, profile, ad)
         try:
             return await self.loader.load(
                 ad.key, hls.url, profile.tracks, profile.target_duration, channel.ad_segment_prefix
@@ -245,6 +252,22 @@ class DecisionService:
             return Skip(ad.ad_id, error.reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
         except OriginError as error:
             return Skip(ad.ad_id, "MEDIA_FILE_UNAVAILABLE", error.message, 401, ad.errors)  # 401: file not found
+
+    async def _transcoded(self, channel: ChannelConfig, profile: Profile, ad: Ad) -> Creative | Skip:
+        source = transcode_source(ad)
+        if source is None or self.pipeline is None:
+            unsupported = unsupported_media(ad, lambda media: False)
+            assert unsupported is not None
+            return unsupported
+        if profile.transcode is None:
+            detail = f"channel {channel.name!r} has no transcode profile (its master could not be read)"
+            return Skip(ad.ad_id, "PROFILE_NOT_FOUND", detail, ErrorCode.MEDIA_DISPLAY, ad.errors)
+        ready = await self.pipeline.creative(
+            ad.key, source.url, profile.transcode, profile.tracks, channel.ad_segment_prefix
+        )
+        if isinstance(ready, NotReady):
+            return Skip(ad.ad_id, ready.reason, f"creative {ad.key!r}: {ready.detail}", ready.code, ad.errors)
+        return ready
 
     def _report(self, brk: Break, session: Session | None, skipped: tuple[Skip, ...]) -> None:
         now = datetime.now(UTC)

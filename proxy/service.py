@@ -9,12 +9,15 @@ from collections.abc import Callable, Mapping
 
 from proxy.adrequests import AdServerClient
 from proxy.assets import CreativeLoader
+from proxy.assetstore import AssetStore, Cleanup
 from proxy.beacons import BeaconQueue
 from proxy.channels import ChannelRuntime
 from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
+from proxy.jobs import JobQueue
 from proxy.origin import HttpClient
+from proxy.pipeline import MediaPipeline, PipelineOptions
 from proxy.sessions import Client, Session
 from proxy.settings import Settings
 from proxy.store.memory import MemorySessionStore
@@ -22,6 +25,19 @@ from proxy.transforms import TransformPool
 
 log = logging.getLogger("proxy.service")
 MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
+ASSET_CLEANUP_EVERY = 3600.0
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    return PipelineOptions(
+        base_url=settings.asset_base_url,
+        ffmpeg=settings.ffmpeg or None,
+        preset=settings.transcode_preset,
+        timeout=settings.transcode_timeout,
+        nice=settings.transcode_nice,
+        max_bytes=int(settings.creative_max_mb * 1024 * 1024),
+        download_timeout=settings.creative_download_timeout,
+    )
 
 
 class Service:
@@ -45,11 +61,15 @@ class Service:
         self.beacons = BeaconQueue(self.ads)
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
         self.transforms = TransformPool(settings.transform_workers) if needs_pool else None
+        self.assets = AssetStore(settings.assets_path)
+        self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
+        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, pipeline_options(settings))
         self.decisions = DecisionService(
             self.ads,
             CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
             self.beacons,
             self.transforms,
+            self.pipeline,
             ad_timeout=settings.ad_timeout,
             budget=settings.ad_budget,
             default_break=settings.default_break_duration,
@@ -59,7 +79,7 @@ class Service:
         for config in settings.channels.values():
             self.decisions.configure(config)
         self.channels = {
-            name: ChannelRuntime(config, settings, client, slates, self.decisions, clock)
+            name: ChannelRuntime(config, settings, client, slates, self.decisions, clock, self.pipeline)
             for name, config in settings.channels.items()
         }
 
@@ -90,9 +110,24 @@ class Service:
         return session
 
     async def sweep_forever(self, every: float = 10.0) -> None:
+        last_cleanup = -ASSET_CLEANUP_EVERY
         while True:
             await asyncio.sleep(every)
             self.sweep()
+            if self.clock() - last_cleanup >= ASSET_CLEANUP_EVERY:
+                last_cleanup = self.clock()
+                await self.clean_assets()
+
+    async def clean_assets(self) -> Cleanup:
+        """Old and surplus transcoded assets removed (a thread: it walks the folder)."""
+        settings = self.settings
+        report = await asyncio.to_thread(
+            self.assets.cleanup,
+            max_age=settings.asset_max_age_days * 86_400,
+            max_bytes=int(settings.asset_max_gb * 1024**3),
+        )
+        self.pipeline.forget_missing()
+        return report
 
     def sweep(self) -> None:
         now = self.clock()
@@ -107,6 +142,7 @@ class Service:
     async def close(self) -> None:
         for runtime in self.channels.values():
             await runtime.close()
+        await self.jobs.close()
         await self.beacons.close()
         if self.transforms is not None:
             await asyncio.to_thread(self.transforms.close)

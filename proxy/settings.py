@@ -31,7 +31,9 @@ class ChannelConfig:
     name: str
     origin: str  # the origin's master playlist URL
     ad_tag: str | None = None  # ad tag URL template (seed 002 `ad_configuration_url_format`, seed 003, MediaTailor)
-    slate: str | None = None  # an HLS master of the slate, conditioned like the ads
+    # The slate: an HLS master conditioned like the ads (…m3u8), or a video file (http(s) URL, file:// URL or
+    # absolute path) the media pipeline transcodes to the channel's ladder.
+    slate: str | None = None
     content_segment_prefix: str | None = None  # a CDN in front of the origin's segments
     ad_segment_prefix: str | None = None  # a CDN in front of the ad segments
     ad_headers: Mapping[str, str] = field(default_factory=dict)  # `ad_configuration_headers`, templated
@@ -61,10 +63,27 @@ class Settings:
     egress_allow_private: bool = False  # let ad servers send the proxy to private addresses (10/8, …)
     egress_allow_loopback: bool = False  # … and to loopback (the demo's ad server is on 127.0.0.1)
     transform_workers: int = 1  # processes running ad_configuration_transforms (XSLT)
+    # The media pipeline (issue #4): MP4 creatives and slates transcoded to each channel's ladder.
+    asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets
+    asset_base_url: str = "/v1/ssai/assets"  # served by the proxy; or a CDN/object storage URL mirroring asset_dir
+    asset_max_age_days: float = 30.0  # assets unused this long are removed
+    asset_max_gb: float = 20.0  # beyond this the least recently used assets are removed
+    transcode_workers: int = 1  # ffmpeg jobs at once; one keeps a core for the hot path on a 2-core machine
+    transcode_preset: str = "veryfast"  # x264 preset
+    transcode_timeout: float = 600.0  # one job's ffmpeg run
+    transcode_retry_after: float = 300.0  # a failed creative is not tried again sooner
+    transcode_nice: int = 10  # ffmpeg's CPU priority below the proxy's
+    ffmpeg: str = ""  # a system ffmpeg; empty: the binary shipped by imageio-ffmpeg
+    creative_max_mb: float = 500.0  # a MediaFile larger than this is refused
+    creative_download_timeout: float = 120.0
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
         return replace(self, channels=dict(channels))
+
+    @property
+    def assets_path(self) -> Path:
+        return Path(self.asset_dir) if self.asset_dir else self.data_dir / "assets"
 
 
 def _cast(environ: Mapping[str, str], key: str, default: Any) -> Any:
@@ -152,6 +171,10 @@ def _channel_value(name: str, key: str, value: Any) -> Any:
         if value not in AD_RESPONSE_TYPES:
             raise ConfigError(f"channels.{name}.{key} = {value!r}: expected one of {list(AD_RESPONSE_TYPES)}")
         return value
+    if key == "slate" and isinstance(value, str) and value.startswith(("/", "file:///")):
+        if value.lower().endswith((".m3u8", ".m3u")):  # players fetch an HLS slate themselves: it needs a URL
+            raise ConfigError(f"channels.{name}.slate has value {value!r}: an HLS slate must be an http(s) URL")
+        return value  # a video file to transcode: only the operator's channel file can name a local one
     # An empty optional URL means "none"; the origin is always checked (an empty one is an error, not None).
     return _url(name, key, value) if value or key == "origin" else None
 

@@ -14,9 +14,13 @@ ad without stalls (hls.js#1081).
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
+import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +31,7 @@ from proxy.hls.profile import AudioProfile, TranscodeProfile, VariantProfile
 
 Stage = Literal["probe", "transcode", "verify"]
 SAMPLE_RATE = 48_000
+AAC_FRAME = 1024  # samples per AAC-LC frame
 LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 PROBE_TIMEOUT = 30.0
 # x264's -profile is only a ceiling: it signals the lowest profile the tools in use need, so fast presets
@@ -86,8 +91,13 @@ def transcode(
     segment_seconds: float | None = None,
     timeout: float = 300.0,
     preset: str = "veryfast",
+    progress: Callable[[float], None] | None = None,
+    nice: int = 0,
 ) -> TranscodeResult:
-    """Encode `source` into `out_dir` (best empty: files are overwritten, not cleaned) for `profile`."""
+    """Encode `source` into `out_dir` (best empty: files are overwritten, not cleaned) for `profile`.
+
+    `progress` is called from this thread with the fraction of the source encoded so far; `nice` lowers
+    ffmpeg's CPU priority so a transcode never starves the playlist hot path of its core."""
     started = time.monotonic()
     exe = ffmpeg or default_ffmpeg()
     # RFC 8216bis §4.4.3.1: every EXTINF, rounded, must be <= TARGETDURATION; cutting at it keeps us within.
@@ -97,7 +107,8 @@ def transcode(
     info = probe(source, exe, timeout=min(timeout, PROBE_TIMEOUT))
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = _Plan(profile, info, out_dir, seg, preset)
-    _run([exe, "-nostdin", "-y", "-loglevel", "error", *plan.argv(source)], timeout, "transcode")
+    argv = [exe, "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *plan.argv(source)]
+    _run_with_progress(argv, timeout, info.duration, progress or (lambda _: None), nice)
     _fold_audio_dust(profile, out_dir)
     renditions = verify(profile, out_dir)
     master = out_dir / "master.m3u8"
@@ -171,7 +182,8 @@ class _Plan:
         if layouts:
             source = "[0:a:0]" if self.info.audio else "[1:a:0]"
             chains.append(f"{source}asplit={len(layouts)}" + "".join(f"[b{i}]" for i in range(len(layouts))))
-            chains += [f"[b{i}]{_audio_filter(n)}[a{i}]" for i, n in enumerate(layouts)]
+            samples = audio_samples(self.info.duration)
+            chains += [f"[b{i}]{_audio_filter(n, samples)}[a{i}]" for i, n in enumerate(layouts)]
         return ";".join(chains)
 
     def _video_filter(self, variant: VariantProfile) -> str:
@@ -223,10 +235,25 @@ class _Plan:
         return [*args, str(folder / "index.m3u8")]
 
 
-def _audio_filter(channels: int) -> str:
+def audio_samples(duration: float) -> int:
+    """How many samples of audio an ad of `duration` seconds carries: whole AAC frames, the encoder's priming
+    frame included, ending no later than the video (see `_audio_filter`)."""
+    frames = math.floor(duration * SAMPLE_RATE / AAC_FRAME)  # including the priming frame
+    return (frames - 1) * AAC_FRAME
+
+
+def _audio_filter(channels: int, samples: int) -> str:
+    """Audio that starts and ends with the video, as content audio does. MPEG-TS has no edit list to hide
+    the AAC encoder's priming frame, which is stamped one frame before the first sample: shifting the samples
+    one frame later puts that frame at the video's start. Padded then cut to `samples`, the audio never runs
+    past the video (it would overlap the content after the ad: clients joining the timelines at the
+    discontinuity, like ffmpeg's HLS demuxer, see audio going backwards) nor stops much short of it (audio-only
+    renditions get the video's segment count)."""
     layout = LAYOUTS.get(channels, "stereo")
-    # apad + the output's -t: audio as long as the video, so audio-only renditions get the same segment count.
-    return f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts={layout},apad"
+    return (
+        f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts={layout},"
+        f"apad=whole_len={samples},atrim=end_sample={samples},asetpts=PTS+{AAC_FRAME}/{SAMPLE_RATE}/TB"
+    )
 
 
 def _audio_bitrate(channels: int) -> int:
@@ -358,10 +385,42 @@ def _spawn(argv: list[str], timeout: float, stage: Stage) -> tuple[int, str]:
     return process.returncode, stderr.decode("utf-8", errors="replace")
 
 
-def _run(argv: list[str], timeout: float, stage: Stage) -> None:
-    code, stderr = _spawn(argv, timeout, stage)
+def _run_with_progress(
+    argv: list[str], timeout: float, duration: float, progress: Callable[[float], None], nice: int
+) -> None:
+    """Run ffmpeg, reading its `-progress` key=value lines from stdout (stderr goes to a file, so neither
+    pipe can fill up and block ffmpeg)."""
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        except OSError as error:
+            raise TranscodeError("transcode", f"cannot run {argv[0]}: {error}") from None
+        with process:  # closes the stdout pipe whatever happens
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, process.pid, nice)
+            timer = threading.Timer(timeout, process.kill)
+            timer.start()
+            try:
+                _read_progress(process, duration, progress)
+                code = process.wait()
+            except BaseException:  # the progress callback cancels the job by raising: ffmpeg must not run on
+                process.kill()
+                raise
+            finally:
+                timer.cancel()
+        stderr.seek(0)
+        report = stderr.read()
     if code != 0:
-        raise TranscodeError(stage, f"ffmpeg exited with {code}: {_tail(stderr)}")
+        killed = f"ffmpeg ran over {timeout:g} s and was killed" if code == -9 else f"ffmpeg exited with {code}"
+        raise TranscodeError("transcode", f"{killed}: {_tail(report)}")
+
+
+def _read_progress(process: subprocess.Popen[bytes], duration: float, progress: Callable[[float], None]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        key, _, value = line.decode("ascii", errors="replace").strip().partition("=")
+        if key == "out_time_us" and value.isdigit():
+            progress(min(1.0, int(value) / 1e6 / duration))
 
 
 def _tail(stderr: str | bytes) -> str:

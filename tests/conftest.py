@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,11 +29,40 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> DemoMedia:
     return prepare_media(tmp_path_factory.mktemp("media"), 2)
 
 
+def demo_settings(port: int, data_dir: Path) -> Settings:
+    # ultrafast: the MP4 channel's creatives are transcoded while the tests watch.
+    return Settings(port=port, data_dir=data_dir, transcode_preset="ultrafast")
+
+
 @pytest.fixture(scope="session")
-def demo_server(demo_media: DemoMedia) -> Iterator[str]:
+def demo_server(demo_media: DemoMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo (origin, ad server, slate, player, proxy) on a real uvicorn: 2 s segments, a 6 s break every 12 s."""
     port = free_port()
     options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
-    settings = Settings(port=port)
+    settings = demo_settings(port, tmp_path_factory.mktemp("demo-data"))
     with run_server(create_demo_app(settings, demo_media, options), port) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def warm_mp4(demo_server: str) -> str:
+    """The demo server once the `mp4` channel's slate and creatives are transcoded (a session's first break
+    asks for them; they play from the next break on): what a player joining later sees."""
+    jobs_url = f"{demo_server}/v1/ssai/jobs"
+    request = urllib.request.Request(f"{demo_server}/v1/ssai/session/mp4/main.m3u8", data=b"{}", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(jobs_url, timeout=10) as response:
+            jobs = json.load(response)["jobs"]
+        states = {job["kind"]: job["state"] for job in jobs}
+        failed = [job for job in jobs if job["state"] == "error"]
+        assert not failed, f"media jobs failed: {failed}"
+        if (
+            states.get("slate") == "ready"
+            and states.get("creative") == "ready"
+            and all(job["state"] == "ready" for job in jobs)
+        ):
+            return demo_server
+        time.sleep(0.5)
+    raise AssertionError(f"the mp4 channel's media were not ready in 120 s: {jobs}")

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,8 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
-AD_PATH = "/demo/ads/creatives/"
-SLATE_PATH = "/demo/ads/slate/"
 PLAY_DEADLINE = 90.0  # seconds for the page to play through two breaks (about 35 s are needed)
 STALL_LIMIT = 20.0  # seconds without video.currentTime moving before the test gives up and says so
 SAMPLE_EVERY_MS = 500
@@ -91,15 +90,54 @@ class Fragment(TypedDict):
 
 
 @dataclass(frozen=True, slots=True)
+class Paths:
+    """What tells a channel's ad and slate segments from its content: parts of their URLs."""
+
+    ad: tuple[str, ...]
+    slate: tuple[str, ...]
+
+    def kind(self, url: str) -> str:
+        if any(part in url for part in self.ad):
+            return "ad"
+        if any(part in url for part in self.slate):
+            return "slate"
+        return "content"
+
+
+# The demo channel's creatives and slate are the ad server's own HLS renditions.
+DEMO_PATHS = Paths(("/demo/ads/creatives/",), ("/demo/ads/slate/",))
+
+
+def mp4_paths(base: str) -> Paths:
+    """The mp4 channel's ads and slate are transcoded by the proxy: their folders are named by the jobs."""
+    jobs = http_json(f"{base}/v1/ssai/jobs")["jobs"]
+    folders = {
+        kind: tuple(f"/v1/ssai/assets/{job['id']}/" for job in jobs if job["kind"] == kind)
+        for kind in ("creative", "slate")
+    }
+    assert folders["creative"] and folders["slate"], jobs
+    return Paths(folders["creative"], folders["slate"])
+
+
+def channel_paths(channel: str, request: pytest.FixtureRequest) -> tuple[str, Paths]:
+    """The demo server for `channel` (the mp4 one once its media are transcoded) and its paths."""
+    if channel == "mp4":
+        base: str = request.getfixturevalue("warm_mp4")
+        return base, mp4_paths(base)
+    return request.getfixturevalue("demo_server"), DEMO_PATHS
+
+
+@dataclass(frozen=True, slots=True)
 class Break:
     """An ad break playback went through: a run of ad/slate fragments with content played before and after."""
 
     fragments: tuple[Fragment, ...]
     next_content: Fragment
+    paths: Paths
 
     @property
     def ad_sns(self) -> list[int]:
-        return [frag["sn"] for frag in self.fragments if AD_PATH in frag["url"]]
+        return [frag["sn"] for frag in self.fragments if self.paths.kind(frag["url"]) == "ad"]
 
     @property
     def end(self) -> float:
@@ -111,24 +149,16 @@ class Break:
         return f"sn {self.fragments[0]['sn']}..{self.fragments[-1]['sn']} ending at {self.end:.2f} s"
 
 
-def kind_of(url: str) -> str:
-    if AD_PATH in url:
-        return "ad"
-    if SLATE_PATH in url:
-        return "slate"
-    return "content"
-
-
-def played_breaks(played: list[Fragment]) -> list[Break]:
+def played_breaks(played: list[Fragment], paths: Paths) -> list[Break]:
     breaks: list[Break] = []
     run: list[Fragment] = []
     content_before = False
     for frag in played:
-        if kind_of(frag["url"]) != "content":
+        if paths.kind(frag["url"]) != "content":
             run.append(frag)
             continue
         if run and content_before:
-            breaks.append(Break(tuple(run), frag))
+            breaks.append(Break(tuple(run), frag, paths))
         run = []
         content_before = True
     return breaks
@@ -147,6 +177,12 @@ def click_through(ad: dict[str, Any]) -> str | None:
 
 def tracked_ads(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [ad for avail in document["avails"] for ad in avail["ads"]]
+
+
+def poll_tracking(url: str, ads: list[dict[str, Any]], done: threading.Event) -> None:
+    while not done.wait(2.0):
+        ads += tracked_ads(http_json(url))
+    ads += tracked_ads(http_json(url))
 
 
 def artifacts_dir() -> Path:
@@ -207,19 +243,19 @@ def chromium_page(user_data_dir: Path) -> Iterator[Page]:
             context.close()
 
 
-def playlist_dump(base: str, session_id: str | None, level: int) -> str:
+def playlist_dump(base: str, channel: str, session_id: str | None, level: int) -> str:
     """The session's media playlist right now, for a failure message."""
     if session_id is None:
         return "(no session id)"
-    url = f"{base}/v1/ssai/media/demo/{session_id}/v{level}.m3u8"
+    url = f"{base}/v1/ssai/media/{channel}/{session_id}/v{level}.m3u8"
     try:
         return f"GET {url}:\n{http_text(url)}"
     except OSError as exc:
         return f"GET {url}: {exc}"
 
 
-def summary(snapshot: dict[str, Any]) -> str:
-    played = " ".join(f"{frag['sn']}{kind_of(frag['url'])[0]}" for frag in snapshot["played"])
+def summary(snapshot: dict[str, Any], paths: Paths) -> str:
+    played = " ".join(f"{frag['sn']}{paths.kind(frag['url'])[0]}" for frag in snapshot["played"])
     ads = [(ad["adId"], ad["mediaSequence"], ad["segmentCount"]) for ad in snapshot["ads"]]
     return (
         f"currentTime={snapshot['currentTime']:.2f} paused={snapshot['paused']} state={snapshot['state']} "
@@ -229,7 +265,10 @@ def summary(snapshot: dict[str, Any]) -> str:
 
 
 @pytest.mark.browser
-def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("channel", ["demo", "mp4"])
+def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """`mp4`: the ads and slate are MP4 files the proxy transcoded to the content's ladder (issue #4)."""
+    demo_server, paths = channel_paths(channel, request)
     requested: list[str] = []
     failed: list[str] = []  # responses of 400 and more (a 5xx of the proxy, a 404 of a segment, ...)
 
@@ -245,7 +284,7 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
         page.context.route(f"{LANDING}**", lambda route: route.fulfill(body="landing page", content_type="text/plain"))
         page.on("request", on_request)
         page.on("response", on_response)
-        page.goto(f"{demo_server}/demo/player/", wait_until="load")
+        page.goto(f"{demo_server}/demo/player/?channel={channel}", wait_until="load")
 
         started = time.monotonic()
         last_time, last_progress = -1.0, started
@@ -256,7 +295,7 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
             now = time.monotonic()
             if snapshot["currentTime"] > last_time + 0.1:
                 last_time, last_progress = snapshot["currentTime"], now
-            breaks = played_breaks(cast(list[Fragment], snapshot["played"]))
+            breaks = played_breaks(cast(list[Fragment], snapshot["played"]), paths)
 
             if ad_screenshot is None and snapshot["state"] == "ad" and snapshot["overlayAdId"] is not None:
                 # The overlay is a link to the current ad's clickThrough, titled after it.
@@ -272,7 +311,7 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
                 assert landing.value.url == click_through(ad)
                 landing.value.close()
             if snapshot["state"] == "content":
-                assert snapshot["overlayHidden"], f"ad overlay shown during content: {summary(snapshot)}"
+                assert snapshot["overlayHidden"], f"ad overlay shown during content: {summary(snapshot, paths)}"
 
             if snapshot["fatalErrors"]:
                 break
@@ -280,7 +319,7 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
                 break
             if now - last_progress > STALL_LIMIT:
                 level = snapshot["played"][-1]["level"] if snapshot["played"] else 0
-                playlist = playlist_dump(demo_server, snapshot["sessionId"], level)
+                playlist = playlist_dump(demo_server, channel, snapshot["sessionId"], level)
                 stalled = f"playback stalled for {STALL_LIMIT:g} s\n{playlist}"
                 break
             if now - started > PLAY_DEADLINE:
@@ -290,7 +329,7 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
         elapsed = time.monotonic() - started
         page.screenshot(path=str(artifacts / "playback-end.png"))
 
-    report = f"after {elapsed:.1f} s: {summary(snapshot)}\nfailed responses: {failed}\n{stalled}"
+    report = f"after {elapsed:.1f} s: {summary(snapshot, paths)}\nfailed responses: {failed}\n{stalled}"
     print(report)  # shown with -s or on failure
     assert not snapshot["fatalErrors"], f"hls.js fatal errors: {snapshot['fatalErrors']}\n{report}"
     assert not stalled, report
@@ -308,9 +347,9 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
     assert not foreign, f"the page requested other hosts: {foreign}"
 
     # The segments were really fetched, by the browser, from the ad server's creatives.
-    ad_requests = [url for url in requested if AD_PATH in url]
+    ad_requests = [url for url in requested if paths.kind(url) == "ad"]
     assert ad_requests, report
-    played_ads = {frag["url"] for brk in breaks for frag in brk.fragments if AD_PATH in frag["url"]}
+    played_ads = {frag["url"] for brk in breaks for frag in brk.fragments if paths.kind(frag["url"]) == "ad"}
     assert played_ads <= set(ad_requests), f"played ad fragments never requested: {played_ads - set(ad_requests)}"
 
     # The tracking API delivered the ads with their clickThrough, and its mediaSequence/segmentCount
@@ -323,14 +362,16 @@ def test_hlsjs_plays_through_two_ad_breaks(demo_server: str, tmp_path: Path) -> 
     for frag in cast(list[Fragment], snapshot["played"]):
         tracked = any(frag["sn"] in r for r in ranges)
         where = "inside" if tracked else "outside"
-        assert tracked == (kind_of(frag["url"]) == "ad"), f"sn {frag['sn']} {frag['url']} {where} {ranges}\n{report}"
+        assert tracked == (paths.kind(frag["url"]) == "ad"), f"sn {frag['sn']} {frag['url']} {where} {ranges}\n{report}"
 
     assert ad_screenshot is not None, f"no sample showed the overlay during an ad\n{report}"
 
 
 @pytest.mark.slow
-def test_ffmpeg_reads_sixty_seconds_of_a_stitched_session(demo_server: str) -> None:
-    session = http_json(f"{demo_server}/v1/ssai/session/demo/main.m3u8", method="POST", body=b"{}")
+@pytest.mark.parametrize("channel", ["demo", "mp4"])
+def test_ffmpeg_reads_sixty_seconds_of_a_stitched_session(channel: str, request: pytest.FixtureRequest) -> None:
+    demo_server, _ = channel_paths(channel, request)
+    session = http_json(f"{demo_server}/v1/ssai/session/{channel}/main.m3u8", method="POST", body=b"{}")
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(),
         *("-hide_banner", "-nostdin", "-nostats", "-v", "error"),
@@ -340,10 +381,19 @@ def test_ffmpeg_reads_sixty_seconds_of_a_stitched_session(demo_server: str) -> N
         *("-t", str(FFMPEG_SECONDS), "-f", "null", "-"),  # decode everything, write nothing
     ]
     started = time.monotonic()
+    # The tracking API is polled while ffmpeg reads, as a player does: it returns each ad once, and only
+    # while its break is in the live window (16 s here), so one call at the end would see one break at most.
+    ads: list[dict[str, Any]] = []
+    done = threading.Event()
+    poller = threading.Thread(target=poll_tracking, args=(demo_server + session["trackingUrl"], ads, done))
+    poller.start()
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"ffmpeg still reading after {FFMPEG_TIMEOUT:g} s: {exc.stderr!r}")
+    finally:
+        done.set()
+        poller.join()
     elapsed = time.monotonic() - started
 
     # With -v error, ffmpeg prints only errors, so any line is one but FFMPEG_BENIGN. (At -v warning it
@@ -366,8 +416,7 @@ def test_ffmpeg_reads_sixty_seconds_of_a_stitched_session(demo_server: str) -> N
 
     # Server side: the session's playlists had ads in those 60 s (each break is 6 s of ads every 12 s,
     # so four or five are expected), numbered in order without overlap.
-    ads = tracked_ads(http_json(demo_server + session["trackingUrl"]))
-    assert len(ads) >= 2, f"tracking API after {elapsed:.0f} s of ffmpeg: {ads}"
+    assert len(ads) >= 2, f"tracking API during {elapsed:.0f} s of ffmpeg: {ads}"
     assert all(click_through(ad) for ad in ads), ads
     ranges = ad_ranges(ads)
     assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges)), ranges

@@ -97,6 +97,22 @@ content_segment_prefix = "https://cdn.example.com"
     assert settings.channels == channels and settings.port == 81
 
 
+@pytest.mark.parametrize("slate", ["/srv/slates/brb.mp4", "file:///srv/slates/brb.mov", "https://cdn.test/brb.mp4"])
+def test_a_slate_may_be_a_video_file_to_transcode(tmp_path: Path, slate: str) -> None:
+    path = tmp_path / "channels.toml"
+    path.write_text(f'[channels.news]\norigin = "{ORIGIN}"\nslate = "{slate}"\n')
+    assert load_channels(path)["news"].slate == slate
+
+
+def test_media_pipeline_settings_from_the_environment(tmp_path: Path) -> None:
+    settings = from_env({"SSAI_DATA_DIR": str(tmp_path), "SSAI_TRANSCODE_WORKERS": "2", "SSAI_ASSET_MAX_GB": "1.5"})
+    assert settings.assets_path == tmp_path / "assets"
+    assert (settings.transcode_workers, settings.asset_max_gb) == (2, 1.5)
+    assert from_env({"SSAI_ASSET_DIR": "/srv/assets"}).assets_path == Path("/srv/assets")
+    with pytest.raises(ConfigError, match="SSAI_TRANSCODE_WORKERS has value 'two'"):
+        from_env({"SSAI_TRANSCODE_WORKERS": "two"})
+
+
 def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
     assert load_channels(write(tmp_path, "# nothing yet\n")) == {}
 
@@ -117,7 +133,7 @@ def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
         ("[channels.news]\norigin = 8080\n", "channels.news.origin has value 8080: expected an http(s) URL"),
         (
             f'[channels.news]\norigin = "{ORIGIN}"\nslate = "/slates/news.m3u8"\n',
-            "channels.news.slate has value '/slates/news.m3u8': expected an http(s) URL",
+            "channels.news.slate has value '/slates/news.m3u8': an HLS slate must be an http(s) URL",
         ),
         (
             f'[channels.news]\norigin = "{ORIGIN}"\nad_tag = ["https://a.example/v"]\n',

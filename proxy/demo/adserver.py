@@ -1,10 +1,14 @@
-"""A test VAST 3.0 ad server for the demo, serving its own HLS creatives and the slate.
+"""A test VAST 3.0 ad server for the demo, serving its own creatives and the slate, as HLS and as MP4.
 
-`GET /vast?dur=30&sid=…&mode=normal|empty|error|slow&delay=5` answers a pod of the demo creatives
-whose durations add up to at most `dur`. Every impression, quartile, click and error URL points back
-at `/beacon/{event}` on this app, which records the hit in memory (`app.state.beacons`, `GET
-/beacons`) so tests and the demo page can count what the proxy fired. All URLs are absolute and built
-from the request, so they stay right wherever the app is mounted.
+`GET /vast?dur=30&sid=…&mode=normal|empty|error|slow|wrapper|vmap&delay=5&media=hls|mp4` answers a pod
+of the demo creatives whose durations add up to at most `dur`. `media=hls` (the default) gives each ad
+a streaming HLS master conditioned like the content (`/creatives/{id}/master.m3u8`); `media=mp4` gives
+a progressive MP4 instead (`/mp4/{id}.mp4`: 854x480, 30 fps, AAC 44.1 kHz), which the proxy has to
+transcode, with the same creative id, impressions, tracking and click-through. The slate is served
+both ways too: `/slate/master.m3u8` and `/mp4/slate.mp4`. Every impression, quartile, click and error
+URL points back at `/beacon/{event}` on this app, which records the hit in memory (`app.state.beacons`,
+`GET /beacons`) so tests and the demo page can count what the proxy fired. All URLs are absolute and
+built from the request, so they stay right wherever the app is mounted.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from proxy.demo.media import DemoMedia, VodAsset
 
 VAST_TYPE = "application/xml"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+_FILE_TYPES = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".mp4": "video/mp4"}
 QUARTILES = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")
 # normal: a VAST 3 pod; empty: no ads; error: HTTP 500; slow: normal after `delay` s; wrapper: `wrap` (default 1)
 # VAST Wrappers in front of the pod; vmap: the pod inline in a VMAP 1.0 mid-roll (Google ad rules style).
 MODES = ("normal", "empty", "error", "slow", "wrapper", "vmap")
+MEDIA_KINDS = ("hls", "mp4")  # what each ad's MediaFile is: the HLS master, or the mezzanine MP4
 MAX_BEACONS = 50_000  # oldest records are dropped beyond this, so a long demo cannot grow without bound
 _MAX_DELAY = 60.0
 _MAX_ADS = 20
@@ -78,6 +84,7 @@ class _Pod:
     base: str
     sid: str | None
     media: DemoMedia
+    kind: str = "hls"  # one of MEDIA_KINDS
     ads: list[tuple[VodAsset, int]] = field(default_factory=list)
 
     def beacon(self, event: str, ad_id: str, creative: str, *, raw: str = "") -> str:
@@ -109,11 +116,20 @@ class _Pod:
         clicks = ET.SubElement(linear, "VideoClicks")
         ET.SubElement(clicks, "ClickThrough").text = f"https://example.com/landing/{asset.id}"
         ET.SubElement(clicks, "ClickTracking").text = self.beacon("click", ad_id, asset.id)
+        attrs, url = self._mp4_file(asset) if self.kind == "mp4" else self._hls_file(asset)
+        ET.SubElement(ET.SubElement(linear, "MediaFiles"), "MediaFile", attrs).text = url
+
+    def _hls_file(self, asset: VodAsset) -> tuple[dict[str, str], str]:
         top = self.media.ladder[0]
         attrs = {"delivery": "streaming", "type": "application/x-mpegURL", "width": str(top.width)}
         attrs |= {"height": str(top.height), "bitrate": str(top.bandwidth // 1000)}
-        files = ET.SubElement(linear, "MediaFiles")
-        ET.SubElement(files, "MediaFile", attrs).text = f"{self.base}/creatives/{asset.id}/master.m3u8"
+        return attrs, f"{self.base}/creatives/{asset.id}/master.m3u8"
+
+    def _mp4_file(self, asset: VodAsset) -> tuple[dict[str, str], str]:
+        mp4 = self.media.mp4(asset.id)
+        attrs = {"delivery": "progressive", "type": "video/mp4", "width": str(mp4.width)}
+        attrs |= {"height": str(mp4.height), "bitrate": str(mp4.kbps)}
+        return attrs, f"{self.base}/mp4/{mp4.name}"
 
 
 class _Files:
@@ -131,7 +147,7 @@ class _Files:
         if data is None:
             data = await asyncio.to_thread(path.read_bytes)
             self._data[relpath] = data
-        kind = PLAYLIST_TYPE if relpath.endswith(".m3u8") else "video/mp2t"
+        kind = _FILE_TYPES[path.suffix]
         return Response(data, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
 
 
@@ -199,21 +215,24 @@ def create_adserver_app(media: DemoMedia) -> Starlette:
     durations = {c.id: c.duration for c in media.creatives}
     creative_files = {c.id: _Files(media.vod_files(c)) for c in media.creatives}
     slate_files = _Files(media.vod_files(media.slate))
+    mp4_files = _Files(media.mp4_files())
 
     async def vast(request: Request) -> Response:
         app.state.vast_requests += 1
         mode = request.query_params.get("mode", "normal")
         dur = _number(request, "dur", 30.0, 3600.0)
         delay = _number(request, "delay", 5.0, _MAX_DELAY)
-        if mode not in MODES or dur is None or delay is None:
+        kind = request.query_params.get("media", "hls")
+        if mode not in MODES or dur is None or delay is None or kind not in MEDIA_KINDS:
             return _bad(
-                f"bad query: mode must be one of {', '.join(MODES)}, dur in 0..3600, delay in 0..{_MAX_DELAY:g}"
+                f"bad query: mode must be one of {', '.join(MODES)}, dur in 0..3600, delay in 0..{_MAX_DELAY:g},"
+                f" media one of {', '.join(MEDIA_KINDS)}"
             )
         if mode == "error":
             return Response("ad server failure (mode=error)", 500, media_type="text/plain")
         latency = _number(request, "latency", 0.0, _MAX_DELAY)  # every mode: a busy ad server's answer time
         await asyncio.sleep(delay if mode == "slow" else (latency or 0.0))
-        pod = _Pod(_mount_base(request), request.query_params.get("sid"), media)
+        pod = _Pod(_mount_base(request), request.query_params.get("sid"), media, kind)
         if mode == "wrapper":
             return _xml(_wrapper(pod, request))
         if mode != "empty":
@@ -228,6 +247,9 @@ def create_adserver_app(media: DemoMedia) -> Starlette:
 
     async def slate(request: Request) -> Response:
         return await slate_files.response(request.path_params["path"])
+
+    async def mp4(request: Request) -> Response:
+        return await mp4_files.response(request.path_params["name"])
 
     async def beacon(request: Request) -> Response:
         beacons: list[dict[str, Any]] = app.state.beacons
@@ -250,6 +272,7 @@ def create_adserver_app(media: DemoMedia) -> Starlette:
             Route("/vast", vast, methods=["GET"]),
             Route("/creatives/{id}/{path:path}", creative, methods=["GET"]),
             Route("/slate/{path:path}", slate, methods=["GET"]),
+            Route("/mp4/{name}", mp4, methods=["GET"]),
             Route("/beacon/{event}", beacon, methods=["GET", "POST"]),
             Route("/beacons", list_beacons, methods=["GET"]),
             Route("/stats", stats, methods=["GET"]),

@@ -1,4 +1,9 @@
-"""`ssai-proxy demo`: origin, ad server, slate, player page and the proxy in one app on one port."""
+"""`ssai-proxy demo`: origin, ad server, slate, player page and the proxy in one app on one port.
+
+Two channels share the origin: `demo`, whose ads and slate are HLS conditioned like the content, and `mp4`,
+whose ad server answers plain MP4 creatives and whose slate is an MP4, as real ad servers do (the player
+page plays it with `?channel=mp4`).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from proxy.web.app import create_app
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "demo"
+MP4_CHANNEL = "mp4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,12 @@ def demo_channel(base: str, name: str = CHANNEL, ad_query: str = "") -> ChannelC
     )
 
 
+def mp4_channel(base: str, name: str = MP4_CHANNEL, ad_query: str = "") -> ChannelConfig:
+    """The demo channel with MP4 ads and an MP4 slate: what the proxy must transcode before stitching."""
+    channel = demo_channel(base, name, "&".join(q for q in ("media=mp4", ad_query) if q))
+    return replace(channel, slate=f"{base}/demo/ads/mp4/slate.mp4")
+
+
 def self_host(host: str) -> str:
     """Where the proxy reaches its own demo origin: a wildcard bind address is not a destination."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -54,7 +66,8 @@ async def _home(request: Request) -> Response:
 
 def create_demo_app(settings: Settings, media: DemoMedia, options: DemoOptions) -> Starlette:
     base = f"http://{self_host(options.host)}:{options.port}"
-    settings = settings.with_channels({**settings.channels, CHANNEL: demo_channel(base)})
+    channels = {CHANNEL: demo_channel(base), MP4_CHANNEL: mp4_channel(base)}
+    settings = settings.with_channels({**settings.channels, **channels})
     settings = replace(settings, egress_allow_loopback=True)  # the demo's ad server and creatives are on loopback
     origin = create_origin_app(
         media,

@@ -1,7 +1,9 @@
 """Demo media: a looping live-content ladder, three ad creatives and a slate, encoded once with ffmpeg.
 
-Everything shares one ladder (same resolutions, H.264 profile/level, AAC-LC stereo 48 kHz in MPEG-TS)
-because players stall or reset decoders when an ad's tracks differ from the content's. The result is
+Everything in HLS shares one ladder (same resolutions, H.264 profile/level, AAC-LC stereo 48 kHz in MPEG-TS)
+because players stall or reset decoders when an ad's tracks differ from the content's. Each creative and the
+slate also exist as a plain "mezzanine" MP4, as a real ad server serves them, deliberately shaped unlike the
+ladder (854x480, 30 fps, AAC 44.1 kHz, H.264 High) so a proxy given them has to transcode. The result is
 cached under `data_dir/demo-media/td{N}-v{FORMAT_VERSION}/`, built in a temporary folder and renamed
 into place so a crash or a concurrent run never leaves a half-written cache behind.
 
@@ -21,12 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: mezzanine MP4s
 MARKER = "media.json"  # written last, inside the temporary folder, before the atomic rename
 FPS = 25
 AUDIO_RATE = 48_000
 MIN_LOOP_SECONDS = 60
 _FFMPEG_TIMEOUT = 900.0
+# The mezzanine MP4s: a common web ad shape that matches no rung of the ladder in size, rate or audio.
+MP4_WIDTH, MP4_HEIGHT, MP4_FPS, MP4_AUDIO_RATE = 854, 480, 30, 44_100
+MP4_SLATE_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,22 @@ class VodAsset:
 
 
 @dataclass(frozen=True, slots=True)
+class Mp4Asset:
+    """A creative or the slate as one progressive MP4 (H.264 + AAC, moov first), as ad servers serve them."""
+
+    id: str
+    relpath: str  # file under DemoMedia.root
+    duration: float
+    width: int
+    height: int
+    kbps: int  # average bit rate of the whole file, for VAST MediaFile@bitrate
+
+    @property
+    def name(self) -> str:
+        return Path(self.relpath).name
+
+
+@dataclass(frozen=True, slots=True)
 class DemoMedia:
     root: Path
     target_duration: int
@@ -91,6 +112,8 @@ class DemoMedia:
     creatives: tuple[VodAsset, ...]
     slate: VodAsset
     text_overlay: bool  # whether ffmpeg's drawtext could burn labels in with this build
+    mp4s: tuple[Mp4Asset, ...]  # one per creative, same order
+    slate_mp4: Mp4Asset
 
     @property
     def loop_duration(self) -> int:
@@ -129,6 +152,24 @@ class DemoMedia:
 
     def segment_path(self, asset: VodAsset, rendition: str, index: int) -> Path:
         return self.asset_dir(asset) / self.rendition(rendition).name / segment_name(index)
+
+    def mp4(self, asset_id: str) -> Mp4Asset:
+        """The MP4 of a creative, or of the slate for "slate"."""
+        for mp4 in (*self.mp4s, self.slate_mp4):
+            if mp4.id == asset_id:
+                return mp4
+        raise KeyError(asset_id)
+
+    def mp4_path(self, asset_id: str) -> Path:
+        return self.root / self.mp4(asset_id).relpath
+
+    @property
+    def slate_mp4_path(self) -> Path:
+        return self.root / self.slate_mp4.relpath
+
+    def mp4_files(self) -> dict[str, Path]:
+        """Every MP4 by file name (`{creative_id}.mp4`, `slate.mp4`): the allow-list the ad server serves."""
+        return {mp4.name: self.root / mp4.relpath for mp4 in (*self.mp4s, self.slate_mp4)}
 
     def vod_files(self, asset: VodAsset) -> dict[str, Path]:
         """Every servable file of a VOD by its URL path relative to the asset's master (an allow-list)."""
@@ -226,7 +267,7 @@ def _build(out: Path, target_duration: int, exe: str) -> DemoMedia:
         )
         for r in LADDER
     )
-    media = DemoMedia(out, target_duration, ladder, loop, creatives, slate, text)
+    media = DemoMedia(out, target_duration, ladder, loop, creatives, slate, text, *_encode_mp4s(exe, out, text=text))
     for asset in (*creatives, slate):
         media.master_path(asset).write_text(render_master(ladder, "index.m3u8"))
         for rendition in ladder:
@@ -248,6 +289,9 @@ def _load(root: Path) -> DemoMedia:
     def asset(raw: dict[str, Any]) -> VodAsset:
         return VodAsset(raw["id"], raw["relpath"], float(raw["duration"]), tuple(raw["segment_durations"]))
 
+    def mp4(raw: dict[str, Any]) -> Mp4Asset:
+        return Mp4Asset(**raw)
+
     return DemoMedia(
         root=root,
         target_duration=int(meta["target_duration"]),
@@ -256,6 +300,8 @@ def _load(root: Path) -> DemoMedia:
         creatives=tuple(asset(c) for c in meta["creatives"]),
         slate=asset(meta["slate"]),
         text_overlay=bool(meta["text_overlay"]),
+        mp4s=tuple(mp4(m) for m in meta["mp4s"]),
+        slate_mp4=mp4(meta["slate_mp4"]),
     )
 
 
@@ -356,28 +402,77 @@ def _encode_content(exe: str, out: Path, target_duration: int, loop: int, *, tex
         raise RuntimeError(f"content loop cut into {durations}, want {loop} x {target_duration} s")
 
 
-def _encode_creative(exe: str, root: Path, spec: _CreativeSpec, seg: int, *, text: bool) -> VodAsset:
-    d, relpath = spec.duration, f"creatives/{spec.id}"
+def _creative_source(spec: _CreativeSpec, width: int, height: int, fps: int, *, text: bool) -> str:
+    """The creative's picture at any size: its colour, a moving test pattern, its label and a countdown."""
+    d, k = spec.duration, height / 360  # sizes and offsets are laid out for 360 lines, then scaled
     source = (
-        f"color=c={spec.colour}:s=640x360:r={FPS}:d={d}[bg];testsrc2=s=320x180:r={FPS}:d={d}[fg];"
-        "[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2+40:shortest=1"
+        f"color=c={spec.colour}:s={width}x{height}:r={fps}:d={d}[bg];"
+        f"testsrc2=s={_even(width / 2)}x{_even(height / 2)}:r={fps}:d={d}[fg];"
+        f"[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2+{round(40 * k)}:shortest=1"
     )
     if text:
-        source += "," + _label(f"AD {spec.label} {d}s", size=40, y="20")
-        source += "," + _label(f"%{{eif\\:{d}-t\\:d}}", size=32, y="h-56")  # seconds left
+        source += "," + _label(f"AD {spec.label} {d}s", size=round(40 * k), y=str(round(20 * k)))
+        source += "," + _label(f"%{{eif\\:{d}-t\\:d}}", size=round(32 * k), y=f"h-{round(56 * k)}")  # seconds left
+    return source
+
+
+def _creative_tone(spec: _CreativeSpec) -> str:
     # A pulsed tone, different per creative, so an ad is heard as well as seen.
-    tone = f"0.2*sin(2*PI*{spec.tone_hz}*t)*lt(mod(t,1),0.5)"
-    return VodAsset(spec.id, relpath, float(d), _encode_vod(exe, root / relpath, source, tone, d, seg))
+    return f"0.2*sin(2*PI*{spec.tone_hz}*t)*lt(mod(t,1),0.5)"
+
+
+def _slate_source(width: int, height: int, fps: int, seconds: int, *, text: bool) -> str:
+    if not text:
+        return f"smptebars=s={width}x{height}:r={fps}:d={seconds}"
+    k = height / 360
+    source = f"color=c=0x263238:s={width}x{height}:r={fps}:d={seconds},"
+    source += _label("SLATE", size=round(72 * k), y=f"(h-text_h)/2-{round(30 * k)}")
+    return source + "," + _label("we will be right back", size=round(28 * k), y=f"h-{round(80 * k)}")
+
+
+def _even(value: float) -> int:
+    return 2 * round(value / 2)  # 4:2:0 chroma needs even sizes
+
+
+def _encode_creative(exe: str, root: Path, spec: _CreativeSpec, seg: int, *, text: bool) -> VodAsset:
+    d, relpath = spec.duration, f"creatives/{spec.id}"
+    source = _creative_source(spec, 640, 360, FPS, text=text)
+    return VodAsset(spec.id, relpath, float(d), _encode_vod(exe, root / relpath, source, _creative_tone(spec), d, seg))
 
 
 def _encode_slate(exe: str, root: Path, target_duration: int, *, text: bool) -> VodAsset:
     d = 2 * target_duration
-    if text:
-        source = f"color=c=0x263238:s=640x360:r={FPS}:d={d}," + _label("SLATE", size=72, y="(h-text_h)/2-30")
-        source += "," + _label("we will be right back", size=28, y="h-80")
-    else:
-        source = f"smptebars=s=640x360:r={FPS}:d={d}"
+    source = _slate_source(640, 360, FPS, d, text=text)
     return VodAsset("slate", "slate", float(d), _encode_vod(exe, root / "slate", source, "0", d, target_duration))
+
+
+def _encode_mp4s(exe: str, root: Path, *, text: bool) -> tuple[tuple[Mp4Asset, ...], Mp4Asset]:
+    """The creatives' MP4s, same picture and sound as their HLS, and the slate's."""
+    shape = (MP4_WIDTH, MP4_HEIGHT, MP4_FPS)
+    creatives = tuple(
+        _encode_mp4(exe, root, spec.id, _creative_source(spec, *shape, text=text), _creative_tone(spec), spec.duration)
+        for spec in CREATIVES
+    )
+    source = _slate_source(*shape, MP4_SLATE_SECONDS, text=text)
+    return creatives, _encode_mp4(exe, root, "slate", source, "0", MP4_SLATE_SECONDS)
+
+
+def _encode_mp4(exe: str, root: Path, asset_id: str, source: str, tone: str, seconds: int) -> Mp4Asset:
+    """One progressive MP4 as an ad server would hold it: the moov box first (`+faststart`), so a client
+    reading it over HTTP without range requests, like ffmpeg, can start before the end of the file."""
+    relpath = f"mp4/{asset_id}.mp4"
+    path = root / relpath
+    path.parent.mkdir(exist_ok=True)
+    audio = f"aevalsrc=exprs='{tone}|{tone}':s={MP4_AUDIO_RATE}:c=stereo:d={seconds}"
+    args = ["-f", "lavfi", "-i", audio, "-filter_complex", source + "[v]", "-map", "[v]", "-map", "0:a"]
+    # ultrafast keeps the build cheap but would signal Constrained Baseline; CABAC and 8x8dct make it the High
+    # profile real mezzanines use, so a transcoder sees a profile the ladder does not have.
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-x264-params", "cabac=1:8x8dct=1"]
+    args += ["-pix_fmt", "yuv420p", "-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "3000k"]
+    args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(path)]
+    _run(exe, args)
+    kbps = round(path.stat().st_size * 8 / seconds / 1000)
+    return Mp4Asset(asset_id, relpath, float(seconds), MP4_WIDTH, MP4_HEIGHT, kbps)
 
 
 def _encode_vod(exe: str, out: Path, source: str, tone: str, duration: int, seg: int) -> tuple[float, ...]:

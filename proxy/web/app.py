@@ -19,7 +19,7 @@ from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import playback
+from proxy.web import assets, playback
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -52,6 +52,7 @@ async def metrics(request: Request) -> Response:
             "ad_server_requests": dict(service.ads.requests),
             "ad_server_requests_shared": service.ads.shared,
             "beacons": dict(service.beacons.counts),
+            "jobs": dict(service.jobs.counts()),
             "decisions": counts,
             "channels": channels,
         }
@@ -79,7 +80,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 
     for channel in settings.channels.values():
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
-    routes: list[BaseRoute] = [*playback.routes, Route("/healthz", health), Route("/metrics", metrics), *extra_routes]
+    routes: list[BaseRoute] = [*playback.routes, *assets.routes, Route("/healthz", health), Route("/metrics", metrics)]
+    routes += extra_routes
     if settings.baseline_endpoint:
         routes += playback.baseline_routes
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={ProxyError: proxy_error})

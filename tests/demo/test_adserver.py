@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,9 +13,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from proxy.ads.chain import Fetch, parse_response, resolve
+from proxy.ads.models import AdResponse, MediaFile
 from proxy.demo import adserver
 from proxy.demo.adserver import create_adserver_app, fill_pod
 from proxy.demo.media import DemoMedia, prepare_media
+from proxy.errors import OriginError
 
 BASE = "http://testserver/demo/ads"
 DURATIONS = {"ad-red-10s": 10.0, "ad-green-15s": 15.0, "ad-blue-6s": 6.0}
@@ -45,6 +49,18 @@ def text(element: ET.Element, path: str) -> str:
     found = element.find(path)
     assert found is not None and found.text is not None, path
     return found.text.strip()
+
+
+def fetcher(http: TestClient) -> Fetch:
+    """The resolver's `fetch` over the test client: what the proxy's ad server client does, minus the network."""
+
+    async def fetch(url: str) -> bytes:
+        response = http.get(url)
+        if response.status_code != 200:
+            raise OriginError(f"GET {url}: HTTP {response.status_code}")
+        return response.content
+
+    return fetch
 
 
 # --- pod fitting ------------------------------------------------------------------------------------------
@@ -123,6 +139,71 @@ def test_media_file_url_serves_the_creative(http: TestClient) -> None:
     assert segment.headers["content-type"] == "video/mp2t" and segment.content[0] == 0x47
 
 
+# --- MP4 creatives (media=mp4) ---------------------------------------------------------------------------
+
+
+POD_45 = ["ad-green-15s", "ad-red-10s", "ad-blue-6s", "ad-red-10s"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "creatives"),
+    [
+        ("mode=normal", POD_45),
+        ("mode=slow&delay=0", POD_45),
+        ("mode=wrapper&wrap=2", POD_45[:1]),  # a Wrapper without allowMultipleAds yields one ad (proxy.ads.chain)
+        ("mode=vmap", POD_45),
+    ],
+)
+async def test_mp4_pods_in_every_mode(http: TestClient, media: DemoMedia, mode: str, creatives: list[str]) -> None:
+    """Through the proxy's own resolver (Wrappers followed, VMAP mid-roll picked): one progressive MP4 per ad."""
+    resolved = await resolve(f"{BASE}/vast?dur=45&sid=s-9&media=mp4&{mode}", fetcher(http))
+    assert resolved.skipped == ()
+    assert [ad.creative_id for ad in resolved.ads] == creatives
+    for ad in resolved.ads:
+        mp4 = media.mp4(ad.creative_id)
+        url = f"{BASE}/mp4/{ad.creative_id}.mp4"
+        assert ad.media_files == (MediaFile(url, "video/mp4", "progressive", mp4.kbps, 854, 480),)
+        assert not ad.media_files[0].is_hls and ad.duration == mp4.duration
+
+
+def test_mp4_media_file_url_serves_the_file(http: TestClient, media: DemoMedia) -> None:
+    response = parse_response(http.get("/demo/ads/vast?dur=31&media=mp4").content)
+    assert isinstance(response, AdResponse) and len(response.ads) == 3
+    for ad in response.ads:
+        (media_file,) = ad.media_files
+        served = http.get(media_file.url)
+        assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
+        assert served.content == media.mp4_path(ad.creative_id).read_bytes()
+
+
+async def test_mp4_ads_are_the_hls_ads_but_for_their_media(http: TestClient) -> None:
+    """Same creative ids, impressions, tracking, click-through and error URLs: only the MediaFile differs."""
+    hls = await resolve(f"{BASE}/vast?dur=60&sid=same", fetcher(http))
+    mp4 = await resolve(f"{BASE}/vast?dur=60&sid=same&media=mp4", fetcher(http))
+    assert len(hls.ads) == 5 and all(ad.media_files[0].is_hls for ad in hls.ads)
+    assert all(ad.media_files[0].mime_type == "video/mp4" for ad in mp4.ads)
+    assert [replace(ad, media_files=()) for ad in mp4.ads] == [replace(ad, media_files=()) for ad in hls.ads]
+    assert http.get("/demo/ads/vast?dur=60&sid=same&media=hls").content == http.get(hls.fetched[0]).content
+
+
+def test_mp4_empty_and_error_modes(http: TestClient) -> None:
+    empty = parse_response(http.get("/demo/ads/vast?dur=30&mode=empty&media=mp4").content)
+    assert isinstance(empty, AdResponse) and empty.ads == ()
+    assert http.get("/demo/ads/vast?dur=30&mode=error&media=mp4").status_code == 500
+
+
+@pytest.mark.parametrize("query", ["media=dash", "media=", "media=MP4", "media=mp4&mode=weird", "media=hls&dur=x"])
+def test_unknown_media_is_400(http: TestClient, query: str) -> None:
+    response = http.get(f"/demo/ads/vast?dur=30&{query}")
+    assert response.status_code == 400 and "media one of hls, mp4" in response.text
+
+
+def test_slate_mp4(http: TestClient, media: DemoMedia) -> None:
+    response = http.get("/demo/ads/mp4/slate.mp4")
+    assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
+    assert response.content == media.slate_mp4_path.read_bytes()
+
+
 def test_no_sid_means_no_sid_in_urls(http: TestClient) -> None:
     assert "sid=" not in http.get("/demo/ads/vast?dur=30").text
 
@@ -167,6 +248,14 @@ def test_slate_files(http: TestClient, media: DemoMedia) -> None:
         "/demo/ads/creatives/ad-red-10s/../../media.json",
         "/demo/ads/creatives/ad-red-10s/%2e%2e/%2e%2e/media.json",
         "/demo/ads/slate/999p/index.m3u8",
+        "/demo/ads/mp4/nope.mp4",
+        "/demo/ads/mp4/ad-red-10s",
+        "/demo/ads/mp4/ad-red-10s.mp4/x",
+        "/demo/ads/mp4/media.json",
+        "/demo/ads/mp4/../x",
+        "/demo/ads/mp4/..%2fmedia.json",
+        "/demo/ads/mp4/%2e%2e%2f%2e%2e%2fmedia.json",
+        "/demo/ads/mp4/",
     ],
 )
 def test_unknown_files_are_404(http: TestClient, path: str) -> None:

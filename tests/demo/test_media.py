@@ -12,7 +12,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from proxy.demo.media import DemoMedia, VodAsset, loop_segments_for, prepare_media
+from proxy.demo.media import CREATIVES, DemoMedia, Mp4Asset, VodAsset, loop_segments_for, prepare_media
 
 TD = 2
 CODECS = "avc1.42C01E,mp4a.40.2"  # H.264 Constrained Baseline level 3.0 + AAC-LC
@@ -81,6 +81,36 @@ def nal_types(data: bytes) -> list[int]:
 def probe(path: Path) -> str:
     done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
     return done.stderr.decode(errors="replace")
+
+
+def probe_duration(info: str) -> float:
+    match = re.search(r"Duration: (\d+):(\d+):(\d+\.\d+)", info)
+    assert match is not None, info
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The types of an MP4's top-level boxes, in file order (ISO/IEC 14496-12 §4.2)."""
+    data, at, boxes = path.read_bytes(), 0, []
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        if size == 1:  # a 64-bit size follows the type
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+        assert size >= 8, f"{path}: box of size {size} at {at}"
+        boxes.append(data[at + 4 : at + 8].decode("latin-1"))
+        at += size
+    assert at == len(data), f"{path}: boxes end at {at}, file at {len(data)}"
+    return boxes
+
+
+def mean_rgb(source: Path) -> tuple[int, int, int]:
+    """The mean colour of a 16x16 patch near the top-left corner of the first frame (the background)."""
+    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(source)]
+    args += ["-vf", "crop=16:16:4:4", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    pixels = subprocess.run(args, capture_output=True, check=True).stdout
+    assert len(pixels) == 16 * 16 * 3
+    r, g, b = (sum(pixels[c::3]) // 256 for c in range(3))
+    return r, g, b
 
 
 def playlist_tags(text: str, tag: str) -> list[str]:
@@ -187,6 +217,63 @@ def test_vod_playlists(media: DemoMedia) -> None:
     check_vod(media, media.slate, TD)
 
 
+# --- mezzanine MP4s ------------------------------------------------------------------------------------
+
+
+def all_mp4s(media: DemoMedia) -> list[Mp4Asset]:
+    return [*media.mp4s, media.slate_mp4]
+
+
+def test_mp4_assets(media: DemoMedia) -> None:
+    assert [m.id for m in media.mp4s] == list(media.creative_ids)
+    assert [m.duration for m in media.mp4s] == [c.duration for c in media.creatives]
+    assert media.slate_mp4.id == "slate" and media.slate_mp4.duration == 10
+    assert media.mp4_files() == {
+        "ad-red-10s.mp4": media.root / "mp4" / "ad-red-10s.mp4",
+        "ad-green-15s.mp4": media.root / "mp4" / "ad-green-15s.mp4",
+        "ad-blue-6s.mp4": media.root / "mp4" / "ad-blue-6s.mp4",
+        "slate.mp4": media.root / "mp4" / "slate.mp4",
+    }
+    assert media.mp4_path("ad-blue-6s") == media.root / "mp4" / "ad-blue-6s.mp4"
+    assert media.slate_mp4_path == media.mp4_path("slate") == media.root / "mp4" / "slate.mp4"
+    with pytest.raises(KeyError):
+        media.mp4("nope")
+
+
+def test_mp4s_are_shaped_unlike_the_ladder(media: DemoMedia) -> None:
+    """854x480 at 30 fps with AAC 44.1 kHz: no rung matches, so the proxy has to transcode them."""
+    for mp4 in all_mp4s(media):
+        path = media.mp4_path(mp4.id)
+        info = probe(path)
+        assert re.search(r"Video: h264 \(High\).*, 854x480[ ,].*, 30 fps,", info), info
+        assert re.search(r"Audio: aac \(LC\).*, 44100 Hz, stereo,", info), info
+        assert abs(probe_duration(info) - mp4.duration) <= 0.2, (mp4.id, info)
+        assert (mp4.width, mp4.height) == (854, 480)
+        assert mp4.kbps == round(path.stat().st_size * 8 / mp4.duration / 1000) and mp4.kbps > 0
+
+
+def test_mp4s_are_progressive_with_the_moov_first(media: DemoMedia) -> None:
+    """`+faststart`: a client reading the file from the start, with no range request, gets the index first."""
+    for mp4 in all_mp4s(media):
+        boxes = top_level_boxes(media.mp4_path(mp4.id))
+        assert boxes[0] == "ftyp" and "moov" in boxes and "mdat" in boxes, boxes
+        assert boxes.index("moov") < boxes.index("mdat"), boxes
+
+
+@pytest.mark.parametrize(("creative_id", "colour"), [(c.id, c.colour) for c in CREATIVES])
+def test_mp4_creative_looks_like_its_hls_creative(media: DemoMedia, creative_id: str, colour: str) -> None:
+    want = tuple(int(colour[i : i + 2], 16) for i in (2, 4, 6))  # "0xRRGGBB"
+    mp4 = mean_rgb(media.mp4_path(creative_id))
+    hls = mean_rgb(media.segment_path(media.creative(creative_id), "360p", 0))
+    assert all(abs(a - b) <= 12 for a, b in zip(mp4, want, strict=True)), (mp4, want)
+    assert all(abs(a - b) <= 12 for a, b in zip(mp4, hls, strict=True)), (mp4, hls)
+
+
+def test_mp4_slate_looks_like_the_hls_slate(media: DemoMedia) -> None:
+    mp4, hls = mean_rgb(media.slate_mp4_path), mean_rgb(media.segment_path(media.slate, "360p", 0))
+    assert all(abs(a - b) <= 12 for a, b in zip(mp4, hls, strict=True)), (mp4, hls)
+
+
 # --- the cache -----------------------------------------------------------------------------------------
 
 
@@ -229,3 +316,4 @@ def test_builds_without_drawtext(tmp_path: Path) -> None:
     assert plain.text_overlay is False and plain.loop_segments == 16
     assert plain.creative("ad-red-10s").segment_durations == (4.0, 4.0, 2.0)
     assert "h264" in probe(plain.segment_path(plain.slate, "180p", 1))
+    assert "854x480" in probe(plain.slate_mp4_path) and "44100 Hz" in probe(plain.mp4_path("ad-red-10s"))

@@ -18,12 +18,14 @@
 (function () {
   "use strict";
 
-  var CHANNEL = "demo";
+  // ?channel=mp4 plays the channel whose ads and slate are MP4s the proxy transcodes; "demo" otherwise.
+  var CHANNEL = new URLSearchParams(location.search).get("channel") || "demo";
   var DEFAULT_TARGET_DURATION = 6; // seconds, until hls.js has read EXT-X-TARGETDURATION
   var MAX_ENTRIES = 5000; // bound on every list below, so a demo left open for days stays small
 
   // Everything the page knows, for tests (Playwright reads it) and for the browser console.
   var demo = {
+    channel: CHANNEL,
     sessionId: null,
     manifestUrl: null,
     trackingUrl: null,
@@ -58,7 +60,7 @@
   // ---- 1. Session -------------------------------------------------------------------------------
 
   async function createSession() {
-    var response = await fetch("/v1/ssai/session/" + CHANNEL + "/main.m3u8", {
+    var response = await fetch("/v1/ssai/session/" + encodeURIComponent(CHANNEL) + "/main.m3u8", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: "{}", // ad parameters would go here, e.g. {"adsParams": {"lang": "en"}}
@@ -78,11 +80,13 @@
 
   // ---- 2. Playback ------------------------------------------------------------------------------
 
-  // The demo's own URLs say what a segment is; a real player only has the tracking API's ranges.
-  function kindOfUrl(url) {
-    if (url.indexOf("/demo/ads/creatives/") !== -1) return "ad";
-    if (url.indexOf("/demo/ads/slate/") !== -1) return "slate";
-    return "content";
+  // What a fragment is: content comes from the demo origin; among the rest, the tracking API's ranges
+  // (what a real player has) name the ads, and the demo ad server's own creative URLs do so too before the
+  // tracking poll has caught up. Anything else is slate (the ad server's, or one the proxy transcoded).
+  function kindOf(frag) {
+    if (frag.url.indexOf("/demo/origin/") !== -1) return "content";
+    if (adAt(frag.sn) || frag.url.indexOf("/demo/ads/creatives/") !== -1) return "ad";
+    return "slate";
   }
 
   function fragEntry(frag) {
@@ -134,7 +138,7 @@
     // Playback entered a new fragment: this is the moment to decide "ad or not".
     hls.on(Hls.Events.FRAG_CHANGED, function (event, data) {
       var frag = data.frag;
-      var state = kindOfUrl(frag.url);
+      var state = kindOf(frag);
       if (state !== "content" && demo.state !== "ad" && demo.state !== "slate") demo.breaks += 1;
       demo.state = state;
       demo.currentSn = frag.sn;
@@ -275,6 +279,7 @@
 
   // ---- Start ------------------------------------------------------------------------------------
 
+  setText("status-channel", CHANNEL);
   createSession().then(
     function () {
       startPlayback();

@@ -1,0 +1,126 @@
+"""Issue #4 end to end on a real uvicorn: a new MP4 creative is skipped in its first break (reason counted,
+slate played), transcoded meanwhile, and played from a later break on, with every playlist invariant.
+
+A demo server of its own (a fresh asset folder, so nothing is transcoded yet) with one more channel, `warm`:
+the mp4 channel's origin and slate but no ad tag. A session there prepares the slate alone, so when the test's
+session joins the mp4 channel the slate is ready and its creatives are new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from proxy.assetstore import creative_folder
+from proxy.demo.app import DemoOptions, create_demo_app, mp4_channel
+from proxy.demo.media import DemoMedia
+from proxy.hls.playlist import parse_media
+from tests.conftest import demo_settings
+from tests.hls.invariants import check_track, check_tracks_agree
+from tests.servers import free_port, run_server
+from tests.test_e2e import demo_identity
+
+NO_EDGE = 10**9
+CREATIVE = "ad-blue-6s"  # a 6 s break holds the demo's 6 s creative only
+
+
+@pytest.fixture(scope="module")
+def server(demo_media: DemoMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
+    warm = replace(mp4_channel(base, "warm"), ad_tag=None)
+    settings = demo_settings(port, tmp_path_factory.mktemp("fresh-data")).with_channels({"warm": warm})
+    with run_server(create_demo_app(settings, demo_media, options), port) as url:
+        yield url
+
+
+async def get_json(http: aiohttp.ClientSession, url: str, method: str = "GET") -> Any:
+    async with http.request(method, url) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def wait_for_slate(http: aiohttp.ClientSession, base: str) -> None:
+    await get_json(http, f"{base}/v1/ssai/session/warm/main.m3u8", "POST")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        jobs = (await get_json(http, f"{base}/v1/ssai/jobs"))["jobs"]
+        assert [job["kind"] for job in jobs] in ([], ["slate"]), jobs
+        if jobs and jobs[0]["state"] == "ready":
+            return
+        assert not jobs or jobs[0]["state"] != "error", jobs
+        await asyncio.sleep(0.3)
+    raise AssertionError("the slate was not transcoded in 60 s")
+
+
+def classify(uri: str, slate_folder: str, ad_folder: str) -> str:
+    """tests/hls/invariants.py identities: ad:{key}:{index} for ad and slate segments, content:c{msn}."""
+    index = int(uri.rsplit("/seg-", 1)[-1].removesuffix(".ts")) if "/seg-" in uri else -1
+    if slate_folder in uri:
+        return f"ad:slate:{index}"
+    if ad_folder in uri:
+        return f"ad:{CREATIVE}:{index}"
+    return demo_identity(uri)  # content:c{msn}; anything else fails there
+
+
+def breaks_of(bodies: list[bytes], kind: Any) -> dict[int, set[str]]:
+    """Per break (its first media sequence number), the kinds of segment it was filled with."""
+    kinds = {segment.msn: _kind(kind(segment.uri)) for body in bodies for segment in parse_media(body).segments}
+    found: dict[int, set[str]] = {}
+    start = None
+    for msn in sorted(kinds):
+        if kinds[msn] == "content" or msn - 1 not in kinds:
+            start = None
+        if kinds[msn] != "content":
+            start = msn if start is None else start
+            found.setdefault(start, set()).add(kinds[msn])
+    return found
+
+
+def _kind(identity: str) -> str:
+    return "slate" if identity.startswith("ad:slate:") else identity.split(":")[0]
+
+
+@pytest.mark.slow
+async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_it(server: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        await wait_for_slate(http, server)
+        urls = await get_json(http, f"{server}/v1/ssai/session/mp4/main.m3u8", "POST")
+        session = urls["manifestUrl"].rsplit("=", 1)[1]
+        outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            for track, bodies in outputs.items():
+                async with http.get(f"{server}/v1/ssai/media/mp4/{session}/{track}.m3u8") as response:
+                    assert response.status == 200, await response.text()
+                    bodies.append(await response.read())
+            await asyncio.sleep(0.7)
+        metrics = await get_json(http, f"{server}/metrics")
+        jobs = (await get_json(http, f"{server}/v1/ssai/jobs"))["jobs"]
+        profile = next(job["profile"] for job in jobs if job["kind"] == "slate")
+        slate_folder = f"/v1/ssai/assets/{profile}/{creative_folder('slate:' + server + '/demo/ads/mp4/slate.mp4')}/"
+        ad_folder = f"/v1/ssai/assets/{profile}/{creative_folder(CREATIVE)}/"
+        segment_url = next(server + s.uri for b in outputs["v1"] for s in parse_media(b).segments if ad_folder in s.uri)
+        async with http.get(segment_url) as response:
+            assert response.status == 200 and response.headers["Content-Type"] == "video/mp2t"
+            assert (await response.read())[0] == 0x47, "an MPEG-TS segment"
+
+    def kind(uri: str) -> str:
+        return classify(uri, slate_folder, ad_folder)
+
+    breaks = breaks_of(outputs["v0"], kind)
+    assert len(breaks) >= 3, breaks
+    first, *later = (breaks[start] for start in sorted(breaks))
+    assert first == {"slate"}, f"the first break fills with slate while {CREATIVE} is transcoded: {breaks}"
+    assert all("ad" in fill for fill in later), f"later breaks play the transcoded ad: {breaks}"
+    assert metrics["decisions"]["NEW_CREATIVE"] >= 1 and metrics["jobs"] == {"ready": 2}
+    assert {job["key"] for job in jobs if job["kind"] == "creative"} == {CREATIVE}
+    per_track = {track: check_track(bodies, 2, [], [NO_EDGE] * len(bodies), kind) for track, bodies in outputs.items()}
+    check_tracks_agree(per_track)
