@@ -199,3 +199,59 @@ def test_tracks_are_what_the_loader_gets() -> None:
     master, _ = channel(*CHANNELS["fmp4"])
     assert [t.name for t in master.tracks] == ["a0", "a1", "v0", "v1"]
     assert all(isinstance(t, Track) for t in master.tracks)
+
+
+@pytest.mark.slow
+def test_progress_is_reported_and_a_raising_callback_kills_ffmpeg(sources: dict[str, Path], tmp_path: Path) -> None:
+    _, profile = channel(*CHANNELS["ts"])
+    seen: list[float] = []
+    transcode(sources["4x3-30fps-mono-44k"], profile, tmp_path / "a", preset="ultrafast", progress=seen.append, nice=5)
+    assert seen and seen == sorted(seen) and 0.9 <= seen[-1] <= 1.0
+
+    def cancel(fraction: float) -> None:
+        raise TranscodeError("transcode", "cancelled")
+
+    with pytest.raises(TranscodeError, match="cancelled"):
+        transcode(sources["4x3-30fps-mono-44k"], profile, tmp_path / "b", preset="ultrafast", progress=cancel)
+    assert not (tmp_path / "b" / "master.m3u8").exists()
+
+
+@pytest.mark.slow
+def test_ad_audio_starts_and_ends_with_its_video(sources: dict[str, Path], tmp_path: Path) -> None:
+    """No audio before the video or past its end: it would overlap the content around the ad (see _audio_filter)."""
+    _, profile = channel(*CHANNELS["ts"])
+    result = transcode(sources["4x3-30fps-mono-44k"], profile, tmp_path, preset="ultrafast")
+    playlist = result.renditions[0].playlist
+    joined = tmp_path / "all.ts"
+    joined.write_bytes(
+        b"".join((playlist.parent / s.uri).read_bytes() for s in parse_media(playlist.read_bytes()).segments)
+    )
+    spans = {}
+    for stream in ("v", "a"):
+        done = subprocess.run(
+            [
+                default_ffmpeg(),
+                "-v",
+                "error",
+                "-copyts",
+                "-i",
+                str(joined),
+                "-map",
+                f"0:{stream}",
+                "-c",
+                "copy",
+                "-f",
+                "framecrc",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        packets = [
+            [int(field) for field in line.split(",")[1:4]] for line in done.stdout.splitlines() if line[:1].isdigit()
+        ]
+        spans[stream] = (packets[0][1], packets[-1][1] + packets[-1][2])  # (first pts, last pts + duration), 90 kHz
+    assert spans["a"][0] == spans["v"][0], spans
+    assert spans["v"][1] - 1920 <= spans["a"][1] <= spans["v"][1], spans  # within one AAC frame of the end
