@@ -3,6 +3,8 @@
 ProxyError                      500
 ├── ConfigError                 500  bad settings or channel file (raised at start-up)
 ├── BadRequest                  400  a viewer's or operator's input, naming the field and the value
+├── Unauthorized                401  missing or wrong API key, OAuth client or bearer token
+├── Forbidden                   403  a read-only token asked to change something
 ├── NotFound                    404
 │   ├── ChannelNotFound
 │   └── SessionNotFound
@@ -31,6 +33,14 @@ class ConfigError(ProxyError):
 
 class BadRequest(ProxyError):
     status_code = 400
+
+
+class Unauthorized(ProxyError):
+    status_code = 401
+
+
+class Forbidden(ProxyError):
+    status_code = 403
 
 
 class NotFound(ProxyError):

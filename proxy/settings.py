@@ -76,6 +76,8 @@ class Settings:
     ffmpeg: str = ""  # a system ffmpeg; empty: the binary shipped by imageio-ffmpeg
     creative_max_mb: float = 500.0  # a MediaFile larger than this is refused
     creative_download_timeout: float = 120.0
+    # The control plane (issue #5): SQLite in the data directory, or a postgresql:// URL.
+    database_url: str = ""
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:

@@ -19,9 +19,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from proxy.accounts import create_account
 from proxy.adrequests import AdServerClient
 from proxy.ads.errors import ErrorCode
 from proxy.assetstore import AssetStore
+from proxy.db import Database
 from proxy.egress import EgressPolicy, egress_connector
 from proxy.hls.fill import Creative
 from proxy.hls.master import MasterPlaylist
@@ -189,29 +191,36 @@ async def test_cancelled_jobs_kill_ffmpeg(rig: Rig, files: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_slate_lifecycle(rig: Rig, adserver: str, files: Path) -> None:
-    slates = SlateLibrary(rig.pipeline)
-    good = slates.add("acct-1", f"{adserver}/media/ad.mp4", "brb")
-    bad = slates.add("acct-1", f"{adserver}/media/absent.mp4")
-    local = slates.add("acct-2", str(files / "other.mp4"), trusted=True)
-    assert [slates.status(s)[0] for s in (good, bad, local)] == ["transcoding"] * 3
-    assert (good.default, bad.default, local.default) == (True, False, True)
+async def test_slate_lifecycle(rig: Rig, adserver: str, tmp_path: Path) -> None:
+    db = Database.from_settings("", tmp_path)
+    await db.migrate()
+    for account in ("acct-1", "acct-2"):
+        await create_account(db, account, account)
+    slates = SlateLibrary(db, rig.pipeline)
+    good = await slates.add("acct-1", f"{adserver}/media/ad.mp4", "brb")
+    bad = await slates.add("acct-1", f"{adserver}/media/absent.mp4")
+    other = await slates.add("acct-2", f"{adserver}/media/other.mp4")
+    assert [slates.status(s)[0] for s in (good, bad, other)] == ["transcoding"] * 3
+    assert (good.default, bad.default, other.default) == (True, False, True)
     await rig.jobs.wait()
     assert slates.status(good) == ("ready", None)  # no channel yet: downloaded and probed
     assert slates.status(bad)[0] == "error" and "404" in (slates.status(bad)[1] or "")
     assert slates.as_seed(bad)["media_source_asset_status"] == "error"
     rig.pipeline.register(rig.profile)  # a channel starts: every slate is prepared for its ladder
+    await slates.settled()
     assert {job.key for job in rig.jobs.jobs.values() if job.active} == {
-        f"slate:{s.source_url}" for s in (good, bad, local)
+        f"slate:{s.source_url}" for s in (good, bad, other)
     }
     assert slates.status(good)[0] == "transcoding"
     await rig.jobs.wait()
-    assert slates.status(good) == ("ready", None) and slates.status(local) == ("ready", None)
+    assert slates.status(good) == ("ready", None) and slates.status(other) == ("ready", None)
     assert rig.store.is_ready(rig.store.folder(rig.profile.key, f"slate:{good.source_url}"))
     seed = slates.as_seed(good)
     assert seed["media_source_asset_type"] == "slate" and seed["media_source_asset_default"] is True
-    assert slates.delete("acct-2", good.id) is None, "another account's slate is not found"
-    assert slates.delete("acct-1", good.id) is good and bad.default, "the default passes to the oldest left"
+    assert await slates.delete("acct-2", good.id) is None, "another account's slate is not found"
+    assert await slates.delete("acct-1", good.id) == good
+    assert [(s.id, s.default) for s in await slates.of_account("acct-1")] == [(bad.id, True)], "default passes on"
+    await db.close()
 
 
 def test_cleanup_by_age_then_size(tmp_path: Path) -> None:

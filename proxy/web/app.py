@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.control import ControlPlane
 from proxy.decisions import compile_ad_config
 from proxy.egress import EgressPolicy, egress_connector
 from proxy.errors import ProxyError
@@ -19,7 +20,7 @@ from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, playback
+from proxy.web import assets, live_api, playback, vc_api
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -69,6 +70,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
             service = Service(settings, origin, HttpClient(ads_http, max_bytes=settings.origin_max_bytes))
             app.state.service = service
+            app.state.control = control = await ControlPlane.open(settings, service.pipeline)
             sweeper = asyncio.ensure_future(service.sweep_forever())
             try:
                 yield
@@ -77,10 +79,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
                 await service.close()
+                await control.close()
 
     for channel in settings.channels.values():
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
-    routes: list[BaseRoute] = [*playback.routes, *assets.routes, Route("/healthz", health), Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
+    routes += [Route("/healthz", health), Route("/metrics", metrics)]
     routes += extra_routes
     if settings.baseline_endpoint:
         routes += playback.baseline_routes

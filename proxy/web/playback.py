@@ -13,7 +13,7 @@ from proxy.errors import BadRequest, NotFound
 from proxy.service import Service
 from proxy.sessions import Client
 from proxy.tracking import tracking_document
-from proxy.web.responses import JSONResponse, PlaylistResponse
+from proxy.web.responses import JSONResponse, PlaylistResponse, read_body
 
 MAX_BODY = 16 * 1024
 
@@ -27,21 +27,8 @@ def _manifest_url(channel: str, session_id: str) -> str:
     return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}"
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refused as soon as it passes MAX_BODY: a huge POST is never held in memory."""
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY:
-        raise BadRequest(f"Content-Length {declared!r}: expected a body of at most {MAX_BODY} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise BadRequest(f"body of more than {MAX_BODY} bytes: expected at most {MAX_BODY}")
-    return bytes(raw)
-
-
 async def _body_params(request: Request) -> dict[str, str]:
-    raw = await _read_body(request)
+    raw = await read_body(request, MAX_BODY)
     if not raw.strip():
         return {}
     try:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
+
+from proxy.errors import BadRequest
 
 M3U8 = "application/vnd.apple.mpegurl"
 
@@ -26,3 +29,16 @@ class JSONResponse(Response):
 
 def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit`: a huge POST is never held in memory."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > limit:
+        raise BadRequest(f"Content-Length {declared!r}: expected a body of at most {limit} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise BadRequest(f"body of more than {limit} bytes: expected at most {limit}")
+    return bytes(raw)

@@ -1,0 +1,118 @@
+"""Seed 002's Live SSAI API under /v1/ssai: applications (ad configurations) and slates, by `X-API-KEY`.
+
+Request and response shapes are the seed's: create answers `{"application": …, "inserted": true}`, update and
+get the application itself, list an array, delete `{"application_id", "deleted": true}`. `account_id` in a body
+or path is optional and must be the key's own account; another account's ids are not found (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from proxy.control import ControlPlane, own_account
+from proxy.documents import Stored
+from proxy.errors import NotFound
+from proxy.web.responses import JSONResponse, read_body
+from proxy.web.schemas import ApplicationBody, SlateBody, parse
+
+MAX_CONTROL_BODY = 256 * 1024  # XSLT transforms make ad configurations the largest bodies
+
+
+def _control(request: Request) -> ControlPlane:
+    control: ControlPlane = request.app.state.control
+    return control
+
+
+def application_document(stored: Stored) -> dict[str, Any]:
+    return {**stored.document, "application_id": stored.id, "account_id": stored.account_id}
+
+
+async def _body(request: Request) -> tuple[ControlPlane, str, dict[str, Any]]:
+    control = _control(request)
+    principal = await control.by_api_key(request.headers.get("x-api-key"))
+    body = parse(ApplicationBody, await read_body(request, MAX_CONTROL_BODY))
+    account = own_account(principal, body.account_id)
+    document = body.model_dump(mode="json", exclude={"account_id"})
+    return control, account, document
+
+
+async def create_application(request: Request) -> Response:
+    control, account, document = await _body(request)
+    stored = await control.applications.create(account, document)
+    return JSONResponse({"application": application_document(stored), "inserted": True})
+
+
+async def update_application(request: Request) -> Response:
+    control, account, document = await _body(request)
+    app_id = request.path_params["application_id"]
+    stored = await control.applications.update(account, app_id, document)
+    if stored is None:
+        raise NotFound(f"application {app_id!r} does not exist")
+    return JSONResponse(application_document(stored))
+
+
+async def _principal_account(request: Request) -> tuple[ControlPlane, str]:
+    control = _control(request)
+    principal = await control.by_api_key(request.headers.get("x-api-key"))
+    return control, own_account(principal, request.path_params.get("account_id"))
+
+
+async def list_applications(request: Request) -> Response:
+    control, account = await _principal_account(request)
+    return JSONResponse([application_document(s) for s in await control.applications.list(account)])
+
+
+async def get_application(request: Request) -> Response:
+    control, account = await _principal_account(request)
+    app_id = request.path_params["application_id"]
+    stored = await control.applications.get(account, app_id)
+    if stored is None:
+        raise NotFound(f"application {app_id!r} does not exist")
+    return JSONResponse(application_document(stored))
+
+
+async def delete_application(request: Request) -> Response:
+    control, account = await _principal_account(request)
+    app_id = request.path_params["application_id"]
+    if not await control.applications.delete(account, app_id):
+        raise NotFound(f"application {app_id!r} does not exist")
+    return JSONResponse({"application_id": app_id, "deleted": True})
+
+
+async def add_slate(request: Request) -> Response:
+    control = _control(request)
+    principal = await control.by_api_key(request.headers.get("x-api-key"))
+    body = parse(SlateBody, await read_body(request, MAX_CONTROL_BODY))
+    account = own_account(principal, body.account_id)
+    slate = await control.slates.add(account, body.source_url, body.source_description)
+    return JSONResponse(control.slates.as_seed(slate))
+
+
+async def list_slates(request: Request) -> Response:
+    control, account = await _principal_account(request)
+    return JSONResponse([control.slates.as_seed(slate) for slate in await control.slates.of_account(account)])
+
+
+async def delete_slate(request: Request) -> Response:
+    control, account = await _principal_account(request)
+    slate_id = request.path_params["slate_id"]
+    slate = await control.slates.delete(account, slate_id)
+    if slate is None:
+        raise NotFound(f"slate {slate_id!r} does not exist")
+    return JSONResponse(control.slates.as_seed(slate))
+
+
+routes = [
+    Route("/v1/ssai/slates", add_slate, methods=["POST"]),
+    Route("/v1/ssai/slates/account/{account_id}", list_slates, methods=["GET"]),
+    Route("/v1/ssai/slates/slate/{slate_id}", delete_slate, methods=["DELETE"]),
+    Route("/v1/ssai/applications", create_application, methods=["POST"]),
+    Route("/v1/ssai/applications/account/{account_id}", list_applications, methods=["GET"]),
+    Route("/v1/ssai/applications/application/{application_id}", get_application, methods=["GET"]),
+    Route("/v1/ssai/applications/application/{application_id}", update_application, methods=["PUT"]),
+    Route("/v1/ssai/applications/application/{application_id}", delete_application, methods=["DELETE"]),
+]

@@ -1,0 +1,140 @@
+"""Seed 003's Video Cloud SSAI API under /v1/accounts/{account_id}/ssai_configs, with `Authorization: Bearer`,
+and the OAuth 2.0 client-credentials endpoint that issues those tokens (`POST /v4/access_token`, Brightcove's).
+
+Tokens of a `video-cloud/video/read` client may list and get; changes need `video-cloud/video/all` (403). A
+token never reaches another account's configurations: they are not found (404).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from proxy.accounts import TOKEN_SECONDS, issue_token
+from proxy.control import ControlPlane, own_account
+from proxy.documents import Stored
+from proxy.errors import NotFound, Unauthorized
+from proxy.web.responses import JSONResponse, read_body
+from proxy.web.schemas import SsaiConfig, decode_object, merge_ssai_config, parse
+
+MAX_CONTROL_BODY = 256 * 1024
+MAX_FORM_BODY = 4 * 1024
+
+
+def _control(request: Request) -> ControlPlane:
+    control: ControlPlane = request.app.state.control
+    return control
+
+
+def _timestamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the seed's RFC 3339 UTC form
+
+
+def config_document(stored: Stored) -> dict[str, Any]:
+    return {
+        **stored.document,
+        "config_id": stored.id,
+        "account_id": stored.account_id,
+        "created_timestamp": _timestamp(stored.created_at),
+        "updated_timestamp": _timestamp(stored.updated_at),
+    }
+
+
+async def _account(request: Request, *, write: bool) -> tuple[ControlPlane, str]:
+    control = _control(request)
+    principal = await control.by_bearer(request.headers.get("authorization"), write=write)
+    return control, own_account(principal, request.path_params["account_id"])
+
+
+async def _owned(control: ControlPlane, account: str, config_id: str) -> Stored:
+    stored = await control.ssai_configs.get(account, config_id)
+    if stored is None:
+        raise NotFound(f"ssai_config {config_id!r} does not exist")
+    return stored
+
+
+async def list_configs(request: Request) -> Response:
+    control, account = await _account(request, write=False)
+    return JSONResponse([config_document(s) for s in await control.ssai_configs.list(account)])
+
+
+async def create_config(request: Request) -> Response:
+    control, account = await _account(request, write=True)
+    body = parse(SsaiConfig, await read_body(request, MAX_CONTROL_BODY))
+    stored = await control.ssai_configs.create(account, body.model_dump(mode="json"))
+    return JSONResponse(config_document(stored))
+
+
+async def get_config(request: Request) -> Response:
+    control, account = await _account(request, write=False)
+    return JSONResponse(config_document(await _owned(control, account, request.path_params["config_id"])))
+
+
+async def update_config(request: Request) -> Response:
+    """A partial update, as the seed's sample `{"name": …}` shows: merged into the stored config, then checked."""
+    control, account = await _account(request, write=True)
+    config_id = request.path_params["config_id"]
+    patch = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    stored = await _owned(control, account, config_id)
+    merged = merge_ssai_config(stored.document, patch).model_dump(mode="json")
+    updated = await control.ssai_configs.update(account, config_id, merged)
+    if updated is None:  # deleted meanwhile
+        raise NotFound(f"ssai_config {config_id!r} does not exist")
+    return JSONResponse(config_document(updated))
+
+
+async def delete_config(request: Request) -> Response:
+    control, account = await _account(request, write=True)
+    config_id = request.path_params["config_id"]
+    if not await control.ssai_configs.delete(account, config_id):
+        raise NotFound(f"ssai_config {config_id!r} does not exist")
+    return Response(status_code=204)
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    """RFC 6749 §5.2's error shape."""
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str]:
+    """From HTTP Basic (RFC 6749 §2.3.1, preferred) or the form's client_id/client_secret."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return "", ""
+        return client_id, secret
+    return form.get("client_id", [""])[0], form.get("client_secret", [""])[0]
+
+
+async def access_token(request: Request) -> Response:
+    raw = await read_body(request, MAX_FORM_BODY)
+    form = parse_qs(raw.decode(errors="replace")) | parse_qs(request.url.query)
+    grant = form.get("grant_type", [""])[0]
+    if grant != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}: expected 'client_credentials'")
+    client_id, secret = _client_credentials(request, form)
+    try:
+        token = await issue_token(_control(request).db, client_id, secret)
+    except Unauthorized as error:
+        return _oauth_error(401, "invalid_client", error.message)
+    return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS})
+
+
+CONFIGS = "/v1/accounts/{account_id}/ssai_configs"
+routes = [
+    Route("/v4/access_token", access_token, methods=["POST"]),
+    Route(CONFIGS, list_configs, methods=["GET"]),
+    Route(CONFIGS, create_config, methods=["POST"]),
+    Route(CONFIGS + "/{config_id}", get_config, methods=["GET"]),
+    Route(CONFIGS + "/{config_id}", update_config, methods=["PUT"]),
+    Route(CONFIGS + "/{config_id}", delete_config, methods=["DELETE"]),
+]
