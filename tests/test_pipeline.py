@@ -182,10 +182,13 @@ async def test_cancelled_jobs_kill_ffmpeg(rig: Rig, files: Path) -> None:
     slow = PipelineOptions("/a", None, "placebo", 120.0, 0, 1 << 30, 10.0)  # placebo: long enough to cancel
     rig.pipeline.options = slow
     await rig.pipeline.creative("slow", str(files / "ad.mp4"), rig.profile, rig.master.tracks, trusted=True)
-    while not any(job.state == "transcoding" and job.percent > 5 for job in rig.jobs.jobs.values()):
-        await asyncio.sleep(0.05)
-    await asyncio.wait_for(rig.jobs.close(), 30)
     (job,) = rig.jobs.jobs.values()
+    for _ in range(600):  # until ffmpeg runs (the source is local: no download to wait for)
+        if job.state != "downloading" and job.state != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert job.state == "transcoding", job.as_dict()
+    await asyncio.wait_for(rig.jobs.close(), 30)
     assert (job.state, job.stage) == ("error", "cancelled")
     assert not rig.store.is_ready(rig.store.folder(rig.profile.key, "slow"))
 
