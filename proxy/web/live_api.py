@@ -22,7 +22,7 @@ from proxy.web.schemas import ApplicationBody, SlateBody, parse
 MAX_CONTROL_BODY = 256 * 1024  # XSLT transforms make ad configurations the largest bodies
 
 
-def _control(request: Request) -> ControlPlane:
+def control_of(request: Request) -> ControlPlane:
     control: ControlPlane = request.app.state.control
     return control
 
@@ -32,7 +32,7 @@ def application_document(stored: Stored) -> dict[str, Any]:
 
 
 async def _body(request: Request) -> tuple[ControlPlane, str, dict[str, Any]]:
-    control = _control(request)
+    control = control_of(request)
     principal = await control.by_api_key(request.headers.get("x-api-key"))
     body = parse(ApplicationBody, await read_body(request, MAX_CONTROL_BODY))
     account = own_account(principal, body.account_id)
@@ -56,7 +56,7 @@ async def update_application(request: Request) -> Response:
 
 
 async def _principal_account(request: Request) -> tuple[ControlPlane, str]:
-    control = _control(request)
+    control = control_of(request)
     principal = await control.by_api_key(request.headers.get("x-api-key"))
     return control, own_account(principal, request.path_params.get("account_id"))
 
@@ -84,7 +84,7 @@ async def delete_application(request: Request) -> Response:
 
 
 async def add_slate(request: Request) -> Response:
-    control = _control(request)
+    control = control_of(request)
     principal = await control.by_api_key(request.headers.get("x-api-key"))
     body = parse(SlateBody, await read_body(request, MAX_CONTROL_BODY))
     account = own_account(principal, body.account_id)

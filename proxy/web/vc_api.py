@@ -21,16 +21,11 @@ from proxy.accounts import TOKEN_SECONDS, issue_token
 from proxy.control import ControlPlane, own_account
 from proxy.documents import Stored
 from proxy.errors import NotFound, Unauthorized
+from proxy.web.live_api import MAX_CONTROL_BODY, control_of
 from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import SsaiConfig, decode_object, merge_ssai_config, parse
 
-MAX_CONTROL_BODY = 256 * 1024
 MAX_FORM_BODY = 4 * 1024
-
-
-def _control(request: Request) -> ControlPlane:
-    control: ControlPlane = request.app.state.control
-    return control
 
 
 def _timestamp(when: datetime) -> str:
@@ -48,7 +43,7 @@ def config_document(stored: Stored) -> dict[str, Any]:
 
 
 async def _account(request: Request, *, write: bool) -> tuple[ControlPlane, str]:
-    control = _control(request)
+    control = control_of(request)
     principal = await control.by_bearer(request.headers.get("authorization"), write=write)
     return control, own_account(principal, request.path_params["account_id"])
 
@@ -123,7 +118,7 @@ async def access_token(request: Request) -> Response:
         return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}: expected 'client_credentials'")
     client_id, secret = _client_credentials(request, form)
     try:
-        token = await issue_token(_control(request).db, client_id, secret)
+        token = await issue_token(control_of(request).db, client_id, secret)
     except Unauthorized as error:
         return _oauth_error(401, "invalid_client", error.message)
     return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS})
