@@ -110,9 +110,24 @@ async def _player(
                 polls.errors += 1
         latency = time.time() - sent
         (polls.herd if sent >= seen else polls.before).append(latency)
-        if b"/ad/" in body:
+        if b"/ad/" in body and sent >= seen:
             polls.ads.add(sid)
         await asyncio.sleep(max(0.0, TD - latency))
+
+
+async def _create_between_breaks(
+    origin: FakeOrigin, http: aiohttp.ClientSession, base: str, sessions: int
+) -> tuple[list[str], float]:
+    """Create the sessions just after one break is seen, so the next one is the first break they decide
+    (a session created while a break is seen would prefetch it too); return when that next break is seen."""
+    await asyncio.sleep(max(0.0, origin.next_break_seen_at(time.time()) + TD - time.time()))
+    limit = asyncio.Semaphore(100)
+    created_from = time.time()
+    ids = await asyncio.gather(*(_session(http, base, limit) for _ in range(sessions)))
+    seen = origin.next_break_seen_at(created_from)
+    if time.time() > seen - 2 * TD:
+        raise RuntimeError(f"creating {sessions} sessions took {time.time() - created_from:.1f} s: over a break period")
+    return ids, seen
 
 
 def _ms(values: list[float], p: float) -> float:
@@ -133,9 +148,7 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
             async with aiohttp.ClientSession(connector=connector) as http:
                 await _wait_ready(http, f"{origin_base}/stats", fake)
                 await _wait_ready(http, f"{base}/healthz", proxy)
-                limit = asyncio.Semaphore(100)
-                ids = await asyncio.gather(*(_session(http, base, limit) for _ in range(sessions)))
-                seen = origin.next_break_seen_at(time.time() + 2 * TD)
+                ids, seen = await _create_between_breaks(origin, http, base, sessions)
                 polls = _Polls([], [], set())
                 start = seen - 2 * TD
                 await asyncio.gather(
