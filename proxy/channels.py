@@ -213,7 +213,7 @@ class ChannelRuntime:
         self.low_msn = min((p.window.first_msn for p in self.pollers.values() if p.window is not None), default=0)
         if not track.name.startswith("v"):
             return
-        for brk in self.tracker.feed(window.playlist):
+        for brk in self.tracker.feed(window.playlist, time.time()):
             self.prefetch(brk)
         if len(self.fills) > 64:  # sessions keep the fills they use; the shared index forgets old breaks
             low = self.low_msn

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from proxy.accounts import Principal, check_api_key, check_token
+from proxy.channelstore import ChannelStore
 from proxy.db import Database
 from proxy.db.schema import applications, ssai_configs
 from proxy.documents import DocumentStore
@@ -18,6 +21,13 @@ class ControlPlane:
         self.applications = DocumentStore(db, applications)
         self.ssai_configs = DocumentStore(db, ssai_configs)
         self.slates = SlateLibrary(db, pipeline)
+        self.channels = ChannelStore(db)
+        # Applies a write to this process's channels at once (ChannelDirectory.refresh); others poll the store.
+        self.on_change: Callable[[], Awaitable[None]] | None = None
+
+    async def changed(self) -> None:
+        if self.on_change is not None:
+            await self.on_change()
 
     @classmethod
     async def open(cls, settings: Settings, pipeline: MediaPipeline) -> ControlPlane:
@@ -41,6 +51,14 @@ class ControlPlane:
         if write and not principal.write:
             raise Forbidden("this token's client has video-cloud/video/read only: expected video-cloud/video/all")
         return principal
+
+    async def by_either(self, headers: Mapping[str, str], *, write: bool) -> Principal:
+        """Channels belong to both API families: an `X-API-KEY` (seed 002) or a bearer token (seed 003)."""
+        if headers.get("x-api-key"):
+            return await self.by_api_key(headers["x-api-key"])
+        if headers.get("authorization"):
+            return await self.by_bearer(headers["authorization"], write=write)
+        raise Unauthorized("no X-API-KEY or `Authorization: Bearer …` header: expected one of them")
 
 
 def own_account(principal: Principal, account_id: str | None) -> str:

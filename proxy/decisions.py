@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
+import secrets
 import time
 import weakref
 from collections import Counter
@@ -118,16 +118,19 @@ class DecisionService:
         self.ads, self.loader, self.beacons, self.transforms = ads, loader, beacons, transforms
         self.pipeline = pipeline
         self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
-        self.configs: dict[str, AdConfig] = {}
+        self.configs: dict[tuple[str, str], AdConfig] = {}  # by ChannelConfig.key
         self.counts: Counter[str] = Counter()
         self._tasks: dict[str, dict[str, asyncio.Future[Decision]]] = {}  # session id -> break id -> decision
-        self._shared: LRUCache[tuple[str, str], asyncio.Future[Decision]] = LRUCache(1024)
-        self._break_infos: LRUCache[tuple[str, str], BreakInfo] = LRUCache(256)
+        self._shared: LRUCache[tuple[str, str, str], asyncio.Future[Decision]] = LRUCache(1024)
+        self._break_infos: LRUCache[tuple[str, str, str], BreakInfo] = LRUCache(256)
         # A shared decision is never cancelled because one of its sessions left.
         self._shared_tasks: weakref.WeakSet[asyncio.Future[Decision]] = weakref.WeakSet()
 
     def configure(self, channel: ChannelConfig) -> None:
-        self.configs[channel.name] = compile_ad_config(channel)
+        self.configs[channel.key] = compile_ad_config(channel)
+
+    def unconfigure(self, channel: ChannelConfig) -> None:
+        self.configs.pop(channel.key, None)
 
     def peek(self, session_id: str, brk: Break) -> Decision | None:
         tasks = self._tasks.get(session_id)
@@ -141,9 +144,9 @@ class DecisionService:
         tasks = self._tasks.setdefault(session.id, {})
         if brk.id in tasks:
             return
-        config = self.configs[channel.name]
+        config = self.configs[channel.key]
         if not config.personal:
-            key = (channel.name, brk.id)
+            key = (*channel.key, brk.id)
             shared = self._shared.get(key)
             if shared is None:
                 shared = self._shared[key] = asyncio.ensure_future(
@@ -214,10 +217,12 @@ class DecisionService:
 
     def _break_info(self, channel: ChannelConfig, brk: Break, duration: float) -> BreakInfo:
         """Built once per break (its SCTE-35 decoded once), shared by every session's request."""
-        key = (channel.name, brk.id)
+        key = (*channel.key, brk.id)
         info = self._break_infos.get(key)
         if info is None or info.duration != duration:
-            info = self._break_infos[key] = BreakInfo(duration, scte35=brk.cue.scte35, origin_time=brk.start_pdt)
+            info = self._break_infos[key] = BreakInfo(
+                duration, scte35=brk.cue.scte35, ad_server_data=brk.ad_server_data, origin_time=brk.start_pdt
+            )
         return info
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
@@ -290,5 +295,5 @@ def _context(info: BreakInfo, session: Session | None) -> AdContext:
             params=session.params or {},
         )
         avail = len(session.decided or ()) + 1
-        return AdContext(info, time.time(), random.getrandbits(64), viewer, avail_index=avail)
-    return AdContext(info, time.time(), random.getrandbits(64))
+        return AdContext(info, time.time(), secrets.randbits(64), viewer, avail_index=avail)
+    return AdContext(info, time.time(), secrets.randbits(64))

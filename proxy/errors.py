@@ -47,6 +47,12 @@ class NotFound(ProxyError):
     status_code = 404
 
 
+class Conflict(ProxyError):
+    """The request is valid but the stored state refuses it (a name taken, a configuration in use)."""
+
+    status_code = 409
+
+
 class ChannelNotFound(NotFound):
     def __init__(self, channel: str) -> None:
         super().__init__(f"channel {channel!r} is not configured")

@@ -15,11 +15,12 @@ from proxy.channels import ChannelRuntime
 from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
+from proxy.hls.breaks import CuePoint
 from proxy.jobs import JobQueue
 from proxy.origin import HttpClient
 from proxy.pipeline import MediaPipeline, PipelineOptions
 from proxy.sessions import Client, Session
-from proxy.settings import Settings
+from proxy.settings import ChannelConfig, Settings
 from proxy.store.memory import MemorySessionStore
 from proxy.transforms import TransformPool
 
@@ -75,20 +76,54 @@ class Service:
             default_break=settings.default_break_duration,
             spread=settings.ad_spread,
         )
-        slates = CreativeLoader(client, timeout=settings.ad_timeout)
-        for config in settings.channels.values():
-            self.decisions.configure(config)
-        self.channels = {
-            name: ChannelRuntime(config, settings, client, slates, self.decisions, clock, self.pipeline)
-            for name, config in settings.channels.items()
-        }
+        self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
+        # Channels by name as configured now, and the runtime of every version some session still uses
+        # (issue #5: a session keeps the configuration it started with).
+        self.configs: dict[str, ChannelConfig] = dict(settings.channels)
+        self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
+        self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
+
+    @property
+    def channels(self) -> dict[str, ChannelRuntime]:
+        """The current runtime of each channel that has one."""
+        found = ((name, self.runtimes.get(config.key)) for name, config in self.configs.items())
+        return {name: runtime for name, runtime in found if runtime is not None}
+
+    def set_channels(self, configs: Mapping[str, ChannelConfig]) -> None:
+        """The channels from now on: sessions created after this use them; existing ones keep theirs."""
+        self.configs = dict(configs)
+
+    def schedule(self, channel: str, cuepoint: CuePoint) -> None:
+        """A cue point for every runtime of `channel`, those started later included."""
+        self.cuepoints.setdefault(channel, {})[cuepoint.id] = cuepoint
+        for runtime in self.runtimes.values():
+            if runtime.config.name == channel:
+                runtime.tracker.schedule(cuepoint)
+
+    def _runtime(self, config: ChannelConfig) -> ChannelRuntime:
+        runtime = self.runtimes.get(config.key)
+        if runtime is None:
+            self.decisions.configure(config)  # stored configurations were compiled when written
+            if config.ad_transforms and self.decisions.transforms is None:
+                self.decisions.transforms = self.transforms = TransformPool(self.settings.transform_workers)
+            runtime = ChannelRuntime(
+                config, self.settings, self.client, self.slates, self.decisions, self.clock, self.pipeline
+            )
+            for cuepoint in self.cuepoints.get(config.name, {}).values():
+                runtime.tracker.schedule(cuepoint)
+            self.runtimes[config.key] = runtime
+        return runtime
 
     async def channel(self, name: str) -> ChannelRuntime:
-        runtime = self.channels.get(name)
-        if runtime is None:
+        config = self.configs.get(name)
+        if config is None:
             raise ChannelNotFound(name)
+        runtime = self._runtime(config)
         await runtime.start()
         return runtime
+
+    def runtime_of(self, session: Session) -> ChannelRuntime:
+        return self.runtimes[(session.channel, session.version)]
 
     async def create_session(self, channel: str, params: Mapping[str, str], client: Client | None = None) -> Session:
         if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
@@ -96,6 +131,7 @@ class Service:
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
+        session.version = runtime.config.version
         session.client = client
         self.sessions.add(session)
         runtime.join(session)
@@ -105,8 +141,7 @@ class Service:
         session = self.sessions.get(session_id)
         if session is None or session.channel != channel:
             raise SessionNotFound(session_id)
-        runtime = self.channels[channel]
-        session.expires_at = self.clock() + runtime.idle_after
+        session.expires_at = self.clock() + self.runtime_of(session).idle_after
         return session
 
     async def sweep_forever(self, every: float = 10.0) -> None:
@@ -114,6 +149,7 @@ class Service:
         while True:
             await asyncio.sleep(every)
             self.sweep()
+            await self.retire()
             if self.clock() - last_cleanup >= ASSET_CLEANUP_EVERY:
                 last_cleanup = self.clock()
                 await self.clean_assets()
@@ -133,14 +169,28 @@ class Service:
         now = self.clock()
         for session in self.sessions:
             if session.expires_at <= now:
-                self.channels[session.channel].leave(session)
+                self.runtime_of(session).leave(session)
                 self.decisions.drop_session(session.id)
         expired = self.sessions.expire(now)
         if expired:
             log.info("%d idle sessions expired, %d live", expired, len(self.sessions))
+        wall = time.time()
+        for cuepoints in self.cuepoints.values():
+            for cuepoint in [c for c in cuepoints.values() if c.starts_at + c.duration < wall]:
+                del cuepoints[cuepoint.id]
+
+    async def retire(self) -> None:
+        """Close the runtimes of versions no longer configured once their last session has gone."""
+        for key, runtime in list(self.runtimes.items()):
+            current = self.configs.get(key[0])
+            if (current is None or current.key != key) and not runtime.sessions:
+                del self.runtimes[key]
+                self.decisions.unconfigure(runtime.config)
+                await runtime.close()
+                log.info("channel %s: version %r retired", key[0], key[1])
 
     async def close(self) -> None:
-        for runtime in self.channels.values():
+        for runtime in self.runtimes.values():
             await runtime.close()
         await self.jobs.close()
         await self.beacons.close()

@@ -36,6 +36,7 @@ class Session:
         "client",
         "id",
         "channel",
+        "version",
         "join_msn",
         "join_time",
         "params",
@@ -52,6 +53,7 @@ class Session:
         self.id = secrets.token_hex(16)
         self.client: Client | None = None  # the viewer at session creation, for ad requests and beacons
         self.channel = channel
+        self.version = ""  # the channel configuration's version it started with (ChannelConfig.version)
         self.join_msn = join_msn  # breaks starting at or before this segment play as content (joined mid-break)
         self.join_time = join_time  # channel timeline seconds at the start of join_msn + 1
         self.params = dict(params) if params else None

@@ -16,6 +16,25 @@ from urllib.parse import urlsplit
 from proxy.errors import ConfigError
 
 AD_RESPONSE_TYPES = ("auto", "vast", "vmap", "dfp", "smartxml")
+# Both seeds' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
+# (proxy.ads.chain: dfp → dfp_ad_rules, a VMAP with one AdBreak per slot); dfp_vmap is plain VMAP 1.0.
+_AD_RESPONSES = {
+    "dfp": "dfp",
+    "vast": "vast",
+    "smartxml": "smartxml",
+    "dfp_ad_rules": "dfp",
+    "dfp_vmap": "vmap",
+    "vast_3_0": "vast",
+    "smart_xml": "smartxml",
+}
+
+
+def ad_response_of(expected: str) -> str:
+    """Seed 002's or seed 003's response type as a `proxy.settings.AD_RESPONSE_TYPES` value."""
+    found = _AD_RESPONSES.get(expected.lower())
+    if found is None:
+        raise ValueError(f"ad response type {expected!r}: expected one of {', '.join(map(repr, _AD_RESPONSES))}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,13 @@ class ChannelConfig:
     ad_defaults: Mapping[str, str] = field(default_factory=dict)  # seed 003 `template_url.defaults`
     ad_response: str = "auto"  # `ad_configuration_expected_response_type` / `expected_ad_response`
     ad_transforms: tuple[Transform, ...] = ()
+    # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
+    # sessions created after the change; a session keeps the version it started with.
+    version: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +104,8 @@ class Settings:
     creative_download_timeout: float = 120.0
     # The control plane (issue #5): SQLite in the data directory, or a postgresql:// URL.
     database_url: str = ""
+    config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
+    bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
@@ -132,7 +160,7 @@ def _url(name: str, key: str, value: Any) -> str:
 def channel_from_dict(name: str, raw: Mapping[str, Any]) -> ChannelConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"channels.{name} has value {raw!r}: expected a table of channel settings")
-    known = set(ChannelConfig.__dataclass_fields__) - {"name"}
+    known = set(ChannelConfig.__dataclass_fields__) - {"name", "version"}
     unknown = sorted(set(raw) - known)
     if unknown:
         key = unknown[0]

@@ -8,8 +8,8 @@ all unknown macros with -1"), except [ASSETURI], which is -1 ("unknown") when no
 
 from __future__ import annotations
 
-import random
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -112,8 +112,9 @@ def timestamp_text(moment: datetime) -> str:
 
 
 def cachebusting() -> str:
-    """[CACHEBUSTING]: a random 8-digit number (not for security, only against caches)."""
-    return str(random.randrange(10_000_000, 100_000_000))
+    """[CACHEBUSTING]: a random 8-digit number (not for security, only against caches; `secrets` leaves the
+    global `random` state alone, which background beacons must not disturb)."""
+    return str(10_000_000 + secrets.randbelow(90_000_000))
 
 
 def error_code_text(code: int) -> str:

@@ -9,7 +9,7 @@ played out without a CONT saying it goes on, or at `max_duration` when nothing e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from proxy.hls.cues import Cue
@@ -39,6 +39,7 @@ class Break:
     dateranges: list[tuple[float, str]] = field(default_factory=list)  # (seconds into the break, tag line)
     end_msn: int | None = None
     end_disc: bool = False  # origin DISCONTINUITY on the return segment
+    ad_server_data: Mapping[str, str] = field(default_factory=dict)  # a cue point's ad tag variables
 
     @property
     def id(self) -> str:
@@ -65,6 +66,20 @@ class Break:
         return count
 
 
+@dataclass(frozen=True, slots=True)
+class CuePoint:
+    """A break asked for through the control API (seed 002 "Using manual cue points"): it starts at the first
+    segment the tracker sees at or after `starts_at` (Unix time), and lasts `duration` seconds."""
+
+    id: str
+    starts_at: float
+    duration: float
+    ad_server_data: Mapping[str, str] = field(default_factory=dict)
+
+    def cue(self) -> Cue:
+        return Cue(kind="out", dialect="cuepoint", duration=self.duration, break_id=f"cuepoint:{self.id}")
+
+
 class BreakTracker:
     def __init__(
         self, *, max_duration: float = 600.0, clock: Callable[[], float] | None = None, keep: int = 512
@@ -76,20 +91,46 @@ class BreakTracker:
         self.last_msn: int | None = None
         self.next_time = 0.0
         self._open: Break | None = None
+        self._cuepoints: dict[str, CuePoint] = {}  # scheduled, not started yet
+        self._seen_cuepoints: set[str] = set()
 
-    def feed(self, playlist: MediaPlaylist) -> list[Break]:
-        """Look at the segments not seen before; return the breaks that opened."""
+    def schedule(self, cuepoint: CuePoint) -> None:
+        """Add a cue point (once: the same id again is ignored, so every poll of the store may pass it)."""
+        if cuepoint.id not in self._seen_cuepoints:
+            self._seen_cuepoints.add(cuepoint.id)
+            self._cuepoints[cuepoint.id] = cuepoint
+
+    def feed(self, playlist: MediaPlaylist, now: float = 0.0) -> list[Break]:
+        """Look at the segments not seen before (at Unix time `now`); return the breaks that opened."""
         opened: list[Break] = []
         for segment in playlist.segments:
             if self.last_msn is not None and segment.msn <= self.last_msn:
                 continue
-            started = self._segment(segment, detect(segment.lines))
+            cues, cuepoint = self._cues(segment, now)
+            started = self._segment(segment, cues)
+            if started is not None and cuepoint is not None:
+                started.ad_server_data = cuepoint.ad_server_data
             if started is not None:
                 opened.append(started)
             self.last_msn = segment.msn
             self.next_time += segment.duration
         del self.breaks[: max(0, len(self.breaks) - self.keep)]
         return opened
+
+    def _cues(self, segment: Segment, now: float) -> tuple[tuple[Cue, ...], CuePoint | None]:
+        """The segment's markers, or a due cue point's OUT when the segment has none and no break is open:
+        the cue point then opens a break exactly as an origin CUE-OUT with its duration would."""
+        cues = detect(segment.lines)
+        due = [c for c in self._cuepoints.values() if c.starts_at <= now] if self._cuepoints else []
+        if not due or cues or self._open is not None:
+            return cues, None  # a cue point due inside a break waits for its end
+        cuepoint = min(due, key=lambda c: c.starts_at)
+        del self._cuepoints[cuepoint.id]
+        if cuepoint.starts_at + cuepoint.duration <= now:
+            log.warning("cue point %s ended before a segment could start it: dropped", cuepoint.id)
+            return cues, None
+        log.info("cue point %s starts a break of %g s", cuepoint.id, cuepoint.duration)
+        return (cuepoint.cue(),), cuepoint
 
     def _segment(self, segment: Segment, cues: Sequence[Cue]) -> Break | None:
         current = self._open

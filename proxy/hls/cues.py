@@ -20,6 +20,7 @@ Dialect = Literal[
     "splicepoint",  # EXT-X-SPLICEPOINT-SCTE35
     "oatcls",  # EXT-OATCLS-SCTE35 alone (decoded)
     "adobe",  # EXT-X-CUE / EXT-X-CUE-CONT
+    "cuepoint",  # a manual cue point inserted through the control API (issue #5), not an origin marker
 ]
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.channelstore import ChannelDirectory
 from proxy.control import ControlPlane
 from proxy.decisions import compile_ad_config
 from proxy.egress import EgressPolicy, egress_connector
@@ -20,7 +21,7 @@ from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, live_api, playback, vc_api
+from proxy.web import assets, channels_api, live_api, openapi, playback, vc_api
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -40,9 +41,12 @@ async def health(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     service: Service = request.app.state.service
+    running = service.channels
     channels = {
         name: {"breaks": len(rt.tracker.breaks), "sessions": len(rt.sessions), "tracks": sorted(rt.pollers)}
-        for name, rt in service.channels.items()
+        if (rt := running.get(name)) is not None
+        else {"breaks": 0, "sessions": 0, "tracks": []}
+        for name in service.configs
     }
     counts = dict(service.decisions.counts)
     counts.update({f"marker_skipped.{reason}": n for reason, n in markers.SKIPPED.items()})
@@ -60,6 +64,16 @@ async def metrics(request: Request) -> Response:
     )
 
 
+async def _directory(settings: Settings, control: ControlPlane, service: Service) -> ChannelDirectory:
+    """The channel file stored as a bootstrap, then every channel of the store played and kept in step."""
+    await control.channels.bootstrap(settings.bootstrap_account, settings.channels)
+    directory = ChannelDirectory(control.channels, service.set_channels, service.schedule, settings.config_refresh)
+    control.on_change = directory.refresh
+    await directory.refresh()
+    directory.start()
+    return directory
+
+
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,10 +85,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             service = Service(settings, origin, HttpClient(ads_http, max_bytes=settings.origin_max_bytes))
             app.state.service = service
             app.state.control = control = await ControlPlane.open(settings, service.pipeline)
+            directory = await _directory(settings, control, service)
             sweeper = asyncio.ensure_future(service.sweep_forever())
             try:
                 yield
             finally:
+                await directory.close()
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
@@ -84,6 +100,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     for channel in settings.channels.values():
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
     routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
+    routes += [*channels_api.routes, Route("/openapi.json", openapi.endpoint)]
     routes += [Route("/healthz", health), Route("/metrics", metrics)]
     routes += extra_routes
     if settings.baseline_endpoint:

@@ -43,6 +43,7 @@ async def _body(request: Request) -> tuple[ControlPlane, str, dict[str, Any]]:
 async def create_application(request: Request) -> Response:
     control, account, document = await _body(request)
     stored = await control.applications.create(account, document)
+    await control.changed()
     return JSONResponse({"application": application_document(stored), "inserted": True})
 
 
@@ -52,6 +53,7 @@ async def update_application(request: Request) -> Response:
     stored = await control.applications.update(account, app_id, document)
     if stored is None:
         raise NotFound(f"application {app_id!r} does not exist")
+    await control.changed()
     return JSONResponse(application_document(stored))
 
 
@@ -78,6 +80,9 @@ async def get_application(request: Request) -> Response:
 async def delete_application(request: Request) -> Response:
     control, account = await _principal_account(request)
     app_id = request.path_params["application_id"]
+    if await control.applications.get(account, app_id) is None:
+        raise NotFound(f"application {app_id!r} does not exist")
+    await control.channels.refuse_if_used(account, "application_id", app_id, "application")
     if not await control.applications.delete(account, app_id):
         raise NotFound(f"application {app_id!r} does not exist")
     return JSONResponse({"application_id": app_id, "deleted": True})
@@ -89,7 +94,9 @@ async def add_slate(request: Request) -> Response:
     body = parse(SlateBody, await read_body(request, MAX_CONTROL_BODY))
     account = own_account(principal, body.account_id)
     slate = await control.slates.add(account, body.source_url, body.source_description)
-    return JSONResponse(control.slates.as_seed(slate))
+    document = control.slates.as_seed(slate)  # its status when added, before anything else runs
+    await control.changed()  # a first slate is the account's default, used by channels naming none
+    return JSONResponse(document)
 
 
 async def list_slates(request: Request) -> Response:
@@ -100,9 +107,13 @@ async def list_slates(request: Request) -> Response:
 async def delete_slate(request: Request) -> Response:
     control, account = await _principal_account(request)
     slate_id = request.path_params["slate_id"]
+    if await control.slates.get(account, slate_id) is None:
+        raise NotFound(f"slate {slate_id!r} does not exist")
+    await control.channels.refuse_if_used(account, "slate_id", slate_id, "slate")
     slate = await control.slates.delete(account, slate_id)
     if slate is None:
         raise NotFound(f"slate {slate_id!r} does not exist")
+    await control.changed()
     return JSONResponse(control.slates.as_seed(slate))
 
 

@@ -79,7 +79,8 @@ async def master(request: Request) -> Response:
         session = await service.create_session(channel, params, _client(request))
     else:
         session = service.session(channel, session_id)
-    runtime = await service.channel(channel)
+    runtime = service.runtime_of(session)
+    await runtime.start()
     assert runtime.master is not None
     return PlaylistResponse(runtime.master.render(session.id))
 
@@ -88,7 +89,7 @@ async def media(request: Request) -> Response:
     params = request.path_params
     service = _service(request)
     session = service.session(params["channel"], params["session"])
-    runtime = service.channels[params["channel"]]
+    runtime = service.runtime_of(session)
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # only the first request of a track waits for its first fetch

@@ -32,6 +32,7 @@ from pydantic_core import ErrorDetails
 from proxy.ads import xslt
 from proxy.ads.macros import compile_ad_tag, compile_headers
 from proxy.errors import BadRequest
+from proxy.settings import ad_response_of
 
 __all__ = [
     "AdConfiguration",
@@ -78,17 +79,6 @@ BeaconType = Literal[
 BEACON_TYPES: tuple[str, ...] = typing.get_args(BeaconType)  # seed 003's 18 values
 # Seed 003 answers with these beside the body; they are the server's, never the client's.
 SSAI_SERVER_FIELDS = frozenset({"config_id", "account_id", "created_timestamp", "updated_timestamp"})
-# Both seeds' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
-# (proxy.ads.chain: dfp → dfp_ad_rules, a VMAP with one AdBreak per slot); dfp_vmap is plain VMAP 1.0.
-_AD_RESPONSES = {
-    "dfp": "dfp",
-    "vast": "vast",
-    "smartxml": "smartxml",
-    "dfp_ad_rules": "dfp",
-    "dfp_vmap": "vmap",
-    "vast_3_0": "vast",
-    "smart_xml": "smartxml",
-}
 
 
 # --- value checks (a ValueError's message is the "expected …" part of the error) ---
@@ -328,17 +318,6 @@ class CuePointBody(_Body):
 
 
 _BODIES: tuple[type[BaseModel], ...] = (ApplicationBody, SlateBody, SsaiConfig, ChannelBody, CuePointBody)
-
-
-# --- vocabulary of proxy.settings ---
-
-
-def ad_response_of(expected: str) -> str:
-    """Seed 002's or seed 003's response type as a `proxy.settings.AD_RESPONSE_TYPES` value."""
-    found = _AD_RESPONSES.get(expected.lower())
-    if found is None:
-        raise ValueError(f"ad response type {expected!r}: expected one of {', '.join(map(repr, _AD_RESPONSES))}")
-    return found
 
 
 # --- error messages ---

@@ -28,7 +28,7 @@ from proxy.web.schemas import SsaiConfig, decode_object, merge_ssai_config, pars
 MAX_FORM_BODY = 4 * 1024
 
 
-def _timestamp(when: datetime) -> str:
+def timestamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the seed's RFC 3339 UTC form
 
 
@@ -37,8 +37,8 @@ def config_document(stored: Stored) -> dict[str, Any]:
         **stored.document,
         "config_id": stored.id,
         "account_id": stored.account_id,
-        "created_timestamp": _timestamp(stored.created_at),
-        "updated_timestamp": _timestamp(stored.updated_at),
+        "created_timestamp": timestamp(stored.created_at),
+        "updated_timestamp": timestamp(stored.updated_at),
     }
 
 
@@ -82,12 +82,15 @@ async def update_config(request: Request) -> Response:
     updated = await control.ssai_configs.update(account, config_id, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"ssai_config {config_id!r} does not exist")
+    await control.changed()
     return JSONResponse(config_document(updated))
 
 
 async def delete_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
+    await _owned(control, account, config_id)
+    await control.channels.refuse_if_used(account, "config_id", config_id, "ssai_config")
     if not await control.ssai_configs.delete(account, config_id):
         raise NotFound(f"ssai_config {config_id!r} does not exist")
     return Response(status_code=204)

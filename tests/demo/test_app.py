@@ -33,7 +33,10 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 
 def configured(app: Starlette) -> dict[str, ChannelConfig]:
-    return {name: runtime.config for name, runtime in app.state.service.channels.items()}
+    """The channels the proxy serves, as read back from the control store (where each got a version)."""
+    configs: dict[str, ChannelConfig] = app.state.service.configs
+    assert all(config.version for config in configs.values()), "every channel was read from the store"
+    return {name: replace(config, version="") for name, config in configs.items()}
 
 
 def expand(ad_tag: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from proxy.hls.breaks import BreakTracker, due_breaks
+from proxy.hls.breaks import BreakTracker, CuePoint, due_breaks
 from proxy.hls.playlist import parse_media
 
 
@@ -81,3 +81,56 @@ def test_due_breaks_skips_breaks_before_the_join_and_already_decided_ones() -> N
     feed(tracker, 0, 14, tags)
     assert [b.start_msn for b in due_breaks(tracker.breaks, after_msn=2, join_msn=3, last_msn=14)] == [6, 10]
     assert [b.start_msn for b in due_breaks(tracker.breaks, after_msn=6, join_msn=3, last_msn=9)] == []
+
+
+# --- manual cue points (issue #5) ---
+
+
+def feed_at(tracker: BreakTracker, first: int, last: int, now: float, tags: Mapping[int, Sequence[str]] = {}) -> None:
+    tracker.feed(parse_media(window(first, tags, last)), now)
+
+
+def test_a_due_cue_point_opens_a_break_at_the_next_new_segment_and_ends_after_its_duration() -> None:
+    tracker = BreakTracker()
+    feed_at(tracker, 0, 5, now=100.0)
+    tracker.schedule(CuePoint("c1", starts_at=105.0, duration=18.0, ad_server_data={"campaign": "winter"}))
+    feed_at(tracker, 1, 6, now=104.0)  # not due yet
+    assert tracker.breaks == []
+    feed_at(tracker, 2, 8, now=106.0)  # segments 7 and 8 are new: the break starts at 7
+    (brk,) = tracker.breaks
+    assert (brk.start_msn, brk.planned, brk.from_start) == (7, 18.0, True)
+    assert brk.cue.dialect == "cuepoint" and brk.cue.break_id == "cuepoint:c1"
+    assert brk.ad_server_data == {"campaign": "winter"}
+    feed_at(tracker, 5, 12, now=130.0)
+    assert brk.end_msn == 10  # 3 segments of 6 s = 18 s
+
+
+def test_the_same_cue_point_scheduled_again_opens_no_second_break() -> None:
+    tracker = BreakTracker()
+    cuepoint = CuePoint("c1", starts_at=0.0, duration=6.0)
+    tracker.schedule(cuepoint)
+    feed_at(tracker, 0, 3, now=1.0)
+    tracker.schedule(cuepoint)  # every poll of the store hands it over again
+    feed_at(tracker, 0, 8, now=20.0)
+    assert [b.start_msn for b in tracker.breaks] == [0]
+
+
+def test_a_cue_point_due_inside_an_origin_break_waits_for_its_end() -> None:
+    tags: dict[int, Sequence[str]] = {2: ["#EXT-X-CUE-OUT:12.000"], 4: ["#EXT-X-CUE-IN"]}
+    tracker = BreakTracker()
+    feed_at(tracker, 0, 2, now=10.0, tags=tags)
+    tracker.schedule(CuePoint("c1", starts_at=0.0, duration=60.0))
+    feed_at(tracker, 0, 6, now=11.0, tags=tags)
+    assert [(b.start_msn, b.end_msn, b.cue.dialect) for b in tracker.breaks] == [
+        (2, 4, "cue-out"),
+        (5, None, "cuepoint"),
+    ]
+
+
+def test_a_cue_point_that_ended_before_any_new_segment_is_dropped() -> None:
+    tracker = BreakTracker()
+    feed_at(tracker, 0, 3, now=0.0)
+    tracker.schedule(CuePoint("late", starts_at=10.0, duration=5.0))
+    feed_at(tracker, 0, 5, now=30.0)
+    feed_at(tracker, 0, 7, now=31.0)
+    assert tracker.breaks == []
