@@ -46,6 +46,7 @@ class FakeOrigin:
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
         self.requests: Counter[str] = Counter()
         self.vast_times: list[float] = []
+        self.vast_queries: list[str] = []  # the query string of every ad request (ad tag variables)
         self.app = Starlette(
             routes=[
                 Route("/master.m3u8", self.master),
@@ -91,6 +92,7 @@ class FakeOrigin:
         """One 4-segment HLS ad (demuxed like the content: two variants and an audio rendition)."""
         self.requests["vast"] += 1
         self.vast_times.append(time.monotonic())
+        self.vast_queries.append(request.url.query)
         latency = float(request.query_params.get("latency", "0"))
         if latency > 0:
             await asyncio.sleep(min(latency, 10.0))  # a busy ad server's answer time
