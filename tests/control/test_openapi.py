@@ -83,8 +83,10 @@ def _object(schema: dict[str, Any], defs: dict[str, Any], depth: int) -> st.Sear
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
-        names = required + draw(st.lists(st.sampled_from(optional), unique=True) if optional else st.just([]))
-        if required and draw(st.booleans()):
+        extra: list[str] = draw(st.lists(st.sampled_from(optional), unique=True)) if optional else []
+        names = required + extra
+        leave_out: bool = draw(st.booleans())
+        if required and leave_out:
             names.remove(draw(st.sampled_from(required)))  # a required field left out
         return {name: draw(fields[name]) for name in names}
 
