@@ -110,7 +110,7 @@ async def _player(
                 polls.errors += 1
         latency = time.time() - sent
         (polls.herd if sent >= seen else polls.before).append(latency)
-        if b"/ad/" in body and sent >= seen:
+        if (b"/ad/" in body or b"\nseg/" in body) and sent >= seen:  # seg/: through the beacon redirect
             polls.ads.add(sid)
         await asyncio.sleep(max(0.0, TD - latency))
 

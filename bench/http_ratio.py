@@ -54,7 +54,7 @@ def session_with_ads() -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         body = urllib.request.urlopen(f"{BASE}/v1/ssai/media/demo/{session}/v0.m3u8").read()
-        if b"/demo/ads/creatives/" in body:
+        if b"/demo/ads/creatives/" in body or b"\nseg/" in body:  # seg/: through the beacon redirect
             return session
         time.sleep(2)
     raise SystemExit("no ad break reached the session's window in 120 s")

@@ -39,7 +39,9 @@ class AdServerClient:
         try:
             self.policy.check_url(url)
         except EgressRefused as refused:
-            raise OriginError(refused.message) from None
+            error = OriginError(refused.message)
+            error.retryable = False  # the policy will refuse it again
+            raise error from None
         self.requests[urlsplit(url).netloc.lower()] += 1
         await self.client.get(url, timeout=timeout, headers=headers, beacon=True)
 

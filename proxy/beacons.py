@@ -1,8 +1,9 @@
 """Beacons fired by the server: a bounded queue and a few workers, never awaited by a request.
 
-They go out through the ad server client, so the egress policy applies to every beacon URL.
-
-Issue #2/#3 use it for VAST Error URLs; every outcome is counted (fired, failed, dropped on overflow).
+They go out through the ad server client, so the egress policy applies to every beacon URL (also on the
+address it resolves to). A call times out after 3 s (MediaTailor's); a network error, a timeout or a 5xx is
+tried again `retries` times with doubling backoff, a 4xx or a refused URL never. Every outcome is counted:
+fired, retried, failed, dropped (the queue was full), and fired per event type.
 """
 
 from __future__ import annotations
@@ -18,34 +19,57 @@ from proxy.errors import OriginError
 
 log = logging.getLogger("proxy.beacons")
 BEACON_TIMEOUT = 3.0  # MediaTailor's beacon timeout
+BACKOFF = 0.5  # seconds before the first retry; doubled for each next one
 
 
 class BeaconQueue:
-    def __init__(self, client: AdServerClient, *, workers: int = 4, maxsize: int = 10_000) -> None:
+    def __init__(
+        self,
+        client: AdServerClient,
+        *,
+        workers: int = 4,
+        maxsize: int = 10_000,
+        retries: int = 2,
+        timeout: float = BEACON_TIMEOUT,
+        backoff: float = BACKOFF,
+    ) -> None:
         self.client = client
+        self.retries, self.timeout, self.backoff = retries, timeout, backoff
         self.counts: Counter[str] = Counter()
-        self._queue: asyncio.Queue[tuple[str, Mapping[str, str]]] = asyncio.Queue(maxsize)
+        self.events: Counter[str] = Counter()  # fired, by event type (impression, start, …, error)
+        self._queue: asyncio.Queue[tuple[str, Mapping[str, str], str]] = asyncio.Queue(maxsize)
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
 
-    def fire(self, url: str, headers: Mapping[str, str] | None = None) -> None:
+    def fire(self, url: str, headers: Mapping[str, str] | None = None, event: str = "error") -> None:
         try:
-            self._queue.put_nowait((url, headers or {}))
+            self._queue.put_nowait((url, headers or {}, event))
         except asyncio.QueueFull:
             self.counts["dropped"] += 1
-            log.warning("beacon queue full: dropped %s", url[:200])
+            log.warning("beacon queue full: dropped %s %s", event, url[:200])
 
     async def _work(self) -> None:
         while True:
-            url, headers = await self._queue.get()
+            url, headers, event = await self._queue.get()
             try:
-                await self.client.beacon(url, timeout=BEACON_TIMEOUT, headers=headers)
-            except OriginError as error:
-                self.counts["failed"] += 1
-                log.info("beacon failed: %s", error.message)
-            else:
-                self.counts["fired"] += 1
+                await self._send(url, headers, event)
             finally:
                 self._queue.task_done()
+
+    async def _send(self, url: str, headers: Mapping[str, str], event: str) -> None:
+        for attempt in range(self.retries + 1):
+            try:
+                await self.client.beacon(url, timeout=self.timeout, headers=headers)
+            except OriginError as error:
+                if not error.retryable or attempt == self.retries:
+                    self.counts["failed"] += 1
+                    log.info("beacon %s failed after %d tries: %s", event, attempt + 1, error.message)
+                    return
+                self.counts["retried"] += 1
+                await asyncio.sleep(self.backoff * 2**attempt)
+            else:
+                self.counts["fired"] += 1
+                self.events[event] += 1
+                return
 
     async def drain(self) -> None:
         await self._queue.join()

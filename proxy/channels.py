@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad
@@ -274,6 +275,8 @@ class ChannelRuntime:
         return None
 
     def _freeze(self, session: Session, brk: Break, plan: FillPlan, ads: tuple[Ad, ...]) -> None:
+        if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint (issue #6)
+            plan = replace(plan, key=plan.key + "|redirect", redirect=True)
         fill = None
         if not plan.empty:
             fill = self.fills.get((brk.id, plan.key))

@@ -232,11 +232,14 @@ def _application(row: sa.Row[Any]) -> dict[str, Any]:
 
 
 def _ssai_config(row: sa.Row[Any]) -> dict[str, Any]:
-    ad = dict(row.document)["ad_config"]
+    document = dict(row.document)
+    ad = document["ad_config"]
     return {
         "ad_tag": ad["template_url"]["template"],
         "ad_defaults": dict(ad["template_url"].get("defaults", {})),
         "ad_response": ad_response_of(ad["expected_ad_response"]),
+        "server_beacons": not ad.get("disable_server_beacons", False),
+        "extend_beacon_guard_ttl": bool(document.get("extend_beacon_guard_ttl", False)),
     }
 
 

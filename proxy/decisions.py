@@ -225,6 +225,16 @@ class DecisionService:
             )
         return info
 
+    def beacon_headers(self, channel: ChannelConfig, session: Session, brk: Break) -> dict[str, str]:
+        """What a server-side beacon for `session` carries: the viewer's identity, and the configuration's custom
+        headers when `ad_configuration_headers_for_impressions` (seed 002) asks for them."""
+        ctx = _context(self._break_info(channel, brk, brk.planned or self.default_break), session)
+        headers = forwarding_headers(ctx)
+        config = self.configs.get(channel.key)
+        if channel.ad_headers_for_impressions and config is not None:
+            headers.update(config.headers.render(ctx))
+        return headers
+
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, TimeoutError):
             reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"

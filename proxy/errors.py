@@ -65,6 +65,16 @@ class SessionNotFound(NotFound):
 
 class OriginError(ProxyError):
     status_code = 502
+    retryable = True  # a network failure: worth another try for a beacon (HttpStatusError says per status)
+
+
+class HttpStatusError(OriginError):
+    """An answer with an unexpected HTTP status; only a 5xx is worth trying again."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = status >= 500
 
 
 class OriginTimeout(OriginError):

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import aiohttp
 
-from proxy.errors import OriginError, OriginTimeout
+from proxy.errors import HttpStatusError, OriginError, OriginTimeout
 
 
 class Fetcher(Protocol):
@@ -37,7 +37,8 @@ class HttpClient:
             async with asyncio.timeout(timeout):
                 async with self.session.get(url, headers=headers, allow_redirects=True) as response:
                     if response.status != 200 and not (beacon and 200 <= response.status < 400):
-                        raise OriginError(f"GET {url} answered HTTP {response.status}: expected 200")
+                        message = f"GET {url} answered HTTP {response.status}: expected 200"
+                        raise HttpStatusError(message, response.status)
                     body = await response.content.read(self.max_bytes + 1)
         except TimeoutError:
             raise OriginTimeout(f"GET {url} took longer than {timeout:g} s") from None

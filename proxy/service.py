@@ -16,6 +16,7 @@ from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
 from proxy.hls.breaks import CuePoint
+from proxy.impressions import ImpressionTracker
 from proxy.jobs import JobQueue
 from proxy.origin import HttpClient
 from proxy.pipeline import MediaPipeline, PipelineOptions
@@ -59,7 +60,9 @@ class Service:
         self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
-        self.beacons = BeaconQueue(self.ads)
+        self.beacons = BeaconQueue(
+            self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
+        )
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
         self.transforms = TransformPool(settings.transform_workers) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
@@ -76,6 +79,7 @@ class Service:
             default_break=settings.default_break_duration,
             spread=settings.ad_spread,
         )
+        self.impressions = ImpressionTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
         # (issue #5: a session keeps the configuration it started with).
@@ -125,13 +129,16 @@ class Service:
     def runtime_of(self, session: Session) -> ChannelRuntime:
         return self.runtimes[(session.channel, session.version)]
 
-    async def create_session(self, channel: str, params: Mapping[str, str], client: Client | None = None) -> Session:
+    async def create_session(
+        self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
+    ) -> Session:
         if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
             raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
         session.version = runtime.config.version
+        session.server_beacons = runtime.config.server_beacons and not client_reporting
         session.client = client
         self.sessions.add(session)
         runtime.join(session)

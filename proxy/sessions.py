@@ -45,6 +45,8 @@ class Session:
         "fills",
         "sent",
         "last_start",
+        "server_beacons",
+        "fired",
     )
 
     def __init__(
@@ -62,6 +64,10 @@ class Session:
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
         self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
         self.last_start = join_msn  # the start of the last break decided for this session
+        # Issue #6: the server fires this session's beacons (else the player does, from the tracking API), and
+        # when each (break id, ad index, event) fired, for the beacon guard.
+        self.server_beacons = False
+        self.fired: dict[tuple[str, int, str], float] | None = None
         # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
 
@@ -80,6 +86,8 @@ class Session:
                 self.decided.pop(folded, None)
             if self.sent is not None:
                 self.sent = {key for key in self.sent if key[0] != folded}
+            if self.fired is not None:
+                self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
 
     def decide(self, break_id: str, start_msn: int, decided: Decided) -> None:
         if self.decided is None:

@@ -60,6 +60,11 @@ class ChannelConfig:
     ad_defaults: Mapping[str, str] = field(default_factory=dict)  # seed 003 `template_url.defaults`
     ad_response: str = "auto"  # `ad_configuration_expected_response_type` / `expected_ad_response`
     ad_transforms: tuple[Transform, ...] = ()
+    # Issue #6: the proxy fires impressions and quartiles on ad segment requests (seed 003
+    # `disable_server_beacons` turns it off: players report from the tracking API), at most once per
+    # (session, ad, event) within the beacon guard TTL, the session's whole life with `extend_beacon_guard_ttl`.
+    server_beacons: bool = True
+    extend_beacon_guard_ttl: bool = False
     # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
     # sessions created after the change; a session keeps the version it started with.
     version: str = ""
@@ -104,6 +109,12 @@ class Settings:
     creative_download_timeout: float = 120.0
     # The control plane (issue #5): SQLite in the data directory, or a postgresql:// URL.
     database_url: str = ""
+    # Beacons (issue #6): a bounded queue and workers; each call times out after 3 s and network errors and
+    # 5xx answers are tried again `beacon_retries` times with backoff.
+    beacon_guard_ttl: float = 60.0  # an event of one ad of one session fires at most once within this
+    beacon_retries: int = 2
+    beacon_queue: int = 10_000
+    beacon_workers: int = 8
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
     log_level: str = "info"
@@ -193,7 +204,7 @@ def _channel_value(name: str, key: str, value: Any) -> Any:
         return _strings(name, key, value)
     if key == "ad_transforms":
         return _transforms(name, value)
-    if key == "ad_headers_for_impressions":
+    if key in ("ad_headers_for_impressions", "server_beacons", "extend_beacon_guard_ttl"):
         if not isinstance(value, bool):
             raise ConfigError(f"channels.{name}.{key} = {value!r}: expected true or false")
         return value

@@ -28,8 +28,12 @@ v1.m3u8
 
 
 VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem><AdTitle>Fake ad</AdTitle>
-<Impression>https://beacons.invalid/impression</Impression><Creatives><Creative id="fake-creative"><Linear>
-<Duration>{duration}</Duration><VideoClicks><ClickThrough>https://example.com/fake</ClickThrough></VideoClicks>
+<Impression>{beacon}/impression?ts=[TIMESTAMP]</Impression><Impression>{beacon}/impression2</Impression>
+<Creatives><Creative id="fake-creative"><Linear><Duration>{duration}</Duration><TrackingEvents>
+<Tracking event="start">{beacon}/start</Tracking><Tracking event="firstQuartile">{beacon}/firstQuartile</Tracking>
+<Tracking event="midpoint">{beacon}/midpoint</Tracking><Tracking event="thirdQuartile">{beacon}/thirdQuartile</Tracking>
+<Tracking event="complete">{beacon}/complete</Tracking></TrackingEvents>
+<VideoClicks><ClickThrough>https://example.com/fake</ClickThrough></VideoClicks>
 <MediaFiles><MediaFile delivery="streaming" type="application/x-mpegURL" width="640" height="360">{master}</MediaFile>
 </MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>
 """
@@ -44,6 +48,9 @@ class FakeOrigin:
         self.td, self.window, self.every, self.break_segments = td, window, every, break_segments
         self.epoch = time.time() - window * td if epoch is None else epoch
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
+        self.beacon_mode = "ok"  # the same for the beacon endpoint
+        # Every beacon received: (path after /beacon/, query, headers), in arrival order.
+        self.beacons: list[tuple[str, str, dict[str, str]]] = []
         self.requests: Counter[str] = Counter()
         self.vast_times: list[float] = []
         self.vast_queries: list[str] = []  # the query string of every ad request (ad tag variables)
@@ -52,6 +59,7 @@ class FakeOrigin:
                 Route("/master.m3u8", self.master),
                 Route("/stats", self.stats),
                 Route("/vast", self.vast),
+                Route("/beacon/{event}", self.beacon, name="beacon"),
                 Route("/ad/master.m3u8", self.ad_master, name="ad_master"),
                 Route("/ad/{name}.m3u8", self.ad_media),
                 Route("/{name}.m3u8", self.media),
@@ -97,9 +105,18 @@ class FakeOrigin:
         if latency > 0:
             await asyncio.sleep(min(latency, 10.0))  # a busy ad server's answer time
         master = str(request.url_for("ad_master"))
+        beacon = str(request.url_for("beacon", event="x")).removesuffix("/x")
         seconds = 4 * self.td
-        body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master)
+        body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master, beacon=beacon)
         return PlainTextResponse(body, media_type="application/xml")
+
+    async def beacon(self, request: Request) -> Response:
+        self.beacons.append((request.path_params["event"], request.url.query, dict(request.headers)))
+        if self.beacon_mode == "error":
+            return PlainTextResponse("broken", status_code=500)
+        if self.beacon_mode == "timeout":
+            await asyncio.sleep(5)
+        return Response(status_code=204)
 
     async def ad_master(self, request: Request) -> Response:
         return PlainTextResponse(MASTER, media_type="application/vnd.apple.mpegurl")

@@ -4,12 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy.ads.events import event_offsets, event_urls
+from proxy.ads.models import Ad
 from proxy.hls.fill import Fill
 from proxy.sessions import Session
 
 
 def iso_duration(seconds: float) -> str:
     return f"PT{seconds:.1f}S"
+
+
+def _events(ad: Ad, durations: tuple[float, ...], start: float, *, client: bool) -> list[dict[str, Any]]:
+    """Seed 000 gives clickThrough only, the server firing the rest; with client-side reporting (issue #6) the
+    player gets every event with its beacon URLs and the time to fire it."""
+    events = []
+    if client:
+        for event, offset in event_offsets(durations).items():
+            urls = event_urls(ad, event)
+            if urls:
+                at = start + offset
+                events.append(_event(event, urls, at))
+        if ad.click_tracking:
+            events.append(_event("clickTracking", ad.click_tracking, start))
+    if ad.click_through:
+        events.append(_event("clickThrough", ad.click_through, start))
+    return events
+
+
+def _event(event: str, urls: tuple[str, ...], at: float) -> dict[str, Any]:
+    return {
+        "eventType": event,
+        "beaconUrls": list(urls),
+        "startTime": iso_duration(at),
+        "startTimeInSeconds": round(at, 3),
+    }
 
 
 def _ads_json(
@@ -24,9 +52,10 @@ def _ads_json(
             continue
         ad = ads[item.ad_index]
         sent.add((fill.brk.id, item.ad_index))
-        if not ad.click_through:
-            continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
         start = avail_start + item.start
+        events = _events(ad, item.creative.durations, start, client=not session.server_beacons)
+        if not events:
+            continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
         out.append(
             {
                 "adId": ad.creative_id or ad.ad_id,
@@ -37,13 +66,7 @@ def _ads_json(
                 "adSystem": ad.ad_system,
                 "title": ad.title,
                 "adServerId": ad.ad_id,
-                "trackingEvents": [
-                    {
-                        "eventType": "clickThrough",
-                        "beaconUrls": list(ad.click_through),
-                        "startTimeInSeconds": round(start, 3),
-                    }
-                ],
+                "trackingEvents": events,
                 # Not in the seed: where the ad is in the session's playlists, so a player can match segments.
                 "mediaSequence": first_msn + k,
                 "segmentCount": len(item.creative.durations),

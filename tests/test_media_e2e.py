@@ -92,7 +92,7 @@ def _kind(identity: str) -> str:
 async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_it(server: str) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_for_slate(http, server)
-        urls = await get_json(http, f"{server}/v1/ssai/session/mp4/main.m3u8", "POST")
+        urls = await get_json(http, f"{server}/v1/ssai/session/mp4/main.m3u8?reportingMode=client", "POST")
         session = urls["manifestUrl"].rsplit("=", 1)[1]
         outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
         deadline = time.monotonic() + 45

@@ -105,7 +105,7 @@ class Paths:
 
 
 # The demo channel's creatives and slate are the ad server's own HLS renditions.
-DEMO_PATHS = Paths(("/demo/ads/creatives/",), ("/demo/ads/slate/",))
+DEMO_PATHS = Paths(("/demo/ads/creatives/", "/seg/"), ("/demo/ads/slate/",))  # /seg/: the beacon redirect
 
 
 def mp4_paths(base: str) -> Paths:
@@ -116,7 +116,7 @@ def mp4_paths(base: str) -> Paths:
         for kind in ("creative", "slate")
     }
     assert folders["creative"] and folders["slate"], jobs
-    return Paths(folders["creative"], folders["slate"])
+    return Paths((*folders["creative"], "/seg/"), folders["slate"])  # /seg/: the beacon redirect (ads only)
 
 
 def channel_paths(channel: str, request: pytest.FixtureRequest) -> tuple[str, Paths]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 from proxy.hls.breaks import Break
 
@@ -39,6 +41,9 @@ class FillPlan:
     key: str  # identifies the decision: sessions with equal keys share every rendered byte
     ads: tuple[Creative, ...]
     slate: Creative | None
+    # Issue #6: ad segments point at the proxy's redirect endpoint, relative to the session's playlist URL
+    # (`seg/{track}/{break}/{item}.ts`), so the bytes stay the same for every session with the plan.
+    redirect: bool = False
 
     @property
     def empty(self) -> bool:
@@ -57,6 +62,12 @@ class Item:
     index: int  # segment index within the creative
     ad_index: int | None  # position in the pod, None for slate
     disc: bool  # a DISCONTINUITY goes before it
+
+
+def redirect_uri(track: str, break_id: str, k: int, uri: str) -> str:
+    """The relative URI of item k through the redirect endpoint; the segment's extension is kept."""
+    suffix = PurePosixPath(urlsplit(uri).path).suffix or ".ts"
+    return f"seg/{track}/{break_id}/{k}{suffix}"
 
 
 def pdt_line(epoch: float) -> str:
@@ -162,7 +173,10 @@ class Fill:
             lines.append(map_line)
         extinf = item.creative.extinfs[track][item.index]
         lines.append(f"#EXTINF:{extinf:.3f},")
-        lines.append(item.creative.uris[track][item.index])
+        uri = item.creative.uris[track][item.index]
+        if self.plan.redirect and item.ad_index is not None:
+            uri = redirect_uri(track, brk.id, k, uri)
+        lines.append(uri)
         return ("\n".join(lines) + "\n").encode()
 
     def top_lines(self, k: int, track: str) -> bytes:

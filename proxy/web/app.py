@@ -57,6 +57,7 @@ async def metrics(request: Request) -> Response:
             "ad_server_requests": dict(service.ads.requests),
             "ad_server_requests_shared": service.ads.shared,
             "beacons": dict(service.beacons.counts),
+            "beacon_events": dict(service.beacons.events),
             "jobs": dict(service.jobs.counts()),
             "decisions": counts,
             "channels": channels,

@@ -35,6 +35,12 @@ OPERATIONS = (
     Operation("post", "/v1/ssai/session/{channel}/{name}.m3u8", "Start a session: manifest and tracking URLs", ()),
     Operation("get", "/v1/ssai/master/{channel}/main.m3u8", "A session's master playlist", ()),
     Operation("get", "/v1/ssai/media/{channel}/{session}/{track}.m3u8", "A session's media playlist", ()),
+    Operation(
+        "get",
+        "/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}",
+        "302 to an ad segment; fires its beacons",
+        (),
+    ),
     Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call (seed 000)", ()),
     Operation("get", "/v1/ssai/assets/{path}", "A transcoded ad or slate file", ()),
     Operation("head", "/v1/ssai/assets/{path}", "A transcoded ad or slate file's headers", ()),

@@ -27,7 +27,7 @@ def _manifest_url(channel: str, session_id: str) -> str:
     return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}"
 
 
-async def _body_params(request: Request) -> dict[str, str]:
+async def _body_document(request: Request) -> dict[str, Any]:
     raw = await read_body(request, MAX_BODY)
     if not raw.strip():
         return {}
@@ -37,8 +37,12 @@ async def _body_params(request: Request) -> dict[str, str]:
         raise BadRequest(f"body {raw[:60]!r}: expected a JSON object") from None
     if not isinstance(document, dict):
         raise BadRequest(f"body {raw[:60]!r}: expected a JSON object")
+    return document
+
+
+def _ad_params(document: dict[str, Any]) -> dict[str, str]:
     field = "adsParams." if "adsParams" in document else ""
-    params = document.get("adsParams", document)
+    params = document.get("adsParams", {k: v for k, v in document.items() if k != "reportingMode"})
     if not isinstance(params, dict):
         raise BadRequest(f"adsParams {params!r}: expected an object of strings")
     bad = {
@@ -51,6 +55,13 @@ async def _body_params(request: Request) -> dict[str, str]:
     return {key: str(value) for key, value in params.items()}
 
 
+def _client_reporting(mode: object) -> bool:
+    """MediaTailor's `reportingMode`: "client" makes the player fire the beacons from the tracking API."""
+    if mode not in ("client", "server"):
+        raise BadRequest(f"reportingMode = {mode!r}: expected 'client' or 'server'")
+    return mode == "client"
+
+
 def _client(request: Request) -> Client:
     """The viewer: X-Forwarded-For's first address when a load balancer set it, else the peer (seed 002)."""
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
@@ -61,8 +72,11 @@ def _client(request: Request) -> Client:
 
 async def create_session(request: Request) -> Response:
     channel = request.path_params["channel"]
-    params = {**request.query_params, **await _body_params(request)}
-    session = await _service(request).create_session(channel, params, _client(request))
+    document = await _body_document(request)
+    query = dict(request.query_params)
+    client_reporting = _client_reporting(document.get("reportingMode", query.pop("reportingMode", "server")))
+    params = {**query, **_ad_params(document)}
+    session = await _service(request).create_session(channel, params, _client(request), client_reporting)
     return JSONResponse(
         {"manifestUrl": _manifest_url(channel, session.id), "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}"}
     )
@@ -99,6 +113,19 @@ async def media(request: Request) -> Response:
     return PlaylistResponse(body)
 
 
+async def ad_segment(request: Request) -> Response:
+    """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
+    params = request.path_params
+    service = _service(request)
+    session = service.session(params["channel"], params["session"])
+    number = params["item"].partition(".")[0]
+    if not number.isdigit():
+        raise NotFound(f"ad segment {params['item']!r}: expected N.ts")
+    config = service.runtime_of(session).config
+    url = service.impressions.segment(config, session, params["track"], params["brk"], int(number))
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
 async def baseline(request: Request) -> Response:
     """The HTTP benchmark's baseline: the bytes of the last stitched response, without any work."""
     params = request.path_params
@@ -119,6 +146,7 @@ routes = [
     Route("/v1/ssai/session/{channel}/{name}.m3u8", create_session, methods=["POST"]),
     Route("/v1/ssai/master/{channel}/main.m3u8", master, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
+    Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),
     Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
 ]
 baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]

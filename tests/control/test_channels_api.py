@@ -71,6 +71,11 @@ def test_a_bearer_token_drives_channels_with_an_ssai_config(api: Api) -> None:
     assert created.status_code == 201, created.text
     config = api.client.app.state.service.configs["vc"]  # type: ignore[attr-defined]
     assert config.ad_tag == SSAI_CONFIG["ad_config"]["template_url"]["template"]
+    assert config.server_beacons is not SSAI_CONFIG["ad_config"].get("disable_server_beacons", False)
+    assert config.extend_beacon_guard_ttl is SSAI_CONFIG.get("extend_beacon_guard_ttl", False)
+    patch = {"ad_config": {**SSAI_CONFIG["ad_config"], "disable_server_beacons": True}}
+    api.client.put(f"/v1/accounts/acct-a/ssai_configs/{config_id['config_id']}", json=patch, headers=headers)
+    assert api.client.app.state.service.configs["vc"].server_beacons is False  # type: ignore[attr-defined]
     read_only = token(api, "acct-a-read")
     assert api.client.get("/v1/ssai/channels/vc", headers=read_only).status_code == 200
     assert api.client.delete("/v1/ssai/channels/vc", headers=read_only).status_code == 403

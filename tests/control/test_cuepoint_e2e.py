@@ -73,7 +73,7 @@ async def _create_through_api(http: aiohttp.ClientSession, base: str, origin: st
 
 
 async def _play(http: aiohttp.ClientSession, base: str, seconds: float) -> dict[str, list[bytes]]:
-    async with http.post(f"{base}/v1/ssai/session/live/main.m3u8") as response:
+    async with http.post(f"{base}/v1/ssai/session/live/main.m3u8?reportingMode=client") as response:
         manifest = (await response.json())["manifestUrl"]
     session = manifest.rsplit("=", 1)[1]
     outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "a0": []}

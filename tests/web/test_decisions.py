@@ -31,7 +31,7 @@ MODES = {
 async def first_filled_break(http: aiohttp.ClientSession, base: str, channel: str, deadline: float) -> str:
     """Poll a new session of `channel` until a break reaches it; say what filled it: "ads" (with the title
     the tracking API gives, for the transform check) or "slate"."""
-    async with http.post(f"{base}/v1/ssai/session/{channel}/main.m3u8") as response:
+    async with http.post(f"{base}/v1/ssai/session/{channel}/main.m3u8?reportingMode=client") as response:
         sid = str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
     while time.monotonic() < deadline:
         async with http.get(f"{base}/v1/ssai/media/{channel}/{sid}/v0.m3u8") as response:

@@ -27,7 +27,7 @@ async def proxy_for(origin: FakeOrigin) -> AsyncIterator[tuple[str, aiohttp.Clie
 
 
 async def new_session(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8") as response:
+    async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8?reportingMode=client") as response:
         assert response.status == 200, await response.text()
         return str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
 
@@ -152,7 +152,7 @@ async def test_a_channel_whose_origin_was_down_at_first_request_starts_once_it_i
     origin = FakeOrigin()
     origin.mode = "error"
     async with proxy_for(origin) as (base, http):
-        async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8") as response:
+        async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8?reportingMode=client") as response:
             assert response.status == 502
             assert "v0.m3u8" in (await response.json())["error"]
         origin.mode = "ok"

@@ -1,0 +1,99 @@
+"""Server-side beacons (issue #6): ad segment redirects per second against plain playlist requests of the same
+session in the same run, and how many beacons one process delivers per second to a local endpoint.
+
+The demo proxy runs on core 0 and wrk on core 1 (as bench/http_ratio.py). The redirect measured is a real ad
+segment of a session's playlist: each request looks the item up, checks the beacon guard and answers 302 (the
+guard lets each event fire once, so a repeated request is the steady-state cost of a player's segment fetch).
+Beacon throughput: a `BeaconQueue` of this process, with its default workers, sends N beacons to the fake
+origin's beacon endpoint running in a process of its own, timed until the queue has drained.
+
+Run: `python -m bench.beacons [N]` (needs wrk: `apt-get install wrk`; N defaults to 20,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+from bench.http_ratio import BASE, RESULTS, session_with_ads, start_server, wrk
+from proxy.adrequests import AdServerClient
+from proxy.beacons import BeaconQueue
+from proxy.egress import EgressPolicy
+from proxy.hls.playlist import parse_media
+from proxy.origin import HttpClient, new_session
+from proxy.testing import FakeOrigin, free_port
+
+
+def redirect_path(session: str) -> str:
+    body = urllib.request.urlopen(f"{BASE}/v1/ssai/media/demo/{session}/v0.m3u8").read()
+    uri = next(s.uri for s in parse_media(body).segments if s.uri.startswith("seg/"))
+    return f"/v1/ssai/media/demo/{session}/{uri}"
+
+
+async def beacon_throughput(count: int) -> float:
+    port = free_port()
+    origin = FakeOrigin()
+    command = [sys.executable, "-m", "proxy.testing", str(port), "2", "10", "3", str(origin.epoch)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with new_session() as http:
+            client = AdServerClient(
+                HttpClient(http, max_bytes=1024), EgressPolicy(allow_loopback=True), concurrency=256
+            )
+            queue = BeaconQueue(client, workers=8, maxsize=count)
+            for _ in range(100):  # until the endpoint answers
+                queue.fire(f"http://127.0.0.1:{port}/beacon/warmup", {}, "warmup")
+                await queue.drain()
+                if queue.counts["fired"]:
+                    break
+                await asyncio.sleep(0.1)
+            started = time.monotonic()
+            for n in range(count):
+                queue.fire(f"http://127.0.0.1:{port}/beacon/impression?n={n}", {"X-Device-IP": "203.0.113.7"}, "x")
+            await queue.drain()
+            elapsed = time.monotonic() - started
+            await queue.close()
+            if queue.events["x"] != count:
+                raise SystemExit(f"only {queue.events['x']} of {count} beacons fired: {dict(queue.counts)}")
+            return count / elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    server = start_server(os.environ.get("SSAI_DATA_DIR", "data"))
+    try:
+        session = session_with_ads()
+        playlist = f"/v1/ssai/media/demo/{session}/v0.m3u8"
+        redirect = redirect_path(session)
+        rates = {"playlist": 0.0, "redirect": 0.0}
+        for _ in range(2):  # alternate, keep the best of each
+            for name, path in (("playlist", playlist), ("redirect", redirect)):
+                rates[name] = max(rates[name], wrk(BASE + path))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    result = {
+        "playlist_rps": round(rates["playlist"]),
+        "redirect_rps": round(rates["redirect"]),
+        "redirect_to_playlist": round(rates["redirect"] / rates["playlist"], 3),
+        "beacons_per_second": round(asyncio.run(beacon_throughput(count))),
+        "beacons": count,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "beacons.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Server-side ad beacons (issue #6): fired when a player asks the redirect endpoint for an ad segment.
+
+Nothing fires when a playlist is built or fetched: only a segment request says the ad is being played. The
+events of a segment come from `proxy.ads.events`; each (session, break, ad, event) fires at most once within
+the beacon guard TTL, whatever variant or rendition asked (MediaTailor's rules, anchors-mission.md §1.4–1.5),
+through the bounded beacon queue, so the redirect itself never waits on a tracking server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from proxy.ads.errors import tracking_url
+from proxy.ads.events import event_urls, segment_events
+from proxy.ads.models import Ad
+from proxy.beacons import BeaconQueue
+from proxy.decisions import DecisionService
+from proxy.errors import NotFound
+from proxy.hls.fill import Fill, Item
+from proxy.sessions import Session
+from proxy.settings import ChannelConfig
+
+
+class ImpressionTracker:
+    def __init__(
+        self,
+        beacons: BeaconQueue,
+        decisions: DecisionService,
+        guard_ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.beacons, self.decisions, self.guard_ttl, self.clock = beacons, decisions, guard_ttl, clock
+
+    def segment(self, config: ChannelConfig, session: Session, track: str, break_id: str, k: int) -> str:
+        """The real URL of item `k` of the session's break `break_id` in `track`; its beacons are queued."""
+        decided = session.decided.get(break_id) if session.decided else None
+        fill = decided.fill if decided is not None else None
+        if decided is None or fill is None or not 0 <= k < len(fill.items):
+            raise NotFound(f"ad segment {k} of break {break_id!r}: not in this session's playlists (any more)")
+        item = fill.items[k]
+        uris = item.creative.uris.get(track)
+        if uris is None:
+            raise NotFound(f"track {track!r}: expected one of {sorted(item.creative.uris)}")
+        if item.ad_index is not None and session.server_beacons:
+            self._fire(config, session, fill, item, decided.ads[item.ad_index])
+        return uris[item.index]
+
+    def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, ad: Ad) -> None:
+        assert item.ad_index is not None
+        now = self.clock()
+        ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
+        fired = session.fired if session.fired is not None else {}
+        headers: dict[str, str] | None = None
+        for event in segment_events(item.creative.durations, item.index):
+            key = (fill.brk.id, item.ad_index, event)
+            if now - fired.get(key, -ttl) < ttl:
+                continue
+            fired[key] = now
+            headers = headers if headers is not None else self.decisions.beacon_headers(config, session, fill.brk)
+            for template in event_urls(ad, event):
+                url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
+                self.beacons.fire(url, headers, event)
+        session.fired = fired
+
+    @staticmethod
+    def _macros(session: Session) -> dict[str, str]:
+        client = session.client
+        macros = {"SERVERSIDE": "1"}  # VAST 4.1 [SERVERSIDE]: 1 = the server sent it on the player's behalf
+        if client is not None:
+            macros.update(DEVICEIP=client.ip, DEVICEUA=client.user_agent)
+        return macros

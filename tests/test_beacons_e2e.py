@@ -1,0 +1,235 @@
+"""Issue #6 through real uvicorn servers: server-side beacons fire on ad segment requests (each event once per
+session and ad, in order, whatever variant asked, with the viewer's identity), nothing fires for playlists,
+client-side reporting fires nothing and hands every event to the tracking API once; a failing or slow beacon
+endpoint is retried a bounded number of times and never slows the redirects; a flood larger than the queue is
+dropped with a count."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from proxy.adrequests import AdServerClient
+from proxy.beacons import BeaconQueue
+from proxy.egress import EgressPolicy
+from proxy.hls.playlist import parse_media
+from proxy.origin import HttpClient, new_session
+from proxy.settings import ChannelConfig, Settings
+from proxy.testing import FakeOrigin
+from proxy.web.app import create_app
+from tests.hls.invariants import check_track, check_tracks_agree
+from tests.servers import free_port, run_server
+
+TD = 2
+NO_EDGE = 10**9
+ORDER = ["impression", "impression2", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete"]
+SEGMENT_OF = {
+    "impression": 0,
+    "impression2": 0,
+    "start": 0,
+    "firstQuartile": 1,
+    "midpoint": 2,
+    "thirdQuartile": 3,
+    "complete": 3,
+}  # fmt: skip  (4 segments of 2 s: 25 % = 2 s, 50 % = 4 s, 75 % = 6 s)
+VIEWER = {"X-Forwarded-For": "203.0.113.7", "User-Agent": "viewer-agent/1.0"}
+
+
+@dataclass
+class Rig:
+    origin: FakeOrigin
+    base: str
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    origin = FakeOrigin(td=TD, window=6, every=6, break_segments=4)
+    origin_port = free_port()
+    origin_url = f"http://127.0.0.1:{origin_port}"
+    channel = ChannelConfig("fake", origin=f"{origin_url}/master.m3u8", ad_tag=f"{origin_url}/vast?sid=[session.uuid]")
+    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fake": channel})
+    with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
+        yield Rig(origin, base)
+
+
+async def _session(http: aiohttp.ClientSession, base: str, mode: str = "server") -> str:
+    async with http.post(f"{base}/v1/ssai/session/fake/main.m3u8?reportingMode={mode}", headers=VIEWER) as response:
+        assert response.status == 200, await response.text()
+        return str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
+
+
+async def _playlist(http: aiohttp.ClientSession, base: str, sid: str, track: str) -> bytes:
+    async with http.get(f"{base}/v1/ssai/media/fake/{sid}/{track}.m3u8") as response:
+        assert response.status == 200
+        return await response.read()
+
+
+async def _redirect(http: aiohttp.ClientSession, url: str) -> tuple[str, float]:
+    sent = time.monotonic()
+    async with http.get(url, allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+        return response.headers["Location"], time.monotonic() - sent
+
+
+async def _play(rig: Rig, sid: str, http: aiohttp.ClientSession, *, stop_after: int = 99) -> dict[str, Any]:
+    """Poll like a player for one break; request each new ad segment once, switching variant every segment
+    (v0, v1, v0, …) and the audio rendition too; stop requesting after `stop_after` ad segments."""
+    outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "a0": []}
+    locations: dict[str, str] = {}
+    latencies: list[float] = []
+    requested = 0
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        for track in outputs:
+            outputs[track].append(await _playlist(http, rig.base, sid, track))
+        segments = [s.uri for s in parse_media(outputs["v0"][-1]).segments]
+        for uri in (u for u in segments if u.startswith("seg/") and u not in locations):
+            track = ("v0", "v1")[requested % 2]
+            if requested < stop_after:
+                for name in (track, "a0"):
+                    url = f"{rig.base}/v1/ssai/media/fake/{sid}/{uri.replace('seg/v0/', f'seg/{name}/')}"
+                    location, latency = await _redirect(http, url)
+                    latencies.append(latency)
+                    assert "/ad/" in location
+            locations[uri] = uri
+            requested += 1
+        if requested >= 4 and not any(u.startswith("seg/") for u in segments[-2:]):
+            break
+        await asyncio.sleep(TD / 2)
+    return {"outputs": outputs, "requested": requested, "latencies": latencies}
+
+
+async def _beacons(origin: FakeOrigin, count: int, seconds: float = 10) -> list[tuple[str, str, dict[str, str]]]:
+    deadline = time.monotonic() + seconds
+    while len(origin.beacons) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # anything more would be a duplicate
+    return list(origin.beacons)
+
+
+@pytest.mark.slow
+async def test_a_played_break_fires_each_event_once_in_order_with_the_viewers_identity(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http)
+    assert played["requested"] == 4
+    received = await _beacons(rig.origin, len(ORDER))
+    events = [event for event, _query, _headers in received]
+    assert sorted(events, key=ORDER.index) == ORDER, f"each event exactly once: {events}"
+    positions = [SEGMENT_OF[event] for event in events]
+    assert positions == sorted(positions), f"events in playback order: {events}"
+    for event, query, headers in received:
+        assert headers["x-device-ip"] == "203.0.113.7" and headers["x-device-user-agent"] == "viewer-agent/1.0"
+        assert "[TIMESTAMP]" not in query, f"{event}: macros expanded"
+    per_track = {t: check_track(b, TD, [], [NO_EDGE] * len(b), _seg_identity) for t, b in played["outputs"].items()}
+    check_tracks_agree(per_track)
+
+
+def _seg_identity(uri: str) -> str:
+    """Redirect URIs name the break item; the same item in every track is the same ad segment."""
+    if uri.startswith("seg/"):
+        _seg, _track, brk, item = uri.split("/")
+        return f"ad:{brk}:{item.partition('.')[0]}"
+    return f"content:c{uri.rsplit('/', 1)[1].removesuffix('.ts')}"
+
+
+@pytest.mark.slow
+async def test_a_viewer_who_leaves_after_the_first_ad_segment_counts_impression_and_start_only(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http, stop_after=1)
+        assert played["requested"] >= 1
+        received = await _beacons(rig.origin, 3)
+        assert sorted(event for event, _q, _h in received) == ["impression", "impression2", "start"]
+        async with http.get(f"{rig.base}/metrics") as response:
+            metrics = await response.json()
+    assert metrics["beacon_events"] == {"impression": 2, "start": 1}
+
+
+@pytest.mark.slow
+async def test_client_side_reporting_fires_nothing_and_lists_every_event_once(rig: Rig) -> None:
+    seen: list[tuple[str, str]] = []
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base, "client")
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and len(seen) < 7:
+            body = await _playlist(http, rig.base, sid, "v0")
+            assert b"seg/" not in body, "client mode: ad segments point straight at the ad assets"
+            async with http.get(f"{rig.base}/v1/ssai/tracking/fake/{sid}") as response:
+                document = await response.json()
+            for avail in document["avails"]:
+                for ad in avail["ads"]:
+                    seen += [(ad["adId"], event["eventType"]) for event in ad["trackingEvents"]]
+                    assert all(event["beaconUrls"] and "startTimeInSeconds" in event for event in ad["trackingEvents"])
+            await asyncio.sleep(TD / 2)
+    assert sorted(event for _ad, event in seen) == sorted(
+        ["impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "clickThrough"]
+    ), seen
+    assert len(seen) == len(set(seen)), "an event is never returned twice"
+    await asyncio.sleep(1)
+    assert rig.origin.beacons == [], "the server fired nothing"
+
+
+@pytest.mark.slow
+async def test_a_failing_beacon_endpoint_does_not_slow_the_redirects(rig: Rig) -> None:
+    rig.origin.beacon_mode = "timeout"
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http)
+    assert played["requested"] == 4 and max(played["latencies"]) < 1.0, played["latencies"]
+
+
+async def _queue(origin_url: str, **options: Any) -> tuple[BeaconQueue, aiohttp.ClientSession]:
+    http = new_session()
+    client = AdServerClient(HttpClient(http, max_bytes=1024), EgressPolicy(allow_loopback=True), concurrency=64)
+    return BeaconQueue(client, **options), http
+
+
+@pytest.mark.parametrize(("mode", "timeout"), [("error", 3.0), ("timeout", 0.3)])
+async def test_5xx_and_timeouts_are_retried_a_bounded_number_of_times(mode: str, timeout: float) -> None:
+    origin = FakeOrigin()
+    origin.beacon_mode = mode
+    with run_server(origin.app, free_port()) as url:
+        queue, http = await _queue(url, retries=2, timeout=timeout, backoff=0.01)
+        for n in range(3):
+            queue.fire(f"{url}/beacon/start?n={n}", {}, "start")
+        await asyncio.wait_for(queue.drain(), 20)
+        await queue.close()
+        await http.close()
+    assert len(origin.beacons) == 9, "3 beacons × (1 try + 2 retries)"
+    assert (queue.counts["fired"], queue.counts["retried"], queue.counts["failed"]) == (0, 6, 3)
+
+
+async def test_a_4xx_is_not_retried_and_a_success_is_counted_by_event() -> None:
+    origin = FakeOrigin()
+    with run_server(origin.app, free_port()) as url:
+        queue, http = await _queue(url, retries=2, backoff=0.01)
+        queue.fire(f"{url}/nothing-here", {}, "start")
+        queue.fire(f"{url}/beacon/midpoint", {}, "midpoint")
+        await asyncio.wait_for(queue.drain(), 20)
+        await queue.close()
+        await http.close()
+    assert (queue.counts["fired"], queue.counts["retried"], queue.counts["failed"]) == (1, 0, 1)
+    assert dict(queue.events) == {"midpoint": 1}
+
+
+async def test_a_flood_larger_than_the_queue_is_dropped_with_a_count() -> None:
+    origin = FakeOrigin()
+    with run_server(origin.app, free_port()) as url:
+        queue, http = await _queue(url, workers=2, maxsize=50, retries=0)
+        for n in range(1000):
+            queue.fire(f"{url}/beacon/impression?n={n}", {}, "impression")
+        assert queue.counts["dropped"] == 1000 - 50
+        await asyncio.wait_for(queue.drain(), 30)
+        queue.fire(f"{url}/beacon/start", {}, "start")  # still serving after the flood
+        await asyncio.wait_for(queue.drain(), 10)
+        await queue.close()
+        await http.close()
+    assert queue.counts["fired"] == 51 and len(origin.beacons) == 51
