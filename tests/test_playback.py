@@ -19,6 +19,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +267,24 @@ def summary(snapshot: dict[str, Any], paths: Paths) -> str:
 
 
 @pytest.mark.browser
+def check_server_beacons(demo_server: str, session_id: str, inserted: int, report: str) -> None:
+    """Issue #6: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
+    (ad, event) once, with the viewer's identity (the demo ad server records every hit)."""
+    sid = str(uuid.UUID(hex=session_id))  # the demo ad tag's sid=[session.uuid]
+    deadline = time.monotonic() + 10
+    while True:
+        every: list[dict[str, Any]] = json.loads(http_text(f"{demo_server}/demo/ads/beacons"))
+        hits = [h for h in every if h["params"].get("sid") == sid]
+        if any(h["event"] == "complete" for h in hits) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    counts = Counter(h["event"] for h in hits if h["event"] != "click")
+    assert counts["impression"] == inserted, f"one impression per inserted ad ({inserted}): {counts}\n{report}"
+    assert counts["complete"] >= 2, f"the ads of two breaks completed: {counts}\n{report}"
+    assert all(counts[e] <= inserted for e in counts), f"no event fired twice for one ad: {counts}"
+    assert all(h["headers"].get("X-Device-User-Agent") for h in hits), "beacons carry the viewer's user agent"
+
+
 @pytest.mark.parametrize("channel", ["demo", "mp4"])
 def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """`mp4`: the ads and slate are MP4 files the proxy transcoded to the content's ladder (issue #4)."""
@@ -341,6 +361,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
     unexpected = [e for e in snapshot["errors"] if e["details"] not in TOLERATED_HLSJS_ERRORS]
     assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
     assert not snapshot["trackingErrors"], report
+    check_server_beacons(demo_server, snapshot["sessionId"], len(snapshot["ads"]), report)
 
     # Everything the page needs is served by the demo (hls.js is vendored: no CDN, no Internet).
     foreign = [url for url in requested if url.startswith("http") and not url.startswith((demo_server, LANDING))]
