@@ -62,6 +62,8 @@ def _channel(row: sa.Row[Any]) -> StoredChannel:
 def file_document(config: ChannelConfig) -> dict[str, Any]:
     """A channel-file entry as stored: its settings as the file gives them (read back by channel_from_dict)."""
     raw = {k: v for k, v in asdict(config).items() if k not in ("name", "version") and v not in (None, {}, ())}
+    if config.beacon_templates:  # the file's own {type, template} tables
+        raw["beacon_templates"] = [{"type": kind, "template": url} for kind, url in config.beacon_templates]
     return {"file": orjson.loads(orjson.dumps(raw))}
 
 
@@ -240,6 +242,9 @@ def _ssai_config(row: sa.Row[Any]) -> dict[str, Any]:
         "ad_response": ad_response_of(ad["expected_ad_response"]),
         "server_beacons": not ad.get("disable_server_beacons", False),
         "extend_beacon_guard_ttl": bool(document.get("extend_beacon_guard_ttl", False)),
+        "beacon_templates": tuple(
+            (item["type"], item["template_url"]["template"]) for item in document.get("beacon_templates", [])
+        ),
     }
 
 

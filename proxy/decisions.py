@@ -72,6 +72,7 @@ class AdConfig:
     headers: HeaderTemplate
     response: ResponseFormat
     transforms: tuple[TransformSpec, ...]
+    beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # seed 003 beacon_templates: (type, URL template)
 
     @property
     def personal(self) -> bool:
@@ -85,7 +86,11 @@ def compile_ad_config(channel: ChannelConfig) -> AdConfig:
         transforms = tuple(TransformSpec(xslt=t.xslt, xpath=t.xpath) for t in channel.ad_transforms)
         for spec in transforms:
             compile_check(spec.xslt)
-        return AdConfig(tag, headers, response_format(channel.ad_response), transforms)
+        beacons = tuple(
+            (kind, compile_ad_tag(template, defaults=channel.ad_defaults))
+            for kind, template in channel.beacon_templates
+        )
+        return AdConfig(tag, headers, response_format(channel.ad_response), transforms, beacons)
     except (ValueError, ProxyError) as error:
         raise ConfigError(f"channels.{channel.name}: {getattr(error, 'message', error)}") from None
 
@@ -225,15 +230,30 @@ class DecisionService:
             )
         return info
 
-    def beacon_headers(self, channel: ChannelConfig, session: Session, brk: Break) -> dict[str, str]:
+    def beacon_headers(self, channel: ChannelConfig, session: Session, brk: Break | None) -> dict[str, str]:
         """What a server-side beacon for `session` carries: the viewer's identity, and the configuration's custom
         headers when `ad_configuration_headers_for_impressions` (seed 002) asks for them."""
-        ctx = _context(self._break_info(channel, brk, brk.planned or self.default_break), session)
+        ctx = self._beacon_context(channel, session, brk)
         headers = forwarding_headers(ctx)
         config = self.configs.get(channel.key)
         if channel.ad_headers_for_impressions and config is not None:
             headers.update(config.headers.render(ctx))
         return headers
+
+    def template_beacons(
+        self, channel: ChannelConfig, session: Session, brk: Break | None, kinds: tuple[str, ...]
+    ) -> list[tuple[str, str]]:
+        """Seed 003 `beacon_templates` of those `kinds`, rendered with the ad tag variables: (kind, URL)."""
+        config = self.configs.get(channel.key)
+        if config is None or not config.beacons:
+            return []
+        ctx = self._beacon_context(channel, session, brk)
+        return [(kind, template.render(ctx)) for kind, template in config.beacons if kind in kinds]
+
+    def _beacon_context(self, channel: ChannelConfig, session: Session, brk: Break | None) -> AdContext:
+        duration = (brk.planned if brk is not None else None) or self.default_break
+        info = self._break_info(channel, brk, duration) if brk is not None else BreakInfo(duration)
+        return _context(info, session)
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, TimeoutError):

@@ -22,6 +22,16 @@ from proxy.hls.fill import Fill, Item
 from proxy.sessions import Session
 from proxy.settings import ChannelConfig
 
+# Seed 003 beacon template types fired with a VAST event of an ad. content_* and segment_* need content
+# segments through the redirect too, which this proxy does not do (README, issue #6 note).
+TEMPLATE_KINDS = {
+    "start": ("ad_start",),
+    "firstQuartile": ("ad_first_quartile", "ad_quartiles"),
+    "midpoint": ("ad_midpoint", "ad_quartiles"),
+    "thirdQuartile": ("ad_third_quartile", "ad_quartiles"),
+    "complete": ("ad_complete",),
+}
+
 
 class ImpressionTracker:
     def __init__(
@@ -62,7 +72,27 @@ class ImpressionTracker:
             for template in event_urls(ad, event):
                 url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
                 self.beacons.fire(url, headers, event)
+            for kind, url in self.decisions.template_beacons(config, session, fill.brk, self._kinds(event, fill, item)):
+                self.beacons.fire(url, headers, kind)
         session.fired = fired
+
+    @staticmethod
+    def _kinds(event: str, fill: Fill, item: Item) -> tuple[str, ...]:
+        kinds = TEMPLATE_KINDS.get(event, ())
+        if event == "start" and item.ad_index == 0:
+            kinds += ("ad_break_start",)
+        if event == "complete" and item.ad_index == len(fill.plan.ads) - 1:
+            kinds += ("ad_break_end",)
+        return kinds
+
+    def loaded(self, config: ChannelConfig, session: Session) -> None:
+        """Seed 003 `on_load`: the session's first master playlist was served."""
+        if session.server_beacons and config.beacon_templates:
+            urls = self.decisions.template_beacons(config, session, None, ("on_load",))
+            if urls:
+                headers = self.decisions.beacon_headers(config, session, None)
+                for kind, url in urls:
+                    self.beacons.fire(url, headers, kind)
 
     @staticmethod
     def _macros(session: Session) -> dict[str, str]:

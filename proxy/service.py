@@ -142,6 +142,7 @@ class Service:
         session.client = client
         self.sessions.add(session)
         runtime.join(session)
+        self.impressions.loaded(runtime.config, session)
         return session
 
     def session(self, channel: str, session_id: str) -> Session:

@@ -65,6 +65,7 @@ class ChannelConfig:
     # (session, ad, event) within the beacon guard TTL, the session's whole life with `extend_beacon_guard_ttl`.
     server_beacons: bool = True
     extend_beacon_guard_ttl: bool = False
+    beacon_templates: tuple[tuple[str, str], ...] = ()  # seed 003 (type, URL template): third-party beacons
     # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
     # sessions created after the change; a session keeps the version it started with.
     version: str = ""
@@ -199,11 +200,26 @@ def _transforms(name: str, value: Any) -> tuple[Transform, ...]:
     return tuple(found)
 
 
+def _beacon_templates(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    found = []
+    for index, item in enumerate(value if isinstance(value, list) else [None]):
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("type"), str)
+            or not isinstance(item.get("template"), str)
+        ):
+            raise ConfigError(f"channels.{name}.beacon_templates[{index}] = {item!r}: expected {{type, template}}")
+        found.append((item["type"], item["template"]))
+    return tuple(found)
+
+
 def _channel_value(name: str, key: str, value: Any) -> Any:
     if key in ("ad_headers", "ad_defaults"):
         return _strings(name, key, value)
     if key == "ad_transforms":
         return _transforms(name, value)
+    if key == "beacon_templates":
+        return _beacon_templates(name, value)
     if key in ("ad_headers_for_impressions", "server_beacons", "extend_beacon_guard_ttl"):
         if not isinstance(value, bool):
             raise ConfigError(f"channels.{name}.{key} = {value!r}: expected true or false")

@@ -39,6 +39,7 @@ SEGMENT_OF = {
     "thirdQuartile": 3,
     "complete": 3,
 }  # fmt: skip  (4 segments of 2 s: 25 % = 2 s, 50 % = 4 s, 75 % = 6 s)
+TEMPLATES = ["tpl-on_load", "tpl-ad_break_start", *["tpl-ad_quartiles"] * 3, "tpl-ad_complete", "tpl-ad_break_end"]
 VIEWER = {"X-Forwarded-For": "203.0.113.7", "User-Agent": "viewer-agent/1.0"}
 
 
@@ -53,7 +54,16 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     origin = FakeOrigin(td=TD, window=6, every=6, break_segments=4)
     origin_port = free_port()
     origin_url = f"http://127.0.0.1:{origin_port}"
-    channel = ChannelConfig("fake", origin=f"{origin_url}/master.m3u8", ad_tag=f"{origin_url}/vast?sid=[session.uuid]")
+    templates = tuple(
+        (kind, f"{origin_url}/beacon/tpl-{kind}?sid={{{{session.session_id}}}}")
+        for kind in ("on_load", "ad_break_start", "ad_quartiles", "ad_complete", "ad_break_end", "content_start")
+    )
+    channel = ChannelConfig(
+        "fake",
+        origin=f"{origin_url}/master.m3u8",
+        ad_tag=f"{origin_url}/vast?sid=[session.uuid]",
+        beacon_templates=templates,  # seed 003 beacon_templates (content_* is not fired: no content redirects)
+    )
     settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         yield Rig(origin, base)
@@ -120,7 +130,11 @@ async def test_a_played_break_fires_each_event_once_in_order_with_the_viewers_id
         sid = await _session(http, rig.base)
         played = await _play(rig, sid, http)
     assert played["requested"] == 4
-    received = await _beacons(rig.origin, len(ORDER))
+    every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
+    received = [hit for hit in every if not hit[0].startswith("tpl-")]
+    templates = [(event, query) for event, query, _headers in every if event.startswith("tpl-")]
+    assert sorted(event for event, _query in templates) == sorted(TEMPLATES), templates
+    assert all(query == f"sid={sid}" for _event, query in templates), "templates rendered with the ad tag variables"
     events = [event for event, _query, _headers in received]
     assert sorted(events, key=ORDER.index) == ORDER, f"each event exactly once: {events}"
     positions = [SEGMENT_OF[event] for event in events]
@@ -146,11 +160,13 @@ async def test_a_viewer_who_leaves_after_the_first_ad_segment_counts_impression_
         sid = await _session(http, rig.base)
         played = await _play(rig, sid, http, stop_after=1)
         assert played["requested"] >= 1
-        received = await _beacons(rig.origin, 3)
-        assert sorted(event for event, _q, _h in received) == ["impression", "impression2", "start"]
+        received = await _beacons(rig.origin, 5)
+        assert sorted(event for event, _q, _h in received) == [
+            "impression", "impression2", "start", "tpl-ad_break_start", "tpl-on_load",
+        ]  # fmt: skip
         async with http.get(f"{rig.base}/metrics") as response:
             metrics = await response.json()
-    assert metrics["beacon_events"] == {"impression": 2, "start": 1}
+    assert metrics["beacon_events"] == {"impression": 2, "start": 1, "on_load": 1, "ad_break_start": 1}
 
 
 @pytest.mark.slow
