@@ -263,7 +263,7 @@ class ChannelRuntime:
         for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
             decision = self.decisions.peek(session.id, brk)
             if decision is not None:
-                self._freeze(session, brk, decision.plan, decision.ads)
+                self._freeze(session, brk, decision.plan, decision.ads, decision.break_tracking)
             elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it (§4.8).
                 self.decisions.forget(session.id, brk)
@@ -274,7 +274,14 @@ class ChannelRuntime:
                 return brk.start_msn
         return None
 
-    def _freeze(self, session: Session, brk: Break, plan: FillPlan, ads: tuple[Ad, ...]) -> None:
+    def _freeze(
+        self,
+        session: Session,
+        brk: Break,
+        plan: FillPlan,
+        ads: tuple[Ad, ...],
+        break_tracking: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint (issue #6)
             plan = replace(plan, key=plan.key + "|redirect", redirect=True)
         fill = None
@@ -282,7 +289,7 @@ class ChannelRuntime:
             fill = self.fills.get((brk.id, plan.key))
             if fill is None:
                 fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
-        session.decide(brk.id, brk.start_msn, Decided(fill, ads))
+        session.decide(brk.id, brk.start_msn, Decided(fill, ads, break_tracking))
 
     async def close(self) -> None:
         for poller in list(self.pollers.values()):

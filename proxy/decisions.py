@@ -51,6 +51,7 @@ class Decision:
     plan: FillPlan
     ads: tuple[Ad, ...]
     skipped: tuple[Skip, ...] = ()
+    break_tracking: tuple[tuple[str, str], ...] = ()  # VMAP breakStart/breakEnd (event, URL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,8 @@ class DecisionService:
         self.counts["decisions"] += 1
         self.counts["ads_chosen"] += len(chosen)
         log.debug("break %s decided in %.3f s: %d ads", brk.id, time.monotonic() - started, len(chosen))
-        return Decision(plan_for([creatives[ad.key] for ad in chosen], profile.slate), tuple(chosen), skipped)
+        plan = plan_for([creatives[ad.key] for ad in chosen], profile.slate)
+        return Decision(plan, tuple(chosen), skipped, resolved.break_tracking)
 
     async def _resolve(self, config: AdConfig, ctx: AdContext) -> ResolvedResponse:
         assert config.tag is not None

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 
 from proxy.ads.errors import tracking_url
 from proxy.ads.events import event_urls, segment_events
-from proxy.ads.models import Ad
 from proxy.beacons import BeaconQueue
 from proxy.decisions import DecisionService
 from proxy.errors import NotFound
 from proxy.hls.fill import Fill, Item
-from proxy.sessions import Session
+from proxy.sessions import Decided, Session
 from proxy.settings import ChannelConfig
 
 # Seed 003 beacon template types fired with a VAST event of an ad. content_* and segment_* need content
@@ -31,6 +30,9 @@ TEMPLATE_KINDS = {
     "thirdQuartile": ("ad_third_quartile", "ad_quartiles"),
     "complete": ("ad_complete",),
 }
+
+
+VMAP_EVENTS = {"ad_break_start": "breakStart", "ad_break_end": "breakEnd"}  # VMAP 1.0.1 §2.3.3
 
 
 class ImpressionTracker:
@@ -54,11 +56,12 @@ class ImpressionTracker:
         if uris is None:
             raise NotFound(f"track {track!r}: expected one of {sorted(item.creative.uris)}")
         if item.ad_index is not None and session.server_beacons:
-            self._fire(config, session, fill, item, decided.ads[item.ad_index])
+            self._fire(config, session, fill, item, decided)
         return uris[item.index]
 
-    def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, ad: Ad) -> None:
+    def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
         assert item.ad_index is not None
+        ad = decided.ads[item.ad_index]
         now = self.clock()
         ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
         fired = session.fired if session.fired is not None else {}
@@ -72,8 +75,14 @@ class ImpressionTracker:
             for template in event_urls(ad, event):
                 url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
                 self.beacons.fire(url, headers, event)
-            for kind, url in self.decisions.template_beacons(config, session, fill.brk, self._kinds(event, fill, item)):
+            kinds = self._kinds(event, fill, item)
+            for kind, url in self.decisions.template_beacons(config, session, fill.brk, kinds):
                 self.beacons.fire(url, headers, kind)
+            for vmap_event in (VMAP_EVENTS[kind] for kind in kinds if kind in VMAP_EVENTS):
+                for name, template in decided.break_tracking:
+                    if name == vmap_event:
+                        url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
+                        self.beacons.fire(url, headers, vmap_event)
         session.fired = fired
 
     @staticmethod

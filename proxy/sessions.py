@@ -22,11 +22,14 @@ class Client:
 class Decided:
     """A break's frozen outcome for one session: its fill (None = the content plays) and the ads in it."""
 
-    __slots__ = ("fill", "ads")
+    __slots__ = ("fill", "ads", "break_tracking")
 
-    def __init__(self, fill: Fill | None, ads: tuple[Ad, ...]) -> None:
+    def __init__(
+        self, fill: Fill | None, ads: tuple[Ad, ...], break_tracking: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         self.fill = fill
         self.ads = ads
+        self.break_tracking = break_tracking  # VMAP breakStart/breakEnd of the break's ad response
 
 
 class Session:

@@ -39,6 +39,14 @@ VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem>
 """
 
 
+VMAP = """<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0">
+<vmap:AdBreak timeOffset="00:10:00.000" breakType="linear" breakId="mid"><vmap:AdSource id="mid-ads">
+<vmap:VASTAdData>{vast}</vmap:VASTAdData></vmap:AdSource><vmap:TrackingEvents>
+<vmap:Tracking event="breakStart">{beacon}/breakStart</vmap:Tracking>
+<vmap:Tracking event="breakEnd">{beacon}/breakEnd</vmap:Tracking></vmap:TrackingEvents></vmap:AdBreak></vmap:VMAP>
+"""
+
+
 class FakeOrigin:
     """Segment n spans [epoch + n·td, epoch + (n+1)·td); a break of `break_segments` starts every `every`."""
 
@@ -108,6 +116,8 @@ class FakeOrigin:
         beacon = str(request.url_for("beacon", event="x")).removesuffix("/x")
         seconds = 4 * self.td
         body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master, beacon=beacon)
+        if request.query_params.get("mode") == "vmap":  # the ad inline in a VMAP mid-roll with break tracking
+            body = VMAP.format(beacon=beacon, vast=body.strip())
         return PlainTextResponse(body, media_type="application/xml")
 
     async def beacon(self, request: Request) -> Response:

@@ -50,7 +50,10 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    """The fake origin and ad server, and the proxy; `@pytest.mark.parametrize("rig", ["vmap"], indirect=True)`
+    makes the ad server answer VMAP with break tracking."""
+    query = "&mode=vmap" if getattr(request, "param", "") == "vmap" else ""
     origin = FakeOrigin(td=TD, window=6, every=6, break_segments=4)
     origin_port = free_port()
     origin_url = f"http://127.0.0.1:{origin_port}"
@@ -61,7 +64,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     channel = ChannelConfig(
         "fake",
         origin=f"{origin_url}/master.m3u8",
-        ad_tag=f"{origin_url}/vast?sid=[session.uuid]",
+        ad_tag=f"{origin_url}/vast?sid=[session.uuid]{query}",
         beacon_templates=templates,  # seed 003 beacon_templates (content_* is not fired: no content redirects)
     )
     settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fake": channel})
@@ -152,6 +155,19 @@ def _seg_identity(uri: str) -> str:
         _seg, _track, brk, item = uri.split("/")
         return f"ad:{brk}:{item.partition('.')[0]}"
     return f"content:c{uri.rsplit('/', 1)[1].removesuffix('.ts')}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rig", ["vmap"], indirect=True)
+async def test_vmap_break_start_and_end_fire_once_with_the_first_and_last_ad_segments(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http)
+    assert played["requested"] == 4
+    every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES) + 2)
+    events = [event for event, _query, _headers in every if not event.startswith("tpl-")]
+    assert sorted(events) == sorted([*ORDER, "breakStart", "breakEnd"]), events
+    assert events.index("breakStart") < events.index("firstQuartile") < events.index("breakEnd")
 
 
 @pytest.mark.slow
