@@ -348,6 +348,8 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
 
         elapsed = time.monotonic() - started
         page.screenshot(path=str(artifacts / "playback-end.png"))
+        page.wait_for_function("document.getElementById('status-beacons').textContent.includes('impression')")
+        beacons_shown = page.locator("#status-beacons").inner_text()
 
     report = f"after {elapsed:.1f} s: {summary(snapshot, paths)}\nfailed responses: {failed}\n{stalled}"
     print(report)  # shown with -s or on failure
@@ -362,6 +364,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
     assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
     assert not snapshot["trackingErrors"], report
     check_server_beacons(demo_server, snapshot["sessionId"], len(snapshot["ads"]), report)
+    assert "impression" in beacons_shown and "complete" in beacons_shown, f"beacon counts shown: {beacons_shown}"
 
     # Everything the page needs is served by the demo (hls.js is vendored: no CDN, no Internet).
     foreign = [url for url in requested if url.startswith("http") and not url.startswith((demo_server, LANDING))]

@@ -203,6 +203,24 @@
     }
   }
 
+  // Server-side beacons (issue #6): the proxy's counts from /metrics, all sessions together.
+  async function pollBeacons() {
+    try {
+      var response = await fetch("/metrics", { cache: "no-store" });
+      if (!response.ok) return;
+      var doc = await response.json();
+      var fired = doc.beacon_events || {};
+      var parts = Object.keys(fired).sort().map(function (event) { return event + " " + fired[event]; });
+      var outcome = doc.beacons || {};
+      parts.push("failed " + (outcome.failed || 0) + ", dropped " + (outcome.dropped || 0));
+      setText("status-beacons", parts.join(" · "));
+    } catch (err) {
+      setText("status-beacons", "unavailable: " + err);
+    } finally {
+      setTimeout(pollBeacons, demo.targetDuration * 1000);
+    }
+  }
+
   function clickThroughOf(ad) {
     var events = ad.trackingEvents || [];
     for (var i = 0; i < events.length; i++) {
@@ -284,6 +302,7 @@
     function () {
       startPlayback();
       pollTracking();
+      pollBeacons();
     },
     function (err) {
       showError(String(err));
