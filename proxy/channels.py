@@ -66,7 +66,9 @@ class TrackPoller:
             self.failing_since = self.failing_since or time.monotonic()
             log.warning("channel %s track %s: %s", self.channel.config.name, self.track.name, error.message)
         else:
-            self.window = Window(playlist, self.url, self.channel.config.content_segment_prefix)
+            config = self.channel.config
+            track = self.track.name if config.content_redirect else None
+            self.window = Window(playlist, self.url, config.content_segment_prefix, redirect_track=track)
             self.error, self.failing_since = None, None
             self.channel.on_window(self.track, self.window)
         self.first.set()

@@ -18,6 +18,7 @@ from proxy.beacons import BeaconQueue
 from proxy.decisions import DecisionService
 from proxy.errors import NotFound
 from proxy.hls.fill import Fill, Item
+from proxy.hls.render import Window
 from proxy.sessions import Decided, Session
 from proxy.settings import ChannelConfig
 
@@ -57,7 +58,41 @@ class ImpressionTracker:
             raise NotFound(f"track {track!r}: expected one of {sorted(item.creative.uris)}")
         if item.ad_index is not None and session.server_beacons:
             self._fire(config, session, fill, item, decided)
+        if session.server_beacons and config.content_redirect:
+            self._segment_beacons(config, session, break_id, k)
         return uris[item.index]
+
+    def content(self, config: ChannelConfig, session: Session, window: Window, msn: int) -> str:
+        """The origin URL of content segment `msn` (routed through the proxy for segment/content templates)."""
+        url = window.origin_uri(msn)
+        if url is None:
+            raise NotFound(f"content segment {msn}: expected one of {window.first_msn}..{window.last_msn}")
+        if session.server_beacons and config.content_redirect:
+            if session.fired:  # content segments that slid out of the window are never asked for again
+                old = [key for key in session.fired if key[0] == "content" and key[1] < window.first_msn]
+                for key in old:
+                    del session.fired[key]
+            self._segment_beacons(config, session, "content", msn)
+        return url
+
+    def _segment_beacons(self, config: ChannelConfig, session: Session, place: str, position: int) -> None:
+        """Seed 003 `segment_start` for a segment first requested (whatever the track), `segment_end` for the one
+        before it, `content_start` at the session's first content segment."""
+        fired = session.fired if session.fired is not None else {}
+        key = (place, position, "segment_start")
+        if key in fired:
+            return
+        kinds = ("segment_start",) + (("segment_end",) if any(k[2] == "segment_start" for k in fired) else ())
+        if place == "content" and ("session", 0, "content_start") not in fired:
+            fired[("session", 0, "content_start")] = self.clock()
+            kinds += ("content_start",)
+        fired[key] = self.clock()
+        session.fired = fired
+        urls = self.decisions.template_beacons(config, session, None, kinds)
+        if urls:
+            headers = self.decisions.beacon_headers(config, session, None)
+            for kind, url in urls:
+                self.beacons.fire(url, headers, kind)
 
     def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
         assert item.ad_index is not None

@@ -74,6 +74,12 @@ class ChannelConfig:
     def key(self) -> tuple[str, str]:
         return (self.name, self.version)
 
+    @property
+    def content_redirect(self) -> bool:
+        """Content segments go through the proxy only when a beacon template needs their requests (issue #6)."""
+        kinds = (kind for kind, _ in self.beacon_templates)
+        return self.server_beacons and any(kind.startswith(("content_", "segment_")) for kind in kinds)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

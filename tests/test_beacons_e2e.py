@@ -53,14 +53,15 @@ class Rig:
 def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     """The fake origin and ad server, and the proxy; `@pytest.mark.parametrize("rig", ["vmap"], indirect=True)`
     makes the ad server answer VMAP with break tracking."""
-    query = "&mode=vmap" if getattr(request, "param", "") == "vmap" else ""
+    param = getattr(request, "param", "")
+    query = "&mode=vmap" if param == "vmap" else ""
+    kinds: tuple[str, ...] = ("on_load", "ad_break_start", "ad_quartiles", "ad_complete", "ad_break_end")
+    if param == "segments":  # these need content requests: content segments go through the proxy then
+        kinds = ("content_start", "segment_start", "segment_end")
     origin = FakeOrigin(td=TD, window=6, every=6, break_segments=4)
     origin_port = free_port()
     origin_url = f"http://127.0.0.1:{origin_port}"
-    templates = tuple(
-        (kind, f"{origin_url}/beacon/tpl-{kind}?sid={{{{session.session_id}}}}")
-        for kind in ("on_load", "ad_break_start", "ad_quartiles", "ad_complete", "ad_break_end", "content_start")
-    )
+    templates = tuple((kind, f"{origin_url}/beacon/tpl-{kind}?sid={{{{session.session_id}}}}") for kind in kinds)
     channel = ChannelConfig(
         "fake",
         origin=f"{origin_url}/master.m3u8",
@@ -265,3 +266,24 @@ async def test_a_flood_larger_than_the_queue_is_dropped_with_a_count() -> None:
         await queue.close()
         await http.close()
     assert queue.counts["fired"] == 51 and len(origin.beacons) == 51
+
+
+@pytest.mark.parametrize("rig", ["segments"], indirect=True)
+async def test_segment_templates_route_content_through_the_proxy_and_fire_per_segment(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        body = await _playlist(http, rig.base, sid, "v0")
+        uris = [segment.uri for segment in parse_media(body).segments]
+        assert uris and all(uri.startswith("cseg/v0/") for uri in uris), uris
+        for uri in uris[-3:]:
+            for track in ("v0", "v1", "a0"):  # every rendition of one segment is one segment_start
+                location, _latency = await _redirect(
+                    http, f"{rig.base}/v1/ssai/media/fake/{sid}/{uri.replace('/v0/', f'/{track}/')}"
+                )
+                msn = uri.rsplit("/", 1)[1]
+                assert location.startswith("http://127.0.0.1") and location.endswith(f"/{msn}"), location
+        async with http.get(f"{rig.base}/v1/ssai/media/fake/{sid}/cseg/v0/99999.ts", allow_redirects=False) as response:
+            assert response.status == 404 and "expected one of" in (await response.json())["error"]
+    received = await _beacons(rig.origin, 6)
+    events = sorted(event for event, _query, _headers in received)
+    assert events == sorted(["tpl-content_start", *["tpl-segment_start"] * 3, *["tpl-segment_end"] * 2]), events

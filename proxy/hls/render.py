@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from proxy.hls.fill import Fill, pdt_line
@@ -42,6 +43,9 @@ class Window:
     playlist: MediaPlaylist
     url: str
     prefix: str | None = None  # a content segment URL prefix (CDN) replacing the origin's directory
+    # Issue #6: content segments through the proxy's redirect (`cseg/{track}/{msn}.ts`, relative to the session's
+    # playlist) for configurations with content or segment beacon templates; None: straight to the origin.
+    redirect_track: str | None = None
     chunks: list[bytes] = field(default_factory=list)
     origin_dsn: list[int] = field(default_factory=list)
     head: bytes = b""
@@ -56,7 +60,7 @@ class Window:
         for segment in playlist.segments:
             dsn += segment.discontinuity
             self.origin_dsn.append(dsn)
-            self.chunks.append(_segment_text(segment.lines, self.resolve(segment.uri)))
+            self.chunks.append(_segment_text(segment.lines, self.segment_uri(segment.msn, segment.uri)))
         version = max(playlist.version, OUTPUT_VERSION)
         header = [f"#EXT-X-VERSION:{version}" if h.startswith("#EXT-X-VERSION") else h for h in playlist.header]
         if not any(h.startswith("#EXT-X-VERSION") for h in header):
@@ -67,6 +71,21 @@ class Window:
 
     def resolve(self, uri: str) -> str:
         return resolve(self.url, uri, self.prefix)
+
+    def segment_uri(self, msn: int, uri: str) -> str:
+        """The URI a session's playlist gives content segment `msn`."""
+        absolute = self.resolve(uri)
+        if self.redirect_track is None:
+            return absolute
+        suffix = PurePosixPath(urlsplit(absolute).path).suffix or ".ts"
+        return f"cseg/{self.redirect_track}/{msn}{suffix}"
+
+    def origin_uri(self, msn: int) -> str | None:
+        """Where content segment `msn` really is, while this window has it."""
+        index = msn - self.first_msn
+        if not 0 <= index < len(self.playlist.segments):
+            return None
+        return self.resolve(self.playlist.segments[index].uri)
 
     @property
     def first_msn(self) -> int:
@@ -90,7 +109,7 @@ class Window:
             restate.append(segment.key_line)  # the content key is restated after clear ads (§4.4.4.4)
         if segment.map_line is not None and segment.map_line not in lines:
             restate.append(segment.map_line)
-        cached = self._returns[msn] = _segment_text(restate + lines, self.resolve(segment.uri))
+        cached = self._returns[msn] = _segment_text(restate + lines, self.segment_uri(msn, segment.uri))
         return cached
 
 

@@ -41,6 +41,7 @@ OPERATIONS = (
         "302 to an ad segment; fires its beacons",
         (),
     ),
+    Operation("get", "/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", "302 to a content segment", ()),
     Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call (seed 000)", ()),
     Operation("get", "/v1/ssai/assets/{path}", "A transcoded ad or slate file", ()),
     Operation("head", "/v1/ssai/assets/{path}", "A transcoded ad or slate file's headers", ()),

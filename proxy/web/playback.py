@@ -126,6 +126,23 @@ async def ad_segment(request: Request) -> Response:
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
 
 
+async def content_segment(request: Request) -> Response:
+    """Issue #6: a 302 to the origin's segment, for configurations whose beacon templates need content requests."""
+    params = request.path_params
+    service = _service(request)
+    session = service.session(params["channel"], params["session"])
+    number = params["item"].partition(".")[0]
+    if not number.isdigit():
+        raise NotFound(f"content segment {params['item']!r}: expected N.ts")
+    runtime = service.runtime_of(session)
+    poller = runtime.poller(params["track"])
+    if poller.window is None and poller.error is None:
+        await poller.first.wait()  # a rendition nobody had asked for yet
+    window = poller.current()
+    url = service.impressions.content(runtime.config, session, window, int(number))
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
 async def baseline(request: Request) -> Response:
     """The HTTP benchmark's baseline: the bytes of the last stitched response, without any work."""
     params = request.path_params
@@ -147,6 +164,7 @@ routes = [
     Route("/v1/ssai/master/{channel}/main.m3u8", master, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),
+    Route("/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", content_segment, methods=["GET"]),
     Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
 ]
 baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]
