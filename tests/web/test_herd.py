@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.herd import TD, run_herd
+from bench.herd import run_herd
 
 SESSIONS = 2000
-DECISION_WAIT = TD / 2  # the longest a playlist may be held for a decision (proxy.channels.decision_wait)
 
 
 @pytest.mark.slow
@@ -18,7 +17,7 @@ async def test_personalised_herd_every_session_gets_ads_or_counted_slate() -> No
     assert result.vast_requests == SESSIONS, "one personalised request per session, no more"
     assert result.with_ads > 0
     assert result.with_ads + result.decision_late == SESSIONS, "a session without its ads was counted as late"
-    assert result.max_herd_ms < DECISION_WAIT * 1000, "no playlist response waited on an ad server"
+    # Latency is the benchmark's figure (python -m bench.herd), never a threshold here (DEVELOPERS.md).
 
 
 @pytest.mark.slow
