@@ -66,7 +66,9 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         "fake",
         origin=f"{origin_url}/master.m3u8",
         ad_tag=f"{origin_url}/vast?sid=[session.uuid]{query}",
-        beacon_templates=templates,  # seed 003 beacon_templates (content_* is not fired: no content redirects)
+        beacon_templates=templates,  # seed 003 beacon_templates
+        ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # seed 002 custom headers…
+        ad_headers_for_impressions=True,  # … on the impressions too
     )
     settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
@@ -145,6 +147,7 @@ async def test_a_played_break_fires_each_event_once_in_order_with_the_viewers_id
     assert positions == sorted(positions), f"events in playback order: {events}"
     for event, query, headers in received:
         assert headers["x-device-ip"] == "203.0.113.7" and headers["x-device-user-agent"] == "viewer-agent/1.0"
+        assert headers["x-custom-beacon"] == f"s-{sid}", f"{event}: ad_configuration_headers_for_impressions"
         assert "[TIMESTAMP]" not in query, f"{event}: macros expanded"
     per_track = {t: check_track(b, TD, [], [NO_EDGE] * len(b), _seg_identity) for t, b in played["outputs"].items()}
     check_tracks_agree(per_track)
