@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
 from proxy.service import Service
-from proxy.sessions import Client
+from proxy.sessions import Client, Session
 from proxy.tracking import tracking_document
 from proxy.web.responses import JSONResponse, PlaylistResponse, read_body
 
@@ -113,34 +113,39 @@ async def media(request: Request) -> Response:
     return PlaylistResponse(body)
 
 
-async def ad_segment(request: Request) -> Response:
-    """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
+def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
+    """The session and the item number of a redirect request (`…/{item}` is `N.ts`)."""
     params = request.path_params
     service = _service(request)
     session = service.session(params["channel"], params["session"])
     number = params["item"].partition(".")[0]
     if not number.isdigit():
-        raise NotFound(f"ad segment {params['item']!r}: expected N.ts")
-    config = service.runtime_of(session).config
-    url = service.impressions.segment(config, session, params["track"], params["brk"], int(number))
+        raise NotFound(f"{what} {params['item']!r}: expected N.ts")
+    return service, session, int(number)
+
+
+def _redirect(url: str) -> Response:
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+async def ad_segment(request: Request) -> Response:
+    """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
+    service, session, number = _segment_request(request, "ad segment")
+    config = service.runtime_of(session).config
+    params = request.path_params
+    return _redirect(service.impressions.segment(config, session, params["track"], params["brk"], number))
 
 
 async def content_segment(request: Request) -> Response:
     """Issue #6: a 302 to the origin's segment, for configurations whose beacon templates need content requests."""
+    service, session, number = _segment_request(request, "content segment")
     params = request.path_params
-    service = _service(request)
-    session = service.session(params["channel"], params["session"])
-    number = params["item"].partition(".")[0]
-    if not number.isdigit():
-        raise NotFound(f"content segment {params['item']!r}: expected N.ts")
     runtime = service.runtime_of(session)
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # a rendition nobody had asked for yet
     window = poller.current()
-    url = service.impressions.content(runtime.config, session, window, int(number))
-    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    return _redirect(service.impressions.content(runtime.config, session, window, number))
 
 
 async def baseline(request: Request) -> Response:
