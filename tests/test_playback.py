@@ -266,10 +266,11 @@ def summary(snapshot: dict[str, Any], paths: Paths) -> str:
     )
 
 
-@pytest.mark.browser
-def check_server_beacons(demo_server: str, session_id: str, inserted: int, report: str) -> None:
+def check_server_beacons(demo_server: str, session_id: str, requested: list[str], report: str) -> None:
     """Issue #6: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
-    (ad, event) once, with the viewer's identity (the demo ad server records every hit)."""
+    (ad, event) once, with the viewer's identity (the demo ad server records every hit). hls.js buffers ahead,
+    so an ad whose first segment it fetched counts, played or not; each 6 s break here holds one 6 s ad."""
+    started = {url.rsplit("/", 2)[1] for url in requested if "/seg/" in url and url.rsplit("/", 1)[1].startswith("0.")}
     sid = str(uuid.UUID(hex=session_id))  # the demo ad tag's sid=[session.uuid]
     deadline = time.monotonic() + 10
     while True:
@@ -279,12 +280,13 @@ def check_server_beacons(demo_server: str, session_id: str, inserted: int, repor
             break
         time.sleep(0.5)
     counts = Counter(h["event"] for h in hits if h["event"] != "click")
-    assert counts["impression"] == inserted, f"one impression per inserted ad ({inserted}): {counts}\n{report}"
+    assert counts["impression"] == counts["start"] == len(started), f"one per ad fetched {started}: {counts}\n{report}"
     assert counts["complete"] >= 2, f"the ads of two breaks completed: {counts}\n{report}"
-    assert all(counts[e] <= inserted for e in counts), f"no event fired twice for one ad: {counts}"
+    assert all(counts[e] <= len(started) for e in counts), f"no event fired twice for one ad: {counts}"
     assert all(h["headers"].get("X-Device-User-Agent") for h in hits), "beacons carry the viewer's user agent"
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("channel", ["demo", "mp4"])
 def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """`mp4`: the ads and slate are MP4 files the proxy transcoded to the content's ladder (issue #4)."""
@@ -363,7 +365,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
     unexpected = [e for e in snapshot["errors"] if e["details"] not in TOLERATED_HLSJS_ERRORS]
     assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
     assert not snapshot["trackingErrors"], report
-    check_server_beacons(demo_server, snapshot["sessionId"], len(snapshot["ads"]), report)
+    check_server_beacons(demo_server, snapshot["sessionId"], requested, report)
     assert "impression" in beacons_shown and "complete" in beacons_shown, f"beacon counts shown: {beacons_shown}"
 
     # Everything the page needs is served by the demo (hls.js is vendored: no CDN, no Internet).
