@@ -160,7 +160,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_server(app: Starlette, port: int) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    # Keep-alive as `ssai-proxy serve` (30 s): uvicorn's 5 s default races a client reusing a connection after
+    # a 5 s pause (a reset on the next request).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
