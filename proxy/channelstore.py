@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from proxy.db import Database
 from proxy.db.schema import accounts, applications, channels, cuepoints, slates, ssai_configs
 from proxy.decisions import compile_ad_config
+from proxy.documents import utc
 from proxy.errors import BadRequest, Conflict, ProxyError
 from proxy.hls.breaks import CuePoint
 from proxy.settings import ChannelConfig, Transform, ad_response_of, channel_from_dict
@@ -36,6 +37,7 @@ from proxy.settings import ChannelConfig, Transform, ad_response_of, channel_fro
 log = logging.getLogger("proxy.channelstore")
 REFERENCES = {"application_id": applications, "config_id": ssai_configs, "slate_id": slates}
 KEEP_CUEPOINTS = 600.0  # seconds after its end a cue point is still handed to the trackers
+MAX_CUEPOINT = 600.0  # the longest cue point (CuePointBody.duration): bounds the start-time query
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +53,8 @@ class StoredChannel:
         return "file" in self.document
 
 
-def _utc(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # SQLite drops the zone
-
-
 def _channel(row: sa.Row[Any]) -> StoredChannel:
-    return StoredChannel(row.name, row.account_id, dict(row.document), _utc(row.created_at), _utc(row.updated_at))
+    return StoredChannel(row.name, row.account_id, dict(row.document), utc(row.created_at), utc(row.updated_at))
 
 
 def file_document(config: ChannelConfig) -> dict[str, Any]:
@@ -144,7 +142,7 @@ class ChannelStore:
 
     async def recent_cuepoints(self, now: float) -> list[tuple[str, CuePoint]]:
         """Cue points not ended more than KEEP_CUEPOINTS ago, with their channel."""
-        query = sa.select(cuepoints).where(cuepoints.c.starts_at >= now - KEEP_CUEPOINTS - 600)
+        query = sa.select(cuepoints).where(cuepoints.c.starts_at >= now - KEEP_CUEPOINTS - MAX_CUEPOINT)
         found = [(row.channel, row) for row in await self.db.fetch(query)]
         return [
             (channel, CuePoint(row.id, row.starts_at, row.duration, dict(row.ad_server_data)))

@@ -26,10 +26,10 @@ class Stored:
 
 
 def _stored(row: sa.Row[Any]) -> Stored:
-    return Stored(row.id, row.account_id, dict(row.document), _utc(row.created_at), _utc(row.updated_at))
+    return Stored(row.id, row.account_id, dict(row.document), utc(row.created_at), utc(row.updated_at))
 
 
-def _utc(when: datetime) -> datetime:
+def utc(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
