@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from proxy.ads.models import Ad
+from proxy.ads.models import Ad, BreakPosition
 from proxy.assets import CreativeLoader
 from proxy.decisions import DecisionService, Profile, plan_for
 from proxy.errors import AdError, NotFound, OriginError, ProxyError
@@ -28,6 +28,7 @@ from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
 from proxy.origin import HttpClient
 from proxy.pipeline import MediaPipeline, NotReady
+from proxy.positions import session_position
 from proxy.sessions import Decided, Session
 from proxy.settings import ChannelConfig, Settings
 
@@ -231,7 +232,10 @@ class ChannelRuntime:
         profile = self.profile()
         for session in self.sessions.values():
             if brk.from_start and brk.start_msn > session.join_msn:
-                self.decisions.start(self.config, profile, session, brk)
+                self.decisions.start(self.config, profile, session, brk, self.position(session, brk))
+
+    def position(self, session: Session, brk: Break) -> BreakPosition:
+        return session_position(self.tracker.breaks, session, brk, self.target_duration)
 
     def join(self, session: Session) -> None:
         self.sessions[session.id] = session
@@ -272,7 +276,7 @@ class ChannelRuntime:
                 self.decisions.counts["DECISION_LATE"] += 1
                 self._freeze(session, brk, plan_for([], self.slate), ())
             else:
-                self.decisions.start(self.config, self.profile(), session, brk)
+                self.decisions.start(self.config, self.profile(), session, brk, self.position(session, brk))
                 return brk.start_msn
         return None
 

@@ -28,7 +28,7 @@ from proxy.ads.errors import ErrorCode, error_url
 from proxy.ads.fit import fit
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
 from proxy.ads.media import transcode_source
-from proxy.ads.models import Ad, ResolvedResponse, Skip
+from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
 from proxy.ads.template_vars import AdContext, BreakInfo, ViewerInfo
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
@@ -39,6 +39,7 @@ from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
 from proxy.hls.profile import TranscodeProfile
 from proxy.pipeline import MediaPipeline, NotReady
+from proxy.positions import channel_position
 from proxy.sessions import Session
 from proxy.settings import ChannelConfig
 from proxy.transforms import TransformPool
@@ -146,7 +147,16 @@ class DecisionService:
         self.forget(session_id, brk)
         return task.result()
 
-    def start(self, channel: ChannelConfig, profile: Profile, session: Session, brk: Break) -> None:
+    def start(
+        self,
+        channel: ChannelConfig,
+        profile: Profile,
+        session: Session,
+        brk: Break,
+        position: BreakPosition | None = None,
+    ) -> None:
+        """Start the break's decision for the session; `position` is the break's for the session (a shared
+        decision takes the channel's, proxy.positions)."""
         tasks = self._tasks.setdefault(session.id, {})
         if brk.id in tasks:
             return
@@ -156,13 +166,14 @@ class DecisionService:
             shared = self._shared.get(key)
             if shared is None:
                 shared = self._shared[key] = asyncio.ensure_future(
-                    self._decide(channel, profile, config, None, brk, 0.0)
+                    self._decide(channel, profile, config, None, brk, 0.0, channel_position(brk))
                 )
                 self._shared_tasks.add(shared)
             tasks[brk.id] = shared
         else:
             delay = _jitter(session.id, self.spread)
-            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay))
+            where = position or channel_position(brk)
+            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay, where))
 
     def forget(self, session_id: str, brk: Break) -> None:
         tasks = self._tasks.get(session_id)
@@ -185,6 +196,7 @@ class DecisionService:
         session: Session | None,
         brk: Break,
         delay: float,
+        position: BreakPosition,
     ) -> Decision:
         duration = brk.planned or self.default_break
         if config.tag is None:
@@ -194,7 +206,7 @@ class DecisionService:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.budget):
-                resolved = await self._resolve(config, ctx)
+                resolved = await self._resolve(config, ctx, position)
                 creatives, usable, media_skips = await self._creatives(channel, profile, resolved.ads)
         except (TimeoutError, OriginError, AdError) as error:
             return self._failed(brk, session, profile, error)
@@ -207,7 +219,7 @@ class DecisionService:
         plan = plan_for([creatives[ad.key] for ad in chosen], profile.slate)
         return Decision(plan, tuple(chosen), skipped, resolved.break_tracking)
 
-    async def _resolve(self, config: AdConfig, ctx: AdContext) -> ResolvedResponse:
+    async def _resolve(self, config: AdConfig, ctx: AdContext, position: BreakPosition) -> ResolvedResponse:
         assert config.tag is not None
         headers = {**forwarding_headers(ctx), **config.headers.render(ctx)}
 
@@ -217,7 +229,7 @@ class DecisionService:
                 body = await self.transforms.apply_all(config.transforms, body)
             return body
 
-        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response)
+        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response, position=position)
         if not resolved.ads:
             self.counts["EMPTY_VAST_RESPONSE"] += 1
         return resolved

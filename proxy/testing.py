@@ -40,7 +40,7 @@ VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem>
 
 
 VMAP = """<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0">
-<vmap:AdBreak timeOffset="00:10:00.000" breakType="linear" breakId="mid"><vmap:AdSource id="mid-ads">
+<vmap:AdBreak timeOffset="#1" repeatAfter="00:00:01" breakType="linear" breakId="mid"><vmap:AdSource id="mid-ads">
 <vmap:VASTAdData>{vast}</vmap:VASTAdData></vmap:AdSource><vmap:TrackingEvents>
 <vmap:Tracking event="breakStart">{beacon}/breakStart</vmap:Tracking>
 <vmap:Tracking event="breakEnd">{beacon}/breakEnd</vmap:Tracking></vmap:TrackingEvents></vmap:AdBreak></vmap:VMAP>

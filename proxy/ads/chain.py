@@ -19,9 +19,11 @@ URI to notify (the Wrappers' of the chain, outermost first, then the failing doc
   a Skip 303 to its root <Error> URIs. No supported MediaFile (403) is decided later, by the caller
   (`unsupported_media`).
 
-VMAP / Google ad rules / SmartXML responses play the AdBreaks `proxy.ads.vmap.live_break` picks for a live break;
-an AdTagURI is fetched like a first document (fetch failure → VMAP 1008, unusable → 1006), and the AdBreak's `error`
-tracking URIs are notified of every failure in it (VMAP 1.0.1 §2.5).
+Any configured response type accepts a VAST, a VMAP (Google ad rules) or a SmartXML answer: the root element says
+which it is (`_parse`). A VMAP / Google ad rules / SmartXML response plays every AdBreak `proxy.ads.vmap.live_break`
+matches to the break's position, in document order, their ads one pod; an AdBreak's AdTagURI is fetched like a
+first document, its Wrappers under the same limits as any (fetch failure → VMAP 1008, unusable → 1006), and the
+AdBreak's `error` tracking URIs are notified of every failure in it (VMAP 1.0.1 §2.5).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from proxy.ads.models import (
     AdBreak,
     AdResponse,
     AdSchedule,
+    BreakPosition,
     MediaFile,
     ResolvedResponse,
     Skip,
@@ -52,6 +55,7 @@ from proxy.errors import ConfigError
 Fetch = Callable[[str], Awaitable[bytes]]
 ResponseFormat = Literal["vast", "vmap", "dfp_ad_rules", "smartxml", "auto"]
 MAX_DEPTH = 5
+FIRST_BREAK = BreakPosition()  # a session's first break, not at its start: a position when none is known
 WRAPPER = "INVALID_VAST_WRAPPER_AD"
 _ROOTS: dict[str, ResponseFormat] = {
     "VAST": "vast",
@@ -81,13 +85,18 @@ def response_format(name: str) -> ResponseFormat:
 
 
 def _parse(body: bytes, expected: ResponseFormat) -> VastDocument | AdSchedule:
+    """The root element decides, whatever the configured type: <VAST>, <VMAP> and <adResponse> cannot be mistaken
+    for one another, and ad servers answer what they have (Google Ad Manager a VAST, a pod or an empty VAST to an
+    ad rules request that has no rule for it; FreeWheel VAST for `resp=vast4`). `expected` names the configured
+    type in the error for any other root."""
     root = parse_xml(body, lenient_namespaces=True)
     name = local_name(root)
     found = _ROOTS.get(name)
-    wanted = "vmap" if expected == "dfp_ad_rules" else expected
-    if found is None or wanted not in ("auto", found):
-        roots = "<VAST>, <VMAP> or <adResponse>" if wanted == "auto" else f"the root of a {expected} response"
-        raise AdParseError(ErrorCode.SCHEMA_VALIDATION, f"root element <{name}>: expected {roots}")
+    if found is None:
+        wanted = "" if expected == "auto" else f" (the ad server is configured as {expected})"
+        raise AdParseError(
+            ErrorCode.SCHEMA_VALIDATION, f"root element <{name}>: expected <VAST>, <VMAP> or <adResponse>{wanted}"
+        )
     if found == "vmap":
         return parse_vmap(root)
     return parse_smartxml(root) if found == "smartxml" else parse_document(root)
@@ -267,7 +276,13 @@ async def _ad_break(run: _Run, brk: AdBreak, url: str) -> tuple[list[Ad], list[A
 
 
 async def resolve_body(
-    body: bytes, url: str, fetch: Fetch, *, max_depth: int = MAX_DEPTH, expected: ResponseFormat = "auto"
+    body: bytes,
+    url: str,
+    fetch: Fetch,
+    *,
+    max_depth: int = MAX_DEPTH,
+    expected: ResponseFormat = "auto",
+    position: BreakPosition = FIRST_BREAK,
 ) -> ResolvedResponse:
     """`resolve` for a first response already fetched from `url` (raises AdParseError when it is unusable)."""
     run = _Run(fetch, max_depth, fetched=[url])
@@ -279,7 +294,7 @@ async def resolve_body(
     buffet: list[Ad] = []
     tracking: list[tuple[str, str]] = []
     run.skipped += parsed.skipped  # AdBreaks left out of the schedule (VMAP 1.0.1 §2.5: a 1000 to their error URIs)
-    for brk in live_break(parsed):
+    for brk in live_break(parsed, position):
         found, spare = await _ad_break(run, brk, url)
         ads += found
         buffet += spare
@@ -288,10 +303,16 @@ async def resolve_body(
 
 
 async def resolve(
-    first_url: str, fetch: Fetch, *, max_depth: int = MAX_DEPTH, expected: ResponseFormat = "auto"
+    first_url: str,
+    fetch: Fetch,
+    *,
+    max_depth: int = MAX_DEPTH,
+    expected: ResponseFormat = "auto",
+    position: BreakPosition = FIRST_BREAK,
 ) -> ResolvedResponse:
-    """The ads to play for a break from the ad tag `first_url`, every Wrapper followed (rules: module docstring).
+    """The ads to play for the live break at `position` from the ad tag `first_url`, every Wrapper and AdTagURI
+    followed (rules: module docstring).
 
     The first fetch's exception and the first response's AdParseError propagate; everything after is a Skip."""
     body = await fetch(first_url)
-    return await resolve_body(body, first_url, fetch, max_depth=max_depth, expected=expected)
+    return await resolve_body(body, first_url, fetch, max_depth=max_depth, expected=expected, position=position)

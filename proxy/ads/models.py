@@ -129,6 +129,18 @@ class TimeOffset:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakPosition:
+    """Where a live break falls for whoever it is decided for: a session, or the whole channel when one decision
+    serves every session. `proxy.ads.vmap` says how VMAP and SmartXML time offsets match it."""
+
+    index: int = 1  # 1-based: the n-th break (VMAP `#n`)
+    start: float = 0.0  # seconds from the start (the session's creation) to the break's first segment
+    previous: float | None = None  # `start` of the previous break; None for the first
+    preroll: bool = False  # the first break, at the very start (within one target duration)
+    break_id: str = ""  # the origin's identity of the break (DATERANGE ID, SCTE-35 event id, cue point id)
+
+
+@dataclass(frozen=True, slots=True)
 class AdBreak:
     """One VMAP AdBreak (Google ad rules: one per ad slot) or one SmartXML temporalAdSlot."""
 

@@ -9,7 +9,8 @@ A rendition with `wrapperType="external/vast-2"` is a VAST tag: it becomes a `Wr
 `fallbackAds/adReference` become stand-alone (buffet) replacements. Callbacks: IMPRESSION/defaultImpression is the
 impression, IMPRESSION quartiles the VAST quartile events, CLICK/defaultClick the click-through, ERROR the error
 URLs; each `trackingURLs/url@value` goes with its callback. Slot callbacks `slotImpression`/`slotEnd` become the
-break's breakStart/breakEnd tracking.
+break's breakStart/breakEnd tracking. A slot is matched to a live break like a VMAP AdBreak (proxy.ads.vmap):
+`preroll` is `start`, `postroll` is `end`, a `midroll` at timePosition t is the timecode t, `customId` the breakId.
 """
 
 from __future__ import annotations

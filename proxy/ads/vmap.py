@@ -7,15 +7,32 @@ by local name. The spec's example copies leave `xsi:` unbound; the parser accept
 Google ad rules are plain VMAP with one AdBreak per ad slot (bumper, ads by `ppos`, bumper): `slots` groups
 consecutive AdBreaks of the same (timeOffset, breakId) into the break they describe.
 
-For live SSAI (`live_break`): VMAP has no provision for live (VMAP 1.0.1 §1.5), and the proxy asks the ad server
-once per break, so a response maps to the break being filled: the first mid-roll slot (a timeOffset that is neither
-the start nor the end: `HH:MM:SS` > 0, 0 < n% < 100, or the positional `#m` meant for live), its linear AdBreaks
-in document order; when there is no mid-roll, the pre-roll slot (what ad servers answer a request without
-position); a post-roll never plays in a live break.
+For live SSAI (`live_break`): VMAP has no provision for live (VMAP 1.0.1 §1.5) and the proxy asks the ad server
+once per break, so a response maps to the break being filled by its `BreakPosition`: the session's n-th break, its
+start in seconds since the session began, the previous break's, whether it is the session's pre-roll, and the
+identity the origin gave it. Every linear AdBreak that matches contributes, in document order (Google ad rules:
+every slot of every matching group), and the pod is all their ads; the caller then drops what does not fit.
+An AdBreak matches when (VMAP 1.0.1 §2.3.1 timeOffset, breakId, repeatAfter):
+
+- its breakId is the break's identity (exact, case-insensitive, or the same number: SCTE-35 `0x1F` is `31`);
+- `start` (`0%`, `00:00:00`): the session's first break when it begins within a target duration of the session's
+  start (a live pre-roll); a later break is no pre-roll;
+- `HH:MM:SS(.mmm)` t: the AdBreak is due t seconds after the session's start and plays at the first break that
+  starts at or after that (a break matches when a due time lies after the previous break's start and at or before
+  its own: it is never played twice for one due time, nor late once another break has passed it);
+- `repeatAfter` r (time offsets): due again at t + r, t + 2r, … (`start` with r: at r, 2r, …);
+- `#n`: the session's n-th break; with `repeatAfter` r, also every round(r)-th break after it (a position has no
+  time, so r's seconds count breaks: `#1` with `00:00:01` is every break);
+- `n%` with 0 < n < 100: a live stream has no duration to take a percentage of, so it is due at every break;
+- `end` (`100%`): never (a live stream has no end).
+
+A decision shared by every session (an ad tag with no per-viewer variable) uses the channel's position: breaks
+counted, and time taken, from when the proxy started following the channel; it is never a pre-roll.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from itertools import groupby
@@ -23,7 +40,7 @@ from itertools import groupby
 from lxml import etree
 
 from proxy.ads.errors import AdParseError, ErrorCode
-from proxy.ads.models import AdBreak, AdSchedule, Skip, TimeOffset
+from proxy.ads.models import AdBreak, AdSchedule, BreakPosition, Skip, TimeOffset
 from proxy.ads.vast import parse_document, parse_duration
 from proxy.ads.xmlsafe import attribute, boolean, child, children, local_name, parse_xml, text
 
@@ -147,10 +164,57 @@ def slots(schedule: AdSchedule) -> list[tuple[AdBreak, ...]]:
     return [tuple(group) for _, group in grouped]
 
 
-def live_break(schedule: AdSchedule) -> tuple[AdBreak, ...]:
-    """The AdBreaks that fill a live break: the first mid-roll slot, else the pre-roll slot (module docstring)."""
-    linear = [tuple(brk for brk in slot if brk.is_linear) for slot in slots(schedule)]
-    linear = [slot for slot in linear if slot]
-    mid = [slot for slot in linear if not slot[0].offset.is_preroll and not slot[0].offset.is_postroll]
-    pre = [slot for slot in linear if slot[0].offset.is_preroll]
-    return mid[0] if mid else pre[0] if pre else ()
+def live_break(schedule: AdSchedule, position: BreakPosition) -> tuple[AdBreak, ...]:
+    """The linear AdBreaks that fill the live break at `position`, in document order (module docstring)."""
+    return tuple(brk for brk in schedule.breaks if brk.is_linear and matches(brk, position))
+
+
+def matches(brk: AdBreak, position: BreakPosition) -> bool:
+    """Whether the AdBreak (or SmartXML slot) is due at the live break at `position` (module docstring)."""
+    if position.break_id and brk.break_id and same_id(brk.break_id, position.break_id):
+        return True
+    offset = brk.offset
+    if offset.kind == "position":
+        return _nth(int(offset.value), brk.repeat_after, position.index)
+    if offset.kind == "percent" and 0 < offset.value < 100:
+        return True
+    if offset.is_postroll:
+        return False
+    return _due(offset.value if offset.kind == "time" else 0.0, brk.repeat_after, position)
+
+
+def _nth(first: int, repeat: float | None, index: int) -> bool:
+    every = max(1, round(repeat)) if repeat else 0
+    return index == first or (every > 0 and index > first and (index - first) % every == 0)
+
+
+def _due(at: float, repeat: float | None, position: BreakPosition) -> bool:
+    """The first due time (at, at + r, …) after the previous break's start is at or before this break's start;
+    the due time 0 only at a pre-roll."""
+    after = position.previous
+    due = at
+    if after is not None and due <= after:
+        if not repeat:
+            return False
+        due = at + (math.floor((after - at) / repeat) + 1) * repeat
+    if due == 0 and not position.preroll:
+        if not repeat:
+            return False
+        due = repeat
+    return due <= position.start
+
+
+def same_id(one: str, other: str) -> bool:
+    """Break identities: the same text (case-insensitive) or the same number (`0x1F`, `31`)."""
+    if one.strip().lower() == other.strip().lower():
+        return True
+    numbers = [_number(value) for value in (one, other)]
+    return numbers[0] is not None and numbers[0] == numbers[1]
+
+
+def _number(value: str) -> int | None:
+    text_value = value.strip().lower()
+    try:
+        return int(text_value, 16) if text_value.startswith("0x") else int(text_value, 10)
+    except ValueError:
+        return None

@@ -171,12 +171,13 @@ def _wrapper(pod: _Pod, request: Request) -> bytes:
 
 
 def _vmap(vast: bytes) -> bytes:
-    """The pod as the inline VASTAdData of one VMAP 1.0 mid-roll break (IAB VMAP §2.4)."""
+    """The pod as the inline VASTAdData of one VMAP 1.0 mid-roll break (IAB VMAP §2.4), due at every live break:
+    `#1` repeated after every break (proxy.ads.vmap)."""
     body = vast.split(b"?>", 1)[-1].strip()
     return (
         b'<?xml version="1.0" encoding="UTF-8"?>\n'
         b'<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0">'
-        b'<vmap:AdBreak timeOffset="00:00:15.000" breakType="linear" breakId="midroll-1">'
+        b'<vmap:AdBreak timeOffset="#1" repeatAfter="00:00:01" breakType="linear" breakId="midroll-1">'
         b'<vmap:AdSource id="midroll-1-ads" allowMultipleAds="true" followRedirects="true"><vmap:VASTAdData>'
         + body
         + b"</vmap:VASTAdData></vmap:AdSource></vmap:AdBreak></vmap:VMAP>\n"

@@ -40,6 +40,8 @@ class Break:
     end_msn: int | None = None
     end_disc: bool = False  # origin DISCONTINUITY on the return segment
     ad_server_data: Mapping[str, str] = field(default_factory=dict)  # a cue point's ad tag variables
+    number: int = 0  # 1-based among the breaks this tracker saw from their start (0: joined mid-way)
+    previous_start: float | None = None  # start_time of the one before it (numbered), None for the first
 
     @property
     def id(self) -> str:
@@ -93,6 +95,8 @@ class BreakTracker:
         self._open: Break | None = None
         self._cuepoints: dict[str, CuePoint] = {}  # scheduled, not started yet
         self._seen_cuepoints: set[str] = set()
+        self.opened = 0  # breaks seen from their start so far: what numbers them (VMAP `#n`, proxy.ads.vmap)
+        self._last_start: float | None = None
 
     def schedule(self, cuepoint: CuePoint) -> None:
         """Add a cue point (once: the same id again is ignored, so every poll of the store may pass it)."""
@@ -182,6 +186,9 @@ class BreakTracker:
             key_line=segment.key_line,
             map_line=segment.map_line,
         )
+        if from_start:
+            self.opened += 1
+            opened.number, opened.previous_start, self._last_start = self.opened, self._last_start, opened.start_time
         self._extend(opened, segment, ())
         self.breaks.append(opened)
         self._open = opened

@@ -10,15 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from proxy.ads.chain import parse_response, resolve, resolve_body, response_format, unsupported_media
+from proxy.ads.chain import (
+    ResponseFormat,
+    parse_response,
+    resolve,
+    resolve_body,
+    response_format,
+    unsupported_media,
+)
 from proxy.ads.errors import AdParseError, error_url, expand, tracking_url
-from proxy.ads.models import AdResponse, AdSchedule, ResolvedResponse
+from proxy.ads.models import AdResponse, AdSchedule, BreakPosition, ResolvedResponse
 from proxy.errors import ConfigError, OriginError
 from tests.conftest import shared_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
 OWN, ADS = "https://own.test/", "https://ads.test/"
 CHAIN = ADS + "synthetic/wrapper_chain/"
+TEN_MINUTES = BreakPosition(index=3, start=600.0, previous=300.0)  # where the own fixtures' mid-rolls are due
 ALIASES = {  # absolute VASTAdTagURIs of shared samples -> their local copy
     "http://demo.tremormedia.com/proddev/vast/vast_inline_linear.xml": "iab_vast_samples/vast1-2/tremor/"
     "vast_inline_linear.xml",
@@ -218,7 +226,7 @@ async def test_a_failed_pod_wrapper_is_replaced_by_a_buffet_ad(fallback: str, ex
 
 async def test_vmap_plays_its_mid_roll_with_break_tracking_and_errors() -> None:
     fetch = own()
-    response = await resolve(OWN + "vmap_midroll.xml", fetch, expected="vmap")
+    response = await resolve(OWN + "vmap_midroll.xml", fetch, expected="vmap", position=TEN_MINUTES)
     assert [(ad.ad_id, ad.sequence, ad.duration) for ad in response.ads] == [
         ("mid-inline", 1, 20.0),
         ("ad-42", 2, 15.5),
@@ -235,18 +243,20 @@ async def test_vmap_plays_its_mid_roll_with_break_tracking_and_errors() -> None:
 
 
 async def test_smartxml_mid_roll_with_a_vast_rendition() -> None:
-    response = await resolve(OWN + "smartxml.xml", own(), expected="smartxml")
+    position = BreakPosition(index=2, start=310.0, previous=100.0)  # its mid-roll slot is at 300 s
+    response = await resolve(OWN + "smartxml.xml", own(), expected="smartxml", position=position)
     assert [(ad.ad_id, ad.sequence, ad.duration) for ad in response.ads] == [("a1", 1, 10.0), ("ad-42", 2, 15.5)]
     assert response.ads[1].impressions[0] == "https://fw.example.com/imp?ad=a2"
     assert [event for event, _ in response.break_tracking] == ["breakStart", "breakEnd"]
 
 
-async def test_expected_format_is_checked() -> None:
+@pytest.mark.parametrize("expected", ["vast", "vmap", "dfp_ad_rules", "smartxml", "auto"])
+async def test_the_root_element_decides_whatever_the_configured_type(expected: ResponseFormat) -> None:
     body = (DATA / "vmap_midroll.xml").read_bytes()
-    with pytest.raises(AdParseError, match=r"root element <VMAP>: expected the root of a vast response"):
-        await resolve_body(body, OWN + "vmap_midroll.xml", own(), expected="vast")
-    response = await resolve_body(body, OWN + "vmap_midroll.xml", own(), expected="dfp_ad_rules")
+    response = await resolve_body(body, OWN + "vmap_midroll.xml", own(), expected=expected, position=TEN_MINUTES)
     assert len(response.ads) == 2
+    with pytest.raises(AdParseError, match=r"root element <html>: expected <VAST>, <VMAP> or <adResponse>"):
+        await resolve_body(b"<html/>", OWN + "x", own(), expected=expected)
 
 
 def test_parse_response_dispatches_on_the_root() -> None:
@@ -402,7 +412,10 @@ async def test_google_ad_rules_mid_roll_pod_with_unfilled_bumpers() -> None:
                 (root / "synthetic/wrapper_chain/empty.xml").read_bytes() if brk.bumper else inline_ad
             )
     response = await resolve(
-        ADS + "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml", fetch, expected="dfp_ad_rules"
+        ADS + "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml",
+        fetch,
+        expected="dfp_ad_rules",
+        position=BreakPosition(index=2, start=40.0, previous=10.0),  # the first break after its 15 s mid-roll
     )
     assert [ad.duration for ad in response.ads] == [10.0, 10.0, 10.0]
     assert codes(response) == [("", 303), ("", 303)]  # the bumper slots answered with no ad

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proxy.ads.errors import AdParseError
-from proxy.ads.models import Ad, AdBreak, MediaFile, TimeOffset, Wrapper
+from proxy.ads.models import Ad, AdBreak, BreakPosition, MediaFile, TimeOffset, Wrapper
 from proxy.ads.smartxml import parse_smartxml
 from proxy.ads.vmap import live_break
 from tests.conftest import shared_dir
@@ -36,7 +36,7 @@ def test_shared_sample_has_the_ads_and_slots_sources_md_lists() -> None:
         ("midroll_1", TimeOffset("time", 600.0, "600.000")),
         ("postroll_1", TimeOffset("end", 0.0, "postroll")),
     ]
-    assert entries(post) == [] and live_break(schedule) == (mid,)
+    assert entries(post) == [] and live_break(schedule, BreakPosition(index=4, start=610.0, previous=590.0)) == (mid,)
 
     (ad,) = entries(pre)
     assert isinstance(ad, Ad) and (ad.ad_id, ad.creative_id, ad.duration, ad.sequence) == ("10001", "20001", 15.0, 1)

@@ -13,7 +13,7 @@ import pytest
 
 from proxy.ads.chain import resolve
 from proxy.ads.errors import AdParseError, ErrorCode
-from proxy.ads.models import AdSchedule, TimeOffset
+from proxy.ads.models import AdSchedule, BreakPosition, TimeOffset
 from proxy.ads.vast import response_of
 from proxy.ads.vmap import live_break, parse_time_offset, parse_vmap, slots
 from proxy.errors import OriginError
@@ -105,7 +105,7 @@ def test_google_ad_rules_slots_and_the_live_break() -> None:
         ("midroll-1", 5),
         ("postroll", 2),
     ]
-    chosen = live_break(schedule)
+    chosen = live_break(schedule, BreakPosition(index=2, start=20.0, previous=5.0))  # the first break after 15 s
     assert [b.source_id for b in chosen] == [
         "midroll-1-pre-bumper",
         "midroll-1-ad-1",
@@ -129,7 +129,7 @@ def test_own_vmap_fixture() -> None:
     mid = schedule.breaks[1]
     assert mid.repeat_after == 900.0 and mid.tracking[0] == ("breakStart", "https://mid.example.com/break-start")
     assert mid.vast is not None and [type(entry).__name__ for entry in mid.vast.entries] == ["Ad", "Wrapper"]
-    assert live_break(schedule) == (mid,)
+    assert live_break(schedule, BreakPosition(index=3, start=600.0, previous=300.0)) == (mid,)
 
 
 @pytest.mark.parametrize(
@@ -180,15 +180,15 @@ def vmap(*breaks: tuple[str, str], version: str = "1.0") -> bytes:
     ("breaks", "chosen"),
     [
         ([("start", "linear"), ("00:05:00", "linear"), ("00:10:00", "linear"), ("end", "linear")], ["00:05:00"]),
-        ([("start", "linear"), ("end", "linear")], ["start"]),  # no mid-roll: the pre-roll
-        ([("end", "linear")], []),  # a post-roll never plays in a live break
+        ([("start", "linear"), ("end", "linear")], []),  # a break 6 min in is no pre-roll; live has no end
         ([("0%", "linear"), ("50%", "linear"), ("100%", "linear")], ["50%"]),
-        ([("00:00:00", "linear"), ("#1", "linear")], ["#1"]),  # positional offsets are meant for live
+        ([("00:00:00", "linear"), ("#1", "linear"), ("#2", "linear")], ["#2"]),
         ([("00:05:00", "nonlinear"), ("00:06:00", "linear,nonlinear")], ["00:06:00"]),
     ],
 )
 def test_live_break_rule(breaks: list[tuple[str, str]], chosen: list[str]) -> None:
-    assert [b.offset.raw for b in live_break(parse_vmap(vmap(*breaks)))] == chosen
+    position = BreakPosition(index=2, start=360.0, previous=120.0)  # a session's 2nd break, 6 min in
+    assert [b.offset.raw for b in live_break(parse_vmap(vmap(*breaks)), position)] == chosen
 
 
 async def test_a_break_without_a_usable_offset_is_left_out_and_reported() -> None:
@@ -205,7 +205,7 @@ async def test_a_break_without_a_usable_offset_is_left_out_and_reported() -> Non
     async def fetch(url: str) -> bytes:
         return body if url == "https://own.test/v" else (DATA / "inline_vast2.xml").read_bytes()
 
-    response = await resolve("https://own.test/v", fetch)
+    response = await resolve("https://own.test/v", fetch, position=BreakPosition(start=300.0))
     assert [ad.ad_id for ad in response.ads] == ["ad-42"] and response.skipped == (skip,)
 
 
