@@ -12,6 +12,7 @@ from proxy.assets import CreativeLoader
 from proxy.assetstore import AssetStore, Cleanup
 from proxy.beacons import BeaconQueue
 from proxy.channels import ChannelRuntime
+from proxy.clicks import ClickTracker
 from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
@@ -80,6 +81,7 @@ class Service:
             spread=settings.ad_spread,
         )
         self.impressions = ImpressionTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
+        self.clicks = ClickTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
         # (issue #5: a session keeps the configuration it started with).

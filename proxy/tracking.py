@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from proxy.ads.events import event_offsets, event_urls
 from proxy.ads.models import Ad
+from proxy.clicks import click_path, landing_pages
 from proxy.hls.fill import Fill
 from proxy.sessions import Session
 
@@ -14,7 +16,9 @@ def iso_duration(seconds: float) -> str:
     return f"PT{seconds:.1f}S"
 
 
-def _events(ad: Ad, durations: tuple[float, ...], start: float, *, client: bool) -> list[dict[str, Any]]:
+def _events(
+    ad: Ad, durations: tuple[float, ...], start: float, clicks: tuple[str, ...], *, client: bool
+) -> list[dict[str, Any]]:
     """Seed 000 gives clickThrough only, the server firing the rest; with client-side reporting (issue #6) the
     player gets every event with its beacon URLs and the time to fire it."""
     events = []
@@ -26,9 +30,16 @@ def _events(ad: Ad, durations: tuple[float, ...], start: float, *, client: bool)
                 events.append(_event(event, urls, at))
         if ad.click_tracking:
             events.append(_event("clickTracking", ad.click_tracking, start))
-    if ad.click_through:
-        events.append(_event("clickThrough", ad.click_through, start))
+    if clicks:
+        events.append(_event("clickThrough", clicks, start))
     return events
+
+
+def _clicks(session: Session, break_id: str, ad_index: int, ad: Ad, counts: Counter[str] | None) -> tuple[str, ...]:
+    """The clickThrough URLs: the ad's http(s) landing pages (`proxy.clicks`), or with server-side beacons the
+    proxy's click URL, which fires the ad's ClickTracking on the way (issue #12 §4)."""
+    usable = landing_pages(ad, counts)
+    return (click_path(session, break_id, ad_index),) if usable and session.server_beacons else usable
 
 
 def _event(event: str, urls: tuple[str, ...], at: float) -> dict[str, Any]:
@@ -41,7 +52,7 @@ def _event(event: str, urls: tuple[str, ...], at: float) -> dict[str, Any]:
 
 
 def _ads_json(
-    session: Session, fill: Fill, ads: tuple[Any, ...], avail_start: float, first_msn: int
+    session: Session, fill: Fill, ads: tuple[Any, ...], avail_start: float, first_msn: int, counts: Counter[str] | None
 ) -> list[dict[str, Any]]:
     settled = fill.settled()
     published = fill.published(fill.brk.elapsed) if settled is None else settled[0]
@@ -53,7 +64,8 @@ def _ads_json(
         ad = ads[item.ad_index]
         sent.add((fill.brk.id, item.ad_index))
         start = avail_start + item.start
-        events = _events(ad, item.creative.durations, start, client=not session.server_beacons)
+        clicks = _clicks(session, fill.brk.id, item.ad_index, ad, counts)
+        events = _events(ad, item.creative.durations, start, clicks, client=not session.server_beacons)
         if not events:
             continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
         out.append(
@@ -76,14 +88,16 @@ def _ads_json(
     return out
 
 
-def tracking_document(session: Session) -> dict[str, Any]:
+def tracking_document(session: Session, click_counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ads inserted since the last call; a landing page left out is counted in `click_counts` (`omitted`)."""
     avails = []
     shift_msn, _, shift_time = session.shift
     for fill in session.fills or ():
         brk = fill.brk
         decided = session.decided.get(brk.id) if session.decided else None
         avail_start = brk.start_time - session.join_time + shift_time
-        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, brk.start_msn + shift_msn)
+        first_msn = brk.start_msn + shift_msn
+        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, first_msn, click_counts)
         if ads:
             avails.append(
                 {"ads": ads, "startTime": iso_duration(avail_start), "startTimeInSeconds": round(avail_start, 3)}

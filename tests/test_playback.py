@@ -266,10 +266,11 @@ def summary(snapshot: dict[str, Any], paths: Paths) -> str:
     )
 
 
-def check_server_beacons(demo_server: str, session_id: str, requested: list[str], report: str) -> None:
+def check_server_beacons(demo_server: str, session_id: str, requested: list[str], report: str, clicked: str) -> None:
     """Issue #6: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
     (ad, event) once, with the viewer's identity (the demo ad server records every hit). hls.js buffers ahead,
-    so an ad whose first segment it fetched counts, played or not; each 6 s break here holds one 6 s ad."""
+    so an ad whose first segment it fetched counts, played or not; each 6 s break here holds one 6 s ad.
+    Issue #12 §4: the one click on creative `clicked` fired its ClickTracking once."""
     started = {url.rsplit("/", 2)[1] for url in requested if "/seg/" in url and url.rsplit("/", 1)[1].startswith("0.")}
     sid = str(uuid.UUID(hex=session_id))  # the demo ad tag's sid=[session.uuid]
     deadline = time.monotonic() + 10
@@ -284,6 +285,8 @@ def check_server_beacons(demo_server: str, session_id: str, requested: list[str]
     assert counts["complete"] >= 2, f"the ads of two breaks completed: {counts}\n{report}"
     assert all(counts[e] <= len(started) for e in counts), f"no event fired twice for one ad: {counts}"
     assert all(h["headers"].get("X-Device-User-Agent") for h in hits), "beacons carry the viewer's user agent"
+    click_hits = [h["params"].get("creative") for h in hits if h["event"] == "click"]
+    assert click_hits == [clicked], f"ClickTracking of the clicked ad {clicked!r}, once: {click_hits}"
 
 
 @pytest.mark.browser
@@ -311,6 +314,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
         started = time.monotonic()
         last_time, last_progress = -1.0, started
         ad_screenshot: Path | None = None
+        clicked = ""
         stalled = ""
         while True:
             snapshot: dict[str, Any] = page.evaluate(SNAPSHOT_JS)
@@ -324,14 +328,19 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
                 ad = next(a for a in snapshot["ads"] if snapshot["currentSn"] in ad_ranges([a])[0])
                 assert not snapshot["overlayHidden"] and page.locator("#ad-overlay").is_visible()
                 assert snapshot["overlayText"].endswith(f"Ad: {ad['title']} — learn more"), snapshot["overlayText"]
-                assert snapshot["overlayHref"] == click_through(ad)
+                # Server-side beacons: the clickThrough is the proxy's click URL (issue #12 §4).
+                href = click_through(ad)
+                assert href is not None and href.startswith(f"/v1/ssai/click/{channel}/{snapshot['sessionId']}/")
+                assert snapshot["overlayHref"] == demo_server + href
                 ad_screenshot = artifacts / "playback-during-ad.png"
                 page.screenshot(path=str(ad_screenshot))
-                # A click opens the landing page in a new tab (answered locally: no Internet here).
+                # A click opens it in a new tab: the proxy fires the ad's ClickTracking and redirects to the
+                # landing page (answered locally: no Internet here).
                 with page.context.expect_page(timeout=10_000) as landing:
                     page.locator("#ad-overlay").click(timeout=3_000)
-                assert landing.value.url == click_through(ad)
+                landing.value.wait_for_url(LANDING + ad["adId"], timeout=10_000)
                 landing.value.close()
+                clicked = ad["adId"]
             if snapshot["state"] == "content":
                 assert snapshot["overlayHidden"], f"ad overlay shown during content: {summary(snapshot, paths)}"
 
@@ -365,7 +374,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
     unexpected = [e for e in snapshot["errors"] if e["details"] not in TOLERATED_HLSJS_ERRORS]
     assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
     assert not snapshot["trackingErrors"], report
-    check_server_beacons(demo_server, snapshot["sessionId"], requested, report)
+    check_server_beacons(demo_server, snapshot["sessionId"], requested, report, clicked)
     assert "impression" in beacons_shown and "complete" in beacons_shown, f"beacon counts shown: {beacons_shown}"
 
     # Everything the page needs is served by the demo (hls.js is vendored: no CDN, no Internet).

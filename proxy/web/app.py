@@ -58,6 +58,7 @@ async def metrics(request: Request) -> Response:
             "ad_server_requests_shared": service.ads.shared,
             "beacons": dict(service.beacons.counts),
             "beacon_events": dict(service.beacons.events),
+            "clicks": dict(service.clicks.counts),
             "jobs": dict(service.jobs.counts()),
             "decisions": counts,
             "channels": channels,

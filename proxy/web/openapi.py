@@ -43,6 +43,9 @@ OPERATIONS = (
     ),
     Operation("get", "/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", "302 to a content segment", ()),
     Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call (seed 000)", ()),
+    Operation(
+        "get", "/v1/ssai/click/{channel}/{session}/{ad}", "302 to an ad's landing page; fires its ClickTracking", ()
+    ),
     Operation("get", "/v1/ssai/assets/{path}", "A transcoded ad or slate file", ()),
     Operation("head", "/v1/ssai/assets/{path}", "A transcoded ad or slate file's headers", ()),
     Operation("get", "/v1/ssai/jobs", "Media pipeline jobs with state and percent", ()),

@@ -148,6 +148,14 @@ async def content_segment(request: Request) -> Response:
     return _redirect(service.impressions.content(runtime.config, session, window, number))
 
 
+async def click(request: Request) -> Response:
+    """Issue #12 §4: a 302 to the ad's landing page; with server-side beacons its ClickTracking is queued once."""
+    params = request.path_params
+    service = _service(request)
+    session = service.session(params["channel"], params["session"])
+    return _redirect(service.clicks.click(service.runtime_of(session).config, session, params["ad"]))
+
+
 async def baseline(request: Request) -> Response:
     """The HTTP benchmark's baseline: the bytes of the last stitched response, without any work."""
     params = request.path_params
@@ -160,8 +168,9 @@ async def baseline(request: Request) -> Response:
 
 async def tracking(request: Request) -> Response:
     params = request.path_params
-    session = _service(request).session(params["channel"], params["session"])
-    return JSONResponse(tracking_document(session))
+    service = _service(request)
+    session = service.session(params["channel"], params["session"])
+    return JSONResponse(tracking_document(session, service.clicks.counts))
 
 
 routes = [
@@ -171,5 +180,6 @@ routes = [
     Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", content_segment, methods=["GET"]),
     Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
+    Route("/v1/ssai/click/{channel}/{session}/{ad}", click, methods=["GET"]),
 ]
 baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]

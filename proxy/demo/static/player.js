@@ -5,7 +5,8 @@
  *   1. POST /v1/ssai/session/{channel}/main.m3u8  ->  {"manifestUrl", "trackingUrl"}
  *   2. play manifestUrl (here with hls.js)
  *   3. poll trackingUrl every target duration; each ad is returned once, with its clickThrough URL
- *   4. while an ad plays, show a clickable overlay; a click opens beaconUrls[0] in a new tab
+ *   4. while an ad plays, show a clickable overlay; a click opens beaconUrls[0] in a new tab (with server-side
+ *      beacons a proxy URL that fires the ad's ClickTracking and redirects to the landing page)
  *
  * How the page knows an ad is playing: every ad of the tracking API carries `mediaSequence` and
  * `segmentCount`, the media sequence numbers of its segments in the session's playlists (the same in
@@ -221,11 +222,13 @@
     }
   }
 
+  // With server-side beacons the clickThrough is the proxy's click URL (relative to it, like trackingUrl): it
+  // fires the ad's ClickTracking and redirects to the landing page. Client-side, it is the landing page itself.
   function clickThroughOf(ad) {
     var events = ad.trackingEvents || [];
     for (var i = 0; i < events.length; i++) {
       var urls = events[i].beaconUrls || [];
-      if (events[i].eventType === "clickThrough" && urls.length) return urls[0];
+      if (events[i].eventType === "clickThrough" && urls.length) return new URL(urls[0], demo.trackingUrl).href;
     }
     return null;
   }
