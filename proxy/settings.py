@@ -124,6 +124,10 @@ class Settings:
     beacon_workers: int = 8
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
+    # CORS (issue 12): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),
+    # and those that may call the control API (none by default: keys and tokens stay with servers).
+    cors_origins: str = "*"
+    control_cors_origins: str = ""
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
@@ -162,6 +166,31 @@ def from_env(environ: Mapping[str, str]) -> Settings:
     settings = Settings(**values)
     channels_file = environ.get("SSAI_CHANNELS_FILE")
     return settings.with_channels(load_channels(Path(channels_file))) if channels_file else settings
+
+
+def origins_of(key: str, value: str) -> tuple[str, ...]:
+    """A comma-separated origin list as browsers serialise an Origin (RFC 6454 §6.1: lower case, no default port)."""
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    if items == ("*",):
+        return items
+    return tuple(_origin(key, value, item) for item in items)
+
+
+def _origin(key: str, value: str, item: str) -> str:
+    if item == "*":
+        raise ConfigError(f"{key} has value {value!r}: * allows every origin, it cannot be listed with others")
+    try:
+        parts = urlsplit(item.lower())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        raise ConfigError(f"{key} has value {value!r}: {item!r} is not an origin (expected * or scheme://host[:port])")
+    if parts.path or parts.query or parts.fragment or parts.netloc.endswith(":"):
+        raise ConfigError(f"{key} has value {value!r}: {item!r} is not an origin: scheme://host[:port] only")
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    shown_port = "" if port in (None, {"http": 80, "https": 443}[parts.scheme]) else f":{port}"
+    return f"{parts.scheme}://{host}{shown_port}"
 
 
 def _url(name: str, key: str, value: Any) -> str:

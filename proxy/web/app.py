@@ -21,7 +21,7 @@ from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, channels_api, live_api, openapi, playback, vc_api
+from proxy.web import assets, channels_api, cors, live_api, openapi, playback, vc_api
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -107,4 +107,9 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     routes += extra_routes
     if settings.baseline_endpoint:
         routes += playback.baseline_routes
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={ProxyError: proxy_error})
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ProxyError: proxy_error},
+        middleware=cors.middleware(settings),  # players on pages of other origins (issue 12)
+    )

@@ -21,6 +21,9 @@
 
   // ?channel=mp4 plays the channel whose ads and slate are MP4s the proxy transcodes; "demo" otherwise.
   var CHANNEL = new URLSearchParams(location.search).get("channel") || "demo";
+  // ?proxy=http://host:port plays from a proxy of another origin (this page copied to any web server): the
+  // proxy answers player pages of every origin (SSAI_CORS_ORIGINS). Default: the proxy that served the page.
+  var PROXY = new URLSearchParams(location.search).get("proxy") || location.origin;
   var DEFAULT_TARGET_DURATION = 6; // seconds, until hls.js has read EXT-X-TARGETDURATION
   var MAX_ENTRIES = 5000; // bound on every list below, so a demo left open for days stays small
 
@@ -61,7 +64,7 @@
   // ---- 1. Session -------------------------------------------------------------------------------
 
   async function createSession() {
-    var response = await fetch("/v1/ssai/session/" + encodeURIComponent(CHANNEL) + "/main.m3u8", {
+    var response = await fetch(new URL("/v1/ssai/session/" + encodeURIComponent(CHANNEL) + "/main.m3u8", PROXY), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: "{}", // ad parameters would go here, e.g. {"adsParams": {"lang": "en"}}
@@ -70,8 +73,9 @@
       throw new Error("session API: HTTP " + response.status + " " + (await response.text()));
     }
     var session = await response.json();
-    demo.manifestUrl = new URL(session.manifestUrl, location.href).href;
-    demo.trackingUrl = new URL(session.trackingUrl, location.href).href;
+    // Relative to the session API's URL (RFC 3986 §5.1.3), not to this page: the proxy may be elsewhere.
+    demo.manifestUrl = new URL(session.manifestUrl, response.url).href;
+    demo.trackingUrl = new URL(session.trackingUrl, response.url).href;
     demo.sessionId =
       new URL(demo.manifestUrl).searchParams.get("session_id") || demo.trackingUrl.split("/").pop();
     setText("manifest-url", session.manifestUrl);
@@ -204,10 +208,11 @@
     }
   }
 
-  // Server-side beacons (issue #6): the proxy's counts from /metrics, all sessions together.
+  // Server-side beacons (issue #6): the proxy's counts from /metrics, all sessions together (a control route:
+  // unavailable to a page of another origin unless SSAI_CONTROL_CORS_ORIGINS lists it).
   async function pollBeacons() {
     try {
-      var response = await fetch("/metrics", { cache: "no-store" });
+      var response = await fetch(new URL("/metrics", PROXY), { cache: "no-store" });
       if (!response.ok) return;
       var doc = await response.json();
       var fired = doc.beacon_events || {};
