@@ -165,8 +165,9 @@ class ChannelRuntime:
         if not is_playlist(self.config.slate):
             await self.refresh_slate()
             return
+        loader = self.loader if self.config.slate_trusted else self.decisions.loader  # egress-checked
         try:
-            self.slate = await self.loader.load(
+            self.slate = await loader.load(
                 "slate", self.config.slate, self.master.tracks, self.target_duration, self.config.ad_segment_prefix
             )
         except (OriginError, AdError) as error:
@@ -191,7 +192,7 @@ class ChannelRuntime:
             self.master.tracks,
             self.config.ad_segment_prefix,
             kind="slate",
-            trusted=True,
+            trusted=self.config.slate_trusted,
         )
         if isinstance(ready, NotReady):
             if ready != self.slate_status:

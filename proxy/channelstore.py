@@ -59,7 +59,8 @@ def _channel(row: sa.Row[Any]) -> StoredChannel:
 
 def file_document(config: ChannelConfig) -> dict[str, Any]:
     """A channel-file entry as stored: its settings as the file gives them (read back by channel_from_dict)."""
-    raw = {k: v for k, v in asdict(config).items() if k not in ("name", "version") and v not in (None, {}, ())}
+    own = ("name", "version", "slate_trusted")  # not the file's
+    raw = {k: v for k, v in asdict(config).items() if k not in own and v not in (None, {}, ())}
     if config.beacon_templates:  # the file's own {type, template} tables
         raw["beacon_templates"] = [{"type": kind, "template": url} for kind, url in config.beacon_templates]
     return {"file": orjson.loads(orjson.dumps(raw))}
@@ -211,6 +212,7 @@ def build_config(
         name=channel.name,
         origin=doc["origin"],
         slate=slate.source_url if slate is not None else None,
+        slate_trusted=False,  # an account's URL: the egress policy applies
         content_segment_prefix=doc.get("content_segment_prefix"),
         ad_segment_prefix=doc.get("ad_segment_prefix"),
         version=_version(channel.updated_at, used, slate.id if slate is not None else None),

@@ -21,6 +21,7 @@ class ControlPlane:
         self.applications = DocumentStore(db, applications)
         self.ssai_configs = DocumentStore(db, ssai_configs)
         self.slates = SlateLibrary(db, pipeline)
+        self.slates.on_change = self.changed  # a failed default slate hands over: channels follow at once
         self.channels = ChannelStore(db)
         # Applies a write to this process's channels at once (ChannelDirectory.refresh); others poll the store.
         self.on_change: Callable[[], Awaitable[None]] | None = None
@@ -33,9 +34,12 @@ class ControlPlane:
     async def open(cls, settings: Settings, pipeline: MediaPipeline) -> ControlPlane:
         db = Database.from_settings(settings.database_url, settings.data_dir)
         await db.migrate()
-        return cls(db, pipeline)
+        control = cls(db, pipeline)
+        await control.slates.resume()
+        return control
 
     async def close(self) -> None:
+        await self.slates.close()
         await self.db.close()
 
     async def by_api_key(self, header: str | None) -> Principal:

@@ -80,9 +80,18 @@ class JobQueue:
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told of each job that ended ready or failed (not of one cancelled by a shutdown): the slate library
+        # stores its slates' status from them.
+        self.on_finished: list[Callable[[Job], None]] = []
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """Drop a failed job's record, so the next submit runs it at once (an operator's retry)."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state == "error":
+            del self.jobs[job_id]
 
     def retry_due(self, job: Job) -> bool:
         return job.state == "error" and (job.failed_at is None or self.clock() - job.failed_at >= self.retry_after)
@@ -118,6 +127,8 @@ class JobQueue:
             else:
                 job.state, job.percent, job.finished = "ready", 100.0, time.time()
                 log.info("job %s ready in %.1f s", job.id, job.finished - job.started)
+            for listener in self.on_finished:
+                listener(job)
 
     def _fail(self, job: Job, stage: str, message: str) -> None:
         job.state, job.stage, job.error = "error", stage, message

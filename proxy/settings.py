@@ -53,6 +53,9 @@ class ChannelConfig:
     # The slate: an HLS master conditioned like the ads (…m3u8), or a video file (http(s) URL, file:// URL or
     # absolute path) the media pipeline transcodes to the channel's ladder.
     slate: str | None = None
+    # The channel file's slate is the operator's (fetched as configured); an account's, from the API, passes the
+    # egress policy like an ad server's URL. Never read from the file.
+    slate_trusted: bool = True
     content_segment_prefix: str | None = None  # a CDN in front of the origin's segments
     ad_segment_prefix: str | None = None  # a CDN in front of the ad segments
     ad_headers: Mapping[str, str] = field(default_factory=dict)  # `ad_configuration_headers`, templated
@@ -207,7 +210,7 @@ def _url(name: str, key: str, value: Any) -> str:
 def channel_from_dict(name: str, raw: Mapping[str, Any]) -> ChannelConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"channels.{name} has value {raw!r}: expected a table of channel settings")
-    known = set(ChannelConfig.__dataclass_fields__) - {"name", "version"}
+    known = set(ChannelConfig.__dataclass_fields__) - {"name", "version", "slate_trusted"}
     unknown = sorted(set(raw) - known)
     if unknown:
         key = unknown[0]

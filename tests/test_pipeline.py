@@ -31,7 +31,7 @@ from proxy.hls.profile import TranscodeProfile
 from proxy.jobs import JobQueue
 from proxy.origin import HttpClient, new_session
 from proxy.pipeline import MediaPipeline, NotReady, PipelineOptions
-from proxy.slates import SlateLibrary
+from proxy.slates import Slate, SlateLibrary
 from tests.media import CHANNELS, channel, make_source
 from tests.servers import free_port, run_server
 
@@ -203,26 +203,39 @@ async def test_slate_lifecycle(rig: Rig, adserver: str, tmp_path: Path) -> None:
     good = await slates.add("acct-1", f"{adserver}/media/ad.mp4", "brb")
     bad = await slates.add("acct-1", f"{adserver}/media/absent.mp4")
     other = await slates.add("acct-2", f"{adserver}/media/other.mp4")
-    assert [slates.status(s)[0] for s in (good, bad, other)] == ["transcoding"] * 3
+    assert [s.status for s in (good, bad, other)] == ["transcoding"] * 3
     assert (good.default, bad.default, other.default) == (True, False, True)
-    await rig.jobs.wait()
-    assert slates.status(good) == ("ready", None)  # no channel yet: downloaded and probed
-    assert slates.status(bad)[0] == "error" and "404" in (slates.status(bad)[1] or "")
+
+    async def settle() -> None:
+        await rig.jobs.wait()
+        await slates.settled()  # the status writes the jobs' ends started
+
+    async def now(slate: Slate) -> Slate:
+        found = await slates.get(slate.account_id, slate.id)
+        assert found is not None
+        return found
+
+    await settle()
+    assert ((await now(good)).status, (await now(good)).error) == ("ready", None)  # no channel yet: probed
+    bad = await now(bad)
+    assert bad.status == "error" and "404" in (bad.error or "") and not bad.default
     assert slates.as_seed(bad)["media_source_asset_status"] == "error"
-    rig.pipeline.register(rig.profile)  # a channel starts: every slate is prepared for its ladder
+    assert slates.as_seed(bad)["media_source_asset_error"] == bad.error
+    rig.pipeline.register(rig.profile)  # a channel starts: every slate not in error is prepared for its ladder
     await slates.settled()
-    assert {job.key for job in rig.jobs.jobs.values() if job.active} == {
-        f"slate:{s.source_url}" for s in (good, bad, other)
-    }
-    assert slates.status(good)[0] == "transcoding"
-    await rig.jobs.wait()
-    assert slates.status(good) == ("ready", None) and slates.status(other) == ("ready", None)
+    assert {job.key for job in rig.jobs.jobs.values() if job.active} == {f"slate:{s.source_url}" for s in (good, other)}
+    assert (await now(good)).status == "transcoding"
+    await settle()
+    assert [(await now(s)).status for s in (good, other)] == ["ready", "ready"]
     assert rig.store.is_ready(rig.store.folder(rig.profile.key, f"slate:{good.source_url}"))
+    good = await now(good)
     seed = slates.as_seed(good)
     assert seed["media_source_asset_type"] == "slate" and seed["media_source_asset_default"] is True
+    assert "media_source_asset_error" not in seed
     assert await slates.delete("acct-2", good.id) is None, "another account's slate is not found"
     assert await slates.delete("acct-1", good.id) == good
-    assert [(s.id, s.default) for s in await slates.of_account("acct-1")] == [(bad.id, True)], "default passes on"
+    left = [(s.id, s.default) for s in await slates.of_account("acct-1")]
+    assert left == [(bad.id, False)], "a slate in error never becomes the default"
     await db.close()
 
 

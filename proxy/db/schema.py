@@ -78,7 +78,18 @@ slates = sa.Table(
     sa.Column("description", sa.String(1000), nullable=False),
     sa.Column("is_default", sa.Boolean, nullable=False),
     _when("created_at"),
+    # Stored, so every process and a restart agree (migration 0002): transcoding, ready or error, and why.
+    sa.Column("status", sa.String(16), nullable=False, server_default="transcoding"),
+    sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_slates_account", "account_id"),
+    # At most one default slate per account, whatever writes race.
+    sa.Index(
+        "ux_slates_default",
+        "account_id",
+        unique=True,
+        sqlite_where=sa.text("is_default"),
+        postgresql_where=sa.text("is_default"),
+    ),
 )
 
 # A channel's name is in its playback URLs, so it is unique across accounts.

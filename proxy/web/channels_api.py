@@ -21,11 +21,14 @@ from proxy.channelstore import StoredChannel
 from proxy.control import ControlPlane
 from proxy.errors import Conflict, NotFound
 from proxy.web.live_api import MAX_CONTROL_BODY, control_of
+from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import ChannelBody, CuePointBody, decode_object, merge_channel, parse
 from proxy.web.vc_api import timestamp
 
 SESSION_PATH = "/v1/ssai/session/{name}/main.m3u8"
+# What channel_document adds to the stored body (`name` is the body's own, never changed: merge_channel).
+READ_ONLY = ("channel_id", "account_id", "source", "playback_url", "created_timestamp", "updated_timestamp")
 
 
 def channel_document(stored: StoredChannel) -> dict[str, Any]:
@@ -79,12 +82,14 @@ async def get_channel(request: Request) -> Response:
 
 
 async def update_channel(request: Request) -> Response:
-    """Partial, as seed 003's updates: the given fields are merged into the stored channel, then checked."""
+    """Partial, as seed 003's updates: the given fields are merged into the stored channel, then checked. The
+    whole GET answer may be sent: the fields the server sets must be unchanged."""
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
-    patch = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
     stored = await _owned(control, account, name)
     _editable(stored)
+    patch = without_read_only(raw, current_values(channel_document(stored), READ_ONLY))
     merged = merge_channel(stored.document, patch).model_dump(mode="json")
     updated = await control.channels.update(account, name, merged)
     if updated is None:  # deleted meanwhile

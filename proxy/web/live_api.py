@@ -2,7 +2,11 @@
 
 Request and response shapes are the seed's: create answers `{"application": …, "inserted": true}`, update and
 get the application itself, list an array, delete `{"application_id", "deleted": true}`. `account_id` in a body
-or path is optional and must be the key's own account; another account's ids are not found (404).
+or path is optional and must be the key's own account; another account's ids are not found (404). A body a GET
+answered can be sent back with PUT: its read-only fields are checked, not written (proxy/web/readonly.py).
+
+Slates: the seed's add, list and delete, plus this product's get, update (`PUT …/slate/{id}`, which moves the
+account's default) and retry (`POST …/slate/{id}/retry`, for a slate in error).
 """
 
 from __future__ import annotations
@@ -16,10 +20,21 @@ from starlette.routing import Route
 from proxy.control import ControlPlane, own_account
 from proxy.documents import Stored
 from proxy.errors import NotFound
+from proxy.slates import Slate
+from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
-from proxy.web.schemas import ApplicationBody, SlateBody, parse
+from proxy.web.schemas import ApplicationBody, SlateBody, SlateUpdate, decode_object, parse, validate
 
 MAX_CONTROL_BODY = 256 * 1024  # XSLT transforms make ad configurations the largest bodies
+APPLICATION_READ_ONLY = ("application_id", "account_id")
+SLATE_READ_ONLY = (
+    "media_source_asset_id",
+    "account_id",
+    "media_source_asset_type",
+    "media_source_asset_url",
+    "media_source_asset_status",
+    "media_source_asset_error",
+)
 
 
 def control_of(request: Request) -> ControlPlane:
@@ -48,13 +63,20 @@ async def create_application(request: Request) -> Response:
 
 
 async def update_application(request: Request) -> Response:
-    control, account, document = await _body(request)
+    """The whole body, as the seed's update; what a GET answered may be sent back (read-only fields equal)."""
+    control, account = await _principal_account(request)
     app_id = request.path_params["application_id"]
-    stored = await control.applications.update(account, app_id, document)
+    stored = await control.applications.get(account, app_id)
     if stored is None:
         raise NotFound(f"application {app_id!r} does not exist")
+    current = current_values(application_document(stored), APPLICATION_READ_ONLY)
+    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    body = validate(ApplicationBody, without_read_only(raw, current))
+    updated = await control.applications.update(account, app_id, body.model_dump(mode="json", exclude={"account_id"}))
+    if updated is None:  # deleted meanwhile
+        raise NotFound(f"application {app_id!r} does not exist")
     await control.changed()
-    return JSONResponse(application_document(stored))
+    return JSONResponse(application_document(updated))
 
 
 async def _principal_account(request: Request) -> tuple[ControlPlane, str]:
@@ -104,6 +126,46 @@ async def list_slates(request: Request) -> Response:
     return JSONResponse([control.slates.as_seed(slate) for slate in await control.slates.of_account(account)])
 
 
+async def _slate(request: Request) -> tuple[ControlPlane, str, Slate]:
+    control, account = await _principal_account(request)
+    slate_id = request.path_params["slate_id"]
+    slate = await control.slates.get(account, slate_id)
+    if slate is None:
+        raise NotFound(f"slate {slate_id!r} does not exist")
+    return control, account, slate
+
+
+async def get_slate(request: Request) -> Response:
+    control, _, slate = await _slate(request)
+    return JSONResponse(control.slates.as_seed(slate))
+
+
+async def update_slate(request: Request) -> Response:
+    """`media_source_asset_default: true` makes it the account's default (one per account, never one in error);
+    the description may change. The rest of what a GET answered may be sent back unchanged."""
+    control, account, slate = await _slate(request)
+    current = current_values(control.slates.as_seed(slate), SLATE_READ_ONLY)
+    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    body = validate(SlateUpdate, without_read_only(raw, current))
+    updated = await control.slates.update(
+        account, slate.id, default=body.wanted_default, description=body.media_source_asset_description
+    )
+    if updated is None:  # deleted meanwhile
+        raise NotFound(f"slate {slate.id!r} does not exist")
+    if updated.default != slate.default:
+        await control.changed()  # channels using the account's default play the new one in new sessions
+    return JSONResponse(control.slates.as_seed(updated))
+
+
+async def retry_slate(request: Request) -> Response:
+    """A slate in error is prepared again at once (409 for one that is not in error)."""
+    control, account, slate = await _slate(request)
+    retried = await control.slates.retry(account, slate.id)
+    if retried is None:  # deleted meanwhile
+        raise NotFound(f"slate {slate.id!r} does not exist")
+    return JSONResponse(control.slates.as_seed(retried))
+
+
 async def delete_slate(request: Request) -> Response:
     control, account = await _principal_account(request)
     slate_id = request.path_params["slate_id"]
@@ -120,7 +182,10 @@ async def delete_slate(request: Request) -> Response:
 routes = [
     Route("/v1/ssai/slates", add_slate, methods=["POST"]),
     Route("/v1/ssai/slates/account/{account_id}", list_slates, methods=["GET"]),
+    Route("/v1/ssai/slates/slate/{slate_id}", get_slate, methods=["GET"]),
+    Route("/v1/ssai/slates/slate/{slate_id}", update_slate, methods=["PUT"]),
     Route("/v1/ssai/slates/slate/{slate_id}", delete_slate, methods=["DELETE"]),
+    Route("/v1/ssai/slates/slate/{slate_id}/retry", retry_slate, methods=["POST"]),
     Route("/v1/ssai/applications", create_application, methods=["POST"]),
     Route("/v1/ssai/applications/account/{account_id}", list_applications, methods=["GET"]),
     Route("/v1/ssai/applications/application/{application_id}", get_application, methods=["GET"]),

@@ -15,8 +15,18 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
+from proxy.web.live_api import APPLICATION_READ_ONLY, SLATE_READ_ONLY
 from proxy.web.responses import JSONResponse
-from proxy.web.schemas import ApplicationBody, ChannelBody, CuePointBody, SlateBody, SsaiConfig
+from proxy.web.schemas import (
+    SSAI_SERVER_FIELDS,
+    ApplicationBody,
+    ChannelBody,
+    CuePointBody,
+    SlateBody,
+    SlateUpdate,
+    SsaiConfig,
+)
 
 
 class Operation(NamedTuple):
@@ -26,6 +36,7 @@ class Operation(NamedTuple):
     auth: tuple[str, ...]  # security scheme names, any one of them
     body: type[BaseModel] | None = None
     partial: bool = False  # a PUT merged into the stored document: any subset of the body's fields
+    read_only: tuple[str, ...] = ()  # fields of the GET answer a PUT may send back unchanged (proxy/web/readonly)
 
 
 KEY, BEARER, BOTH = ("apiKey",), ("bearer",), ("apiKey", "bearer")
@@ -52,21 +63,47 @@ OPERATIONS = (
     Operation("post", APPS, "Create an ad configuration (seed 002)", KEY, ApplicationBody),
     Operation("get", APPS + "/account/{account_id}", "List an account's ad configurations", KEY),
     Operation("get", APPS + "/application/{application_id}", "Get an ad configuration", KEY),
-    Operation("put", APPS + "/application/{application_id}", "Replace an ad configuration", KEY, ApplicationBody),
+    Operation(
+        "put",
+        APPS + "/application/{application_id}",
+        "Replace an ad configuration",
+        KEY,
+        ApplicationBody,
+        read_only=APPLICATION_READ_ONLY,
+    ),
     Operation("delete", APPS + "/application/{application_id}", "Delete an unused ad configuration", KEY),
     Operation("post", SLATES, "Add a slate from a video URL (seed 002)", KEY, SlateBody),
     Operation("get", SLATES + "/account/{account_id}", "List an account's slates with their status", KEY),
+    Operation("get", SLATES + "/slate/{slate_id}", "Get a slate with its status", KEY),
+    Operation(
+        "put",
+        SLATES + "/slate/{slate_id}",
+        "Make a slate the account's default (never one in error) or change its description",
+        KEY,
+        SlateUpdate,
+        True,
+        SLATE_READ_ONLY,
+    ),
     Operation("delete", SLATES + "/slate/{slate_id}", "Delete an unused slate", KEY),
+    Operation("post", SLATES + "/slate/{slate_id}/retry", "Prepare a slate in error again (409 otherwise)", KEY),
     Operation("post", "/v4/access_token", "OAuth 2.0 client credentials: a bearer token", ()),
     Operation("get", CONFIGS, "List an account's SSAI configurations (seed 003)", BEARER),
     Operation("post", CONFIGS, "Create an SSAI configuration", BEARER, SsaiConfig),
     Operation("get", CONFIGS + "/{config_id}", "Get an SSAI configuration", BEARER),
-    Operation("put", CONFIGS + "/{config_id}", "Update an SSAI configuration (partial)", BEARER, SsaiConfig, True),
+    Operation(
+        "put",
+        CONFIGS + "/{config_id}",
+        "Update an SSAI configuration (partial)",
+        BEARER,
+        SsaiConfig,
+        True,
+        tuple(sorted(SSAI_SERVER_FIELDS)),
+    ),
     Operation("delete", CONFIGS + "/{config_id}", "Delete an unused SSAI configuration", BEARER),
     Operation("post", CHANNELS, "Create a channel", BOTH, ChannelBody),
     Operation("get", CHANNELS, "List the account's channels", BOTH),
     Operation("get", CHANNELS + "/{name}", "Get a channel", BOTH),
-    Operation("put", CHANNELS + "/{name}", "Update a channel (partial)", BOTH, ChannelBody, True),
+    Operation("put", CHANNELS + "/{name}", "Update a channel (partial)", BOTH, ChannelBody, True, CHANNEL_READ_ONLY),
     Operation("delete", CHANNELS + "/{name}", "Delete a channel", BOTH),
     Operation("post", CHANNELS + "/{name}/cuepoint", "Insert an ad break now or later", BOTH, CuePointBody),
     Operation("get", CHANNELS + "/{name}/cuepoints", "List a channel's cue points", BOTH),
@@ -99,8 +136,15 @@ def _operation(op: Operation) -> dict[str, Any]:
         schema = {"$ref": f"#/components/schemas/{op.body.__name__}"}
         content = {"application/json": {"schema": schema}}
         document["requestBody"] = {"required": True, "content": content}
-        if op.partial:
-            document["description"] = f"Any subset of {op.body.__name__}'s fields, merged into the stored one."
+        notes = [f"Any subset of {op.body.__name__}'s fields, merged into the stored one."] if op.partial else []
+        if op.read_only:
+            fields = ", ".join(op.read_only)
+            notes.append(
+                f"The GET answer may be sent back as it is: its read-only fields ({fields}) are accepted "
+                "when equal to the stored values, else refused (400) naming the field and both values."
+            )
+        if notes:
+            document["description"] = " ".join(notes)
     return document
 
 

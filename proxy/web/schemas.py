@@ -2,7 +2,7 @@
 
 - `ApplicationBody`: seed 002 "Create/Update an ad configuration" (`POST /applications`, `PUT …/application/ID`;
   the update is a whole body, as in the seed).
-- `SlateBody`: seed 002 "Add slate asset".
+- `SlateBody`: seed 002 "Add slate asset"; `SlateUpdate`: this product's change of a slate (the default).
 - `SsaiConfig`: seed 003 `ssai_configs`, every field of its "Configuration field details" table; a PUT is partial
   (the seed's update sample is `{"name": …}`), so `merge_ssai_config` merges it into the stored document and
   validates the result.
@@ -49,6 +49,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "SHOWN_CHARS",
     "SlateBody",
+    "SlateUpdate",
     "SsaiAdConfig",
     "SsaiConfig",
     "TemplateUrl",
@@ -226,6 +227,27 @@ class SlateBody(_Body):
     source_description: Text = ""
 
 
+class SlateUpdate(_Body):
+    """A slate's change (seed 002 only adds and deletes slates): `media_source_asset_default: true` makes it the
+    account's default slate (`default` is accepted for it), and the description may change."""
+
+    media_source_asset_default: bool | None = Field(default=None, description="true: the account's default")
+    default: bool | None = Field(default=None, description="the same as media_source_asset_default")
+    media_source_asset_description: Text | None = None
+
+    @field_validator("default")
+    @classmethod
+    def _one_default(cls, default: bool | None, info: ValidationInfo) -> bool | None:
+        given = info.data.get("media_source_asset_default")
+        if default is not None and given is not None and default != given:
+            raise ValueError(f"expected {given!r} as media_source_asset_default, or only one of the two")
+        return default
+
+    @property
+    def wanted_default(self) -> bool | None:
+        return self.media_source_asset_default if self.media_source_asset_default is not None else self.default
+
+
 # --- seed 003: ssai_configs ---
 
 
@@ -317,7 +339,14 @@ class CuePointBody(_Body):
     )
 
 
-_BODIES: tuple[type[BaseModel], ...] = (ApplicationBody, SlateBody, SsaiConfig, ChannelBody, CuePointBody)
+_BODIES: tuple[type[BaseModel], ...] = (
+    ApplicationBody,
+    SlateBody,
+    SlateUpdate,
+    SsaiConfig,
+    ChannelBody,
+    CuePointBody,
+)
 
 
 # --- error messages ---

@@ -22,8 +22,9 @@ from proxy.control import ControlPlane, own_account
 from proxy.documents import Stored
 from proxy.errors import NotFound, Unauthorized
 from proxy.web.live_api import MAX_CONTROL_BODY, control_of
+from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
-from proxy.web.schemas import SsaiConfig, decode_object, merge_ssai_config, parse
+from proxy.web.schemas import SSAI_SERVER_FIELDS, SsaiConfig, decode_object, merge_ssai_config, parse
 
 MAX_FORM_BODY = 4 * 1024
 
@@ -73,11 +74,13 @@ async def get_config(request: Request) -> Response:
 
 
 async def update_config(request: Request) -> Response:
-    """A partial update, as the seed's sample `{"name": …}` shows: merged into the stored config, then checked."""
+    """A partial update, as the seed's sample `{"name": …}` shows: merged into the stored config, then checked.
+    The whole GET answer may be sent: its config_id, account_id and timestamps must be the stored ones."""
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
-    patch = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
     stored = await _owned(control, account, config_id)
+    patch = without_read_only(raw, current_values(config_document(stored), sorted(SSAI_SERVER_FIELDS)))
     merged = merge_ssai_config(stored.document, patch).model_dump(mode="json")
     updated = await control.ssai_configs.update(account, config_id, merged)
     if updated is None:  # deleted meanwhile

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,11 +51,25 @@ async def database(database_url: str, tmp_path: Path) -> AsyncIterator[Database]
     await db.close()
 
 
-class Api:
-    """The app on a test client, and two accounts with an API key and OAuth clients each."""
+@pytest.fixture(scope="session")
+def stalled_url() -> Iterator[str]:
+    """A video URL whose server takes connections and never answers: a slate made from it stays `transcoding`
+    for the whole test (the download waits minutes), so neither its status nor the default moves under a test."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/slate-to-ingest.mp4"
 
-    def __init__(self, client: TestClient, keys: dict[str, str], clients: dict[str, tuple[str, str]]) -> None:
+
+class Api:
+    """The app on a test client, two accounts with an API key and OAuth clients each, and a slate body whose
+    source stalls (`slate`)."""
+
+    def __init__(
+        self, client: TestClient, keys: dict[str, str], clients: dict[str, tuple[str, str]], slate_url: str
+    ) -> None:
         self.client, self.keys, self.clients = client, keys, clients
+        self.slate = {"source_url": slate_url, "source_description": "be right back"}
 
     def headers(self, account: str) -> dict[str, str]:
         return {"X-API-KEY": self.keys[account]}
@@ -73,8 +88,12 @@ async def credentials(database: Database) -> tuple[dict[str, str], dict[str, tup
 
 @pytest.fixture
 def api(
-    database_url: str, tmp_path: Path, credentials: tuple[dict[str, str], dict[str, tuple[str, str]]]
+    database_url: str,
+    tmp_path: Path,
+    credentials: tuple[dict[str, str], dict[str, tuple[str, str]]],
+    stalled_url: str,
 ) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    # Loopback allowed: slate sources are test servers on 127.0.0.1 (link-local addresses stay refused).
+    settings = Settings(data_dir=tmp_path, database_url=database_url, egress_allow_loopback=True)
     with TestClient(create_app(settings)) as client:
-        yield Api(client, *credentials)
+        yield Api(client, *credentials, stalled_url)

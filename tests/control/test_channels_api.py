@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.control.conftest import Api
-from tests.control.test_live_api import CREATE as APPLICATION, SLATE
+from tests.control.test_live_api import CREATE as APPLICATION
 from tests.control.test_vc_api import CREATE as SSAI_CONFIG, token
 
 ORIGIN = "https://origin.invalid/live/master.m3u8"
@@ -57,9 +57,9 @@ def test_the_proxy_plays_what_the_store_says(api: Api) -> None:
     assert (config.origin, config.ad_tag, config.ad_response) == (ORIGIN, ad["ad_configuration_url_format"], "dfp")
     assert dict(config.ad_headers) == ad["ad_configuration_headers"] and len(config.ad_transforms) == 1
     assert config.slate is None
-    api.client.post("/v1/ssai/slates", json=SLATE, headers=api.headers("acct-a"))  # the account's default slate
+    api.client.post("/v1/ssai/slates", json=api.slate, headers=api.headers("acct-a"))  # the account's default slate
     changed = api.client.app.state.service.configs["news"]  # type: ignore[attr-defined]
-    assert changed.slate == SLATE["source_url"] and changed.version != config.version
+    assert changed.slate == api.slate["source_url"] and changed.version != config.version
 
 
 def test_a_bearer_token_drives_channels_with_an_ssai_config(api: Api) -> None:
@@ -95,7 +95,7 @@ def test_references_must_be_the_accounts_own(api: Api) -> None:
 def test_a_configuration_in_use_cannot_be_deleted(api: Api) -> None:
     headers = api.headers("acct-a")
     app_id = application(api)
-    slate_id = api.client.post("/v1/ssai/slates", json=SLATE, headers=headers).json()["media_source_asset_id"]
+    slate_id = api.client.post("/v1/ssai/slates", json=api.slate, headers=headers).json()["media_source_asset_id"]
     channel(api, application_id=app_id, slate_id=slate_id)
     for path in (f"/v1/ssai/applications/application/{app_id}", f"/v1/ssai/slates/slate/{slate_id}"):
         refused = api.client.delete(path, headers=headers)

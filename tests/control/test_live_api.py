@@ -109,7 +109,6 @@ def test_a_bad_body_is_refused_naming_the_field_and_nothing_is_stored(api: Api) 
     assert api.client.get("/v1/ssai/applications/account/acct-a", headers=api.headers("acct-a")).json() == []
 
 
-SLATE = {"source_url": "https://slates.invalid/slate-to-ingest.mp4", "source_description": "be right back"}
 SLATE_KEYS = {
     "media_source_asset_id",
     "account_id",
@@ -123,12 +122,12 @@ SLATE_KEYS = {
 
 def test_slates_add_list_delete_with_the_seed_shapes(api: Api) -> None:
     headers = api.headers("acct-a")
-    first = api.client.post("/v1/ssai/slates", json=SLATE, headers=headers).json()
+    first = api.client.post("/v1/ssai/slates", json=api.slate, headers=headers).json()
     assert SLATE_KEYS <= set(first)
     assert first["media_source_asset_type"] == "slate" and first["media_source_asset_status"] == "transcoding"
     assert (first["account_id"], first["media_source_asset_default"]) == ("acct-a", True)
-    assert first["media_source_asset_url"] == SLATE["source_url"]
-    second = api.client.post("/v1/ssai/slates", json={**SLATE, "account_id": "acct-a"}, headers=headers).json()
+    assert first["media_source_asset_url"] == api.slate["source_url"]
+    second = api.client.post("/v1/ssai/slates", json={**api.slate, "account_id": "acct-a"}, headers=headers).json()
     assert second["media_source_asset_default"] is False, "one default slate per account: the first"
     listed = api.client.get("/v1/ssai/slates/account/acct-a", headers=headers).json()
     assert [s["media_source_asset_id"] for s in listed] == [

@@ -111,8 +111,9 @@ def _targets(api: Api, bearer: dict[str, str]) -> dict[str, str]:
     config = api.client.post("/v1/accounts/acct-a/ssai_configs", json=SSAI_CONFIG, headers=bearer).json()
     body = {"name": "fixed", "origin": "https://origin.invalid/master.m3u8"}
     assert api.client.post("/v1/ssai/channels", json=body, headers=key).status_code == 201
+    slate = api.client.post("/v1/ssai/slates", json=api.slate, headers=key).json()  # stays transcoding
     return {"application_id": app_id["application_id"], "config_id": config["config_id"], "name": "fixed",
-            "account_id": "acct-a"}  # fmt: skip
+            "account_id": "acct-a", "slate_id": slate["media_source_asset_id"]}  # fmt: skip
 
 
 BODY_OPERATIONS = [op for op in OPERATIONS if op.body is not None]

@@ -28,6 +28,7 @@ from proxy.web.schemas import (
     CuePointBody,
     Discontinuities,
     SlateBody,
+    SlateUpdate,
     SsaiAdConfig,
     SsaiConfig,
     TemplateUrl,
@@ -153,7 +154,14 @@ MODELS: tuple[type[BaseModel], ...] = (
     ChannelOptions,
     CuePointBody,
 )
-BODIES: tuple[type[BaseModel], ...] = (ApplicationBody, SlateBody, SsaiConfig, ChannelBody, CuePointBody)
+BODIES: tuple[type[BaseModel], ...] = (
+    ApplicationBody,
+    SlateBody,
+    SlateUpdate,
+    SsaiConfig,
+    ChannelBody,
+    CuePointBody,
+)
 
 
 def raw(value: Any) -> bytes:
