@@ -43,6 +43,7 @@ class HerdResult:
     without_ads: int
     decision_late: int
     inactive: int
+    decided_without_ads: int  # decisions that came in time but failed (ADS_TIMEOUT, ADS_ERROR, ...)
     vast_requests: int
     decisions_per_second: float
     p50_before_ms: float
@@ -214,6 +215,7 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
         without_ads=sessions - len(polls.ads),
         decision_late=int(metrics["decisions"].get("DECISION_LATE", 0)),
         inactive=int(metrics["decisions"].get("SESSION_INACTIVE", 0)),
+        decided_without_ads=int(metrics["decisions"].get("breaks_without_ads", 0)),
         vast_requests=int(stats["requests"].get("vast", 0)),
         decisions_per_second=round(rate, 1),
         p50_before_ms=_ms(polls.before, 50),

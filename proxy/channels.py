@@ -285,6 +285,10 @@ class ChannelRuntime:
         for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
             decision = self.decisions.peek(session.id, brk)
             if decision is not None:
+                # Each session's break is counted once: here (decided without ads: the reasons are counted per
+                # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
+                inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
+                self.decisions.counts["breaks_without_ads"] += not decision.ads and not inactive
                 self._freeze(session, brk, decision.plan, decision.ads, decision.break_tracking)
             elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
                 self._freeze(session, brk, plan_for([], self.slate), ())

@@ -16,10 +16,12 @@ async def test_personalised_herd_every_session_gets_ads_or_counted_slate() -> No
     result = await run_herd(SESSIONS, personal=True, latency=0.2)
     assert result.errors == 0
     # Each session's break has one outcome, whatever the machine's load: its ads, DECISION_LATE (its request
-    # still went out), or SESSION_INACTIVE (the proxy judged it gone: no request; none on an idle machine).
+    # still went out), SESSION_INACTIVE (the proxy judged it gone: no request; none on an idle machine), or a
+    # decision in time without ads (the ad server's answer timed out under load; none on an idle machine).
     assert result.vast_requests + result.inactive == SESSIONS, "one personalised request per session, no more"
     assert result.with_ads > 0
-    assert result.with_ads + result.decision_late + result.inactive == SESSIONS, "a session without ads uncounted"
+    outcomes = result.with_ads + result.decision_late + result.inactive + result.decided_without_ads
+    assert outcomes == SESSIONS, "a session without ads uncounted"
     # Latency is the benchmark's figure (python -m bench.herd), never a threshold here (DEVELOPERS.md).
 
 
