@@ -3,9 +3,11 @@
 A fake live origin and ad server (proxy.testing.FakeOrigin, answering each ad request after `latency`
 seconds) and the proxy (`ssai-proxy serve`, on core 0 when taskset exists) each run as a process of their
 own, so neither shares a GIL with the players simulated here. Every session polls its media playlist once per
-target duration, spread over the target duration as real players are. Reported: how many sessions got
-the ads of the break and how many slate (a decision the per-host cap could not finish in time),
-ad server requests, decisions per second, and playlist latency during the herd against before it.
+target duration, spread over the target duration as real players are, until its playlist shows the break (its
+ads, or the content when its decision came too late) and for two target durations after the break is seen,
+however long the load makes that take. Reported: how many sessions got the ads of the break and how many did
+not (a decision the per-host cap could not finish in time: DECISION_LATE; a session the proxy judged gone:
+SESSION_INACTIVE), ad server requests, decisions per second, and playlist latency during the herd against before.
 
 Run: `python -m bench.herd [SESSIONS] [--shared] [--latency=SECONDS]` (personalised, 0.2 s by default).
 """
@@ -22,12 +24,15 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from proxy.testing import FakeOrigin, free_port
 
 TD = 2
+EVERY = 8  # segments from one break to the next
+GIVE_UP = 120.0  # seconds after the break is seen: a session not through it by then is an error
 
 
 @dataclass
@@ -37,6 +42,8 @@ class HerdResult:
     with_ads: int
     without_ads: int
     decision_late: int
+    inactive: int
+    decided_without_ads: int  # decisions that came in time but failed (ADS_TIMEOUT, ADS_ERROR, ...)
     vast_requests: int
     decisions_per_second: float
     p50_before_ms: float
@@ -59,7 +66,9 @@ def _pin(core: int) -> list[str]:
 
 
 def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning"}
+    # Its store and assets in the run's temporary folder, never ./data (a demo may be using that).
+    data = str(channels.parent)
+    env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning", "SSAI_DATA_DIR": data}
     command = [sys.executable, "-m", "proxy", "serve", "--channels", str(channels), "--port", str(port)]
     return subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -95,22 +104,37 @@ class _Polls:
     herd: list[float]
     ads: set[str]
     errors: int = 0
+    last: float = 0.0  # when the last poll was sent
+
+
+def _through(body: bytes, start_msn: int) -> bool | None:
+    """Whether the session's playlist shows the break with its ads (True), with the content (False: no ads for
+    it), or not yet (None: its decision is pending or the break is not published)."""
+    if b"/ad/" in body or b"\nseg/" in body:  # seg/: through the beacon redirect
+        return True
+    return False if f"/v0/{start_msn}.ts".encode() in body else None
 
 
 async def _player(
-    http: aiohttp.ClientSession, base: str, sid: str, offset: float, start: float, seen: float, polls: _Polls
+    http: aiohttp.ClientSession, base: str, sid: str, offset: float, herd: tuple[float, float, int], polls: _Polls
 ) -> None:
-    """Poll once per TD from `start` to two TDs after the break is `seen`; classify each latency."""
+    """Poll once per TD from `start` until the break starting at segment `start_msn` is through the session's
+    playlist and two TDs after it is `seen`; classify each latency."""
+    start, seen, start_msn = herd
     await asyncio.sleep(max(0.0, start + offset - time.time()))
-    while time.time() < seen + 2 * TD:
-        sent = time.time()
+    outcome = None
+    while outcome is None or time.time() < seen + 2 * TD:
+        sent = polls.last = time.time()
+        if sent > seen + GIVE_UP:
+            raise RuntimeError(f"session {sid}: break at segment {start_msn} not in its playlist after {GIVE_UP} s")
         async with http.get(f"{base}/v1/ssai/media/herd/{sid}/v0.m3u8") as response:
             body = await response.read()
             if response.status != 200:
                 polls.errors += 1
         latency = time.time() - sent
         (polls.herd if sent >= seen else polls.before).append(latency)
-        if (b"/ad/" in body or b"\nseg/" in body) and sent >= seen:  # seg/: through the beacon redirect
+        outcome = _through(body, start_msn) if outcome is None else outcome
+        if outcome:
             polls.ads.add(sid)
         await asyncio.sleep(max(0.0, TD - latency))
 
@@ -130,13 +154,31 @@ async def _create_between_breaks(
     return ids, seen
 
 
+async def _settled(
+    http: aiohttp.ClientSession, base: str, origin_base: str, sessions: int, seen: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The proxy's metrics and the ad server's stats once every session's request has arrived or was counted
+    skipped (a late session's request still goes out after its player has moved on), read before the next
+    break is seen (its prefetch would count the sessions, gone by then, SESSION_INACTIVE)."""
+    deadline = seen + (EVERY - 1) * TD
+    while True:
+        async with http.get(f"{base}/metrics") as response:
+            metrics = await response.json()
+        async with http.get(f"{origin_base}/stats") as response:
+            stats = await response.json()
+        accounted = stats["requests"].get("vast", 0) + metrics["decisions"].get("SESSION_INACTIVE", 0)
+        if accounted >= sessions or time.time() > deadline:
+            return metrics, stats
+        await asyncio.sleep(0.5)
+
+
 def _ms(values: list[float], p: float) -> float:
     ordered = sorted(values) or [0.0]
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 2)
 
 
 async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2) -> HerdResult:
-    origin = FakeOrigin(td=TD, window=6, every=8, break_segments=4)
+    origin = FakeOrigin(td=TD, window=6, every=EVERY, break_segments=4)
     port, origin_port = free_port(), free_port()
     origin_base = f"http://127.0.0.1:{origin_port}"
     with tempfile.TemporaryDirectory() as folder:
@@ -150,16 +192,16 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
                 await _wait_ready(http, f"{base}/healthz", proxy)
                 ids, seen = await _create_between_breaks(origin, http, base, sessions)
                 polls = _Polls([], [], set())
-                start = seen - 2 * TD
+                herd = (seen - 2 * TD, seen, round((seen - origin.epoch) / TD) - 1)
                 await asyncio.gather(
-                    *(_player(http, base, sid, i * TD / sessions, start, seen, polls) for i, sid in enumerate(ids))
+                    *(_player(http, base, sid, i * TD / sessions, herd, polls) for i, sid in enumerate(ids))
                 )
-                async with http.get(f"{base}/metrics") as response:
-                    metrics = await response.json()
+                # The counts are this break's only if no session was still playing when the next one was seen.
+                if polls.last > seen + (EVERY - 2) * TD:  # 2 TDs: more than a session stays active
+                    raise RuntimeError(f"the players took {polls.last - seen:.0f} s: into the next break")
+                metrics, stats = await _settled(http, base, origin_base, sessions, seen)
                 if os.environ.get("HERD_DEBUG"):
                     print(json.dumps(metrics, indent=1), file=sys.stderr)
-                async with http.get(f"{origin_base}/stats") as response:
-                    stats = await response.json()
         finally:
             for process in (proxy, fake):
                 process.terminate()
@@ -172,6 +214,8 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
         with_ads=len(polls.ads),
         without_ads=sessions - len(polls.ads),
         decision_late=int(metrics["decisions"].get("DECISION_LATE", 0)),
+        inactive=int(metrics["decisions"].get("SESSION_INACTIVE", 0)),
+        decided_without_ads=int(metrics["decisions"].get("breaks_without_ads", 0)),
         vast_requests=int(stats["requests"].get("vast", 0)),
         decisions_per_second=round(rate, 1),
         p50_before_ms=_ms(polls.before, 50),

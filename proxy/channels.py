@@ -125,6 +125,13 @@ class ChannelRuntime:
         # A player reloads an unchanged playlist after TD/2 and gives up past 1.5 TD (perf-reliability.md §3.2).
         return min(self.settings.decision_wait, self.target_duration / 2)
 
+    @property
+    def active_within(self) -> float:
+        """A session is active while its last playlist request is this recent: a player reloads a live playlist
+        about every target duration (RFC 8216bis §6.3.4), and a break's personalised requests leave within the
+        decision wait and the spread after the break is seen. An inactive one causes no ad request."""
+        return self.target_duration + self.decision_wait + self.settings.ad_spread
+
     async def start(self) -> None:
         started = self._started
         if started is None or (started.done() and (started.cancelled() or started.exception() is not None)):
@@ -229,11 +236,23 @@ class ChannelRuntime:
         return Profile(self.master.tracks, self.target_duration, self.slate, self.transcode_profile)
 
     def prefetch(self, brk: Break) -> None:
-        """Start the decision of every session that will see this break, when it is first seen."""
-        profile = self.profile()
+        """Start the decision of every active session that will see this break, when it is first seen. One that
+        stopped asking for playlists is skipped, counted SESSION_INACTIVE. With a personal ad tag that is final: no
+        ad request and no ads in that break if it comes back (so each session's break has one outcome: ads,
+        DECISION_LATE or inactive); a shared decision it can still join."""
+        if not brk.from_start:
+            return
+        profile, active_within = self.profile(), self.active_within
+        since, personal = self.clock() - active_within, self.decisions.personal(self.config)
         for session in self.sessions.values():
-            if brk.from_start and brk.start_msn > session.join_msn:
-                self.decisions.start(self.config, profile, session, brk, self.position(session, brk))
+            if brk.start_msn <= session.join_msn:
+                continue
+            if session.seen_at < since:
+                self.decisions.counts["SESSION_INACTIVE"] += 1
+                if personal:
+                    session.inactive_msn = brk.start_msn
+            else:
+                self.decisions.start(self.config, profile, session, brk, self.position(session, brk), active_within)
 
     def position(self, session: Session, brk: Break) -> BreakPosition:
         return session_position(self.tracker.breaks, session, brk, self.target_duration)
@@ -251,6 +270,7 @@ class ChannelRuntime:
 
     def playlist(self, session: Session, track_name: str) -> bytes:
         window = self.poller(track_name).current()
+        session.seen_at = self.clock()
         hold = self._decide_due(session, window)
         if not track_name.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
@@ -270,14 +290,21 @@ class ChannelRuntime:
         for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
             decision = self.decisions.peek(session.id, brk)
             if decision is not None:
+                # Each session's break is counted once: here (decided without ads: the reasons are counted per
+                # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
+                inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
+                self.decisions.counts["breaks_without_ads"] += not decision.ads and not inactive
                 self._freeze(session, brk, decision.plan, decision.ads, decision.break_tracking)
+            elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
+                self._freeze(session, brk, plan_for([], self.slate), ())
             elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it (§4.8).
                 self.decisions.forget(session.id, brk)
                 self.decisions.counts["DECISION_LATE"] += 1
                 self._freeze(session, brk, plan_for([], self.slate), ())
             else:
-                self.decisions.start(self.config, self.profile(), session, brk, self.position(session, brk))
+                position = self.position(session, brk)
+                self.decisions.start(self.config, self.profile(), session, brk, position, self.active_within)
                 return brk.start_msn
         return None
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import secrets
 import time
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -121,9 +123,10 @@ class DecisionService:
         budget: float,
         default_break: float,
         spread: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ads, self.loader, self.beacons, self.transforms = ads, loader, beacons, transforms
-        self.pipeline = pipeline
+        self.pipeline, self.clock = pipeline, clock
         self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
         self.configs: dict[tuple[str, str], AdConfig] = {}  # by ChannelConfig.key
         self.counts: Counter[str] = Counter()
@@ -138,6 +141,10 @@ class DecisionService:
 
     def unconfigure(self, channel: ChannelConfig) -> None:
         self.configs.pop(channel.key, None)
+
+    def personal(self, channel: ChannelConfig) -> bool:
+        """Whether the channel's decisions are made per session (else one per break, shared)."""
+        return self.configs[channel.key].personal
 
     def peek(self, session_id: str, brk: Break) -> Decision | None:
         tasks = self._tasks.get(session_id)
@@ -154,9 +161,11 @@ class DecisionService:
         session: Session,
         brk: Break,
         position: BreakPosition | None = None,
+        active_within: float = math.inf,
     ) -> None:
         """Start the break's decision for the session; `position` is the break's for the session (a shared
-        decision takes the channel's, proxy.positions)."""
+        decision takes the channel's, proxy.positions). A personal one is skipped (no ads, SESSION_INACTIVE) if,
+        when its turn in the spread comes, the session has made no playlist request for `active_within` seconds."""
         tasks = self._tasks.setdefault(session.id, {})
         if brk.id in tasks:
             return
@@ -173,13 +182,19 @@ class DecisionService:
         else:
             delay = _jitter(session.id, self.spread)
             where = position or channel_position(brk)
-            tasks[brk.id] = asyncio.ensure_future(self._decide(channel, profile, config, session, brk, delay, where))
+            # Activity is judged at the time the request is due, not when a loaded event loop gets to it (a
+            # playlist request queued meanwhile is no absence).
+            seen_since = self.clock() + delay - active_within
+            decide = self._decide(channel, profile, config, session, brk, delay, where, seen_since)
+            tasks[brk.id] = asyncio.ensure_future(decide)
 
     def forget(self, session_id: str, brk: Break) -> None:
+        """Drop the session's decision for `brk` without cancelling it: a session that was late for the break is
+        still watching, so its one request per break goes out whatever the proxy's load (the ad server sees one
+        request per active viewer and break), and the answer still queues its new creatives for later breaks."""
         tasks = self._tasks.get(session_id)
-        task = tasks.pop(brk.id, None) if tasks else None
-        if task is not None and not task.done() and task not in self._shared_tasks:
-            task.cancel()
+        if tasks is not None:
+            tasks.pop(brk.id, None)
         if tasks is not None and not tasks:
             del self._tasks[session_id]
 
@@ -197,11 +212,16 @@ class DecisionService:
         brk: Break,
         delay: float,
         position: BreakPosition,
+        seen_since: float = -math.inf,
     ) -> Decision:
+        """`seen_since`: the session's last playlist request must be no older for the request to leave."""
         duration = brk.planned or self.default_break
         if config.tag is None:
             return Decision(plan_for([], profile.slate), ())
         await asyncio.sleep(delay)
+        if session is not None and session.seen_at < seen_since:  # the viewer left while its turn came
+            self.counts["SESSION_INACTIVE"] += 1
+            return Decision(plan_for([], profile.slate), (), (Skip("", "SESSION_INACTIVE", "no playlist request"),))
         ctx = _context(self._break_info(channel, brk, duration), session)
         started = time.monotonic()
         try:

@@ -15,7 +15,7 @@ from proxy.channels import ChannelRuntime
 from proxy.clicks import ClickTracker
 from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
-from proxy.errors import BadRequest, ChannelNotFound, SessionNotFound
+from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
 from proxy.hls.breaks import CuePoint
 from proxy.impressions import ImpressionTracker
 from proxy.jobs import JobQueue
@@ -79,6 +79,7 @@ class Service:
             budget=settings.ad_budget,
             default_break=settings.default_break_duration,
             spread=settings.ad_spread,
+            clock=clock,
         )
         self.impressions = ImpressionTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
         self.clicks = ClickTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
@@ -88,6 +89,7 @@ class Service:
         self.configs: dict[str, ChannelConfig] = dict(settings.channels)
         self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
         self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
+        self._transforms_warm: asyncio.Future[None] | None = None
 
     @property
     def channels(self) -> dict[str, ChannelRuntime]:
@@ -126,7 +128,20 @@ class Service:
             raise ChannelNotFound(name)
         runtime = self._runtime(config)
         await runtime.start()
+        if config.ad_transforms:
+            await self._warm_transforms()
         return runtime
+
+    async def _warm_transforms(self) -> None:
+        """The XSLT sandbox's workers start with the first channel that has transforms, not at its first ad
+        decision: starting them takes about a second, more than a break's decision may wait (TD/2)."""
+        if self._transforms_warm is None and self.transforms is not None:
+            self._transforms_warm = asyncio.ensure_future(asyncio.to_thread(self.transforms.warm))
+        if self._transforms_warm is not None:
+            try:
+                await asyncio.shield(self._transforms_warm)
+            except (OSError, ProxyError) as error:  # the first transform starts them, as without this
+                log.warning("transform workers not started ahead of use: %s", error)
 
     def runtime_of(self, session: Session) -> ChannelRuntime:
         return self.runtimes[(session.channel, session.version)]
@@ -142,6 +157,7 @@ class Service:
         session.version = runtime.config.version
         session.server_beacons = runtime.config.server_beacons and not client_reporting
         session.client = client
+        session.seen_at = self.clock()
         self.sessions.add(session)
         runtime.join(session)
         self.impressions.loaded(runtime.config, session)

@@ -44,6 +44,8 @@ class Session:
         "join_time",
         "params",
         "expires_at",
+        "seen_at",
+        "inactive_msn",
         "decided",
         "fills",
         "sent",
@@ -63,6 +65,11 @@ class Session:
         self.join_time = join_time  # channel timeline seconds at the start of join_msn + 1
         self.params = dict(params) if params else None
         self.expires_at = expires_at
+        # The service clock at its last playlist request: a session that stopped asking is inactive and gets no
+        # ad requests (ChannelRuntime.active_within) long before it expires; the start of the last break skipped
+        # for that (it plays without ads if the session comes back).
+        self.seen_at = 0.0
+        self.inactive_msn = -1
         self.decided: dict[str, Decided] | None = None
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
         self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API

@@ -442,6 +442,17 @@ class TransformPool:
     def closed(self) -> bool:
         return self._closed
 
+    def warm(self) -> None:
+        """Start every worker now rather than on first use (blocking: call it in a thread). If one fails to start
+        the error is raised; the workers not started are started by their first job."""
+        started = []
+        try:
+            for _ in range(self.size):
+                started.append(self._checkout())
+        finally:
+            for worker in started:
+                self._checkin(worker, healthy=True, retire=False)
+
     async def apply(self, spec: TransformSpec, document: bytes) -> bytes:
         """`document` transformed by `spec` (unchanged when its xpath does not match).
 

