@@ -32,7 +32,7 @@ from proxy.decisions import compile_ad_config
 from proxy.documents import utc
 from proxy.errors import BadRequest, Conflict, ProxyError
 from proxy.hls.breaks import CuePoint
-from proxy.settings import ChannelConfig, Transform, ad_response_of, channel_from_dict
+from proxy.settings import ChannelConfig, Transform, ad_response_of, channel_from_dict, flat_metadata
 
 log = logging.getLogger("proxy.channelstore")
 REFERENCES = {"application_id": applications, "config_id": ssai_configs, "slate_id": slates}
@@ -60,7 +60,7 @@ def _channel(row: sa.Row[Any]) -> StoredChannel:
 def file_document(config: ChannelConfig) -> dict[str, Any]:
     """A channel-file entry as stored: its settings as the file gives them (read back by channel_from_dict)."""
     own = ("name", "version", "slate_trusted")  # not the file's
-    raw = {k: v for k, v in asdict(config).items() if k not in own and v not in (None, {}, ())}
+    raw = {k: v for k, v in asdict(config).items() if k not in own and v not in (None, {}, (), "")}
     if config.beacon_templates:  # the file's own {type, template} tables
         raw["beacon_templates"] = [{"type": kind, "template": url} for kind, url in config.beacon_templates]
     return {"file": orjson.loads(orjson.dumps(raw))}
@@ -215,6 +215,7 @@ def build_config(
         slate_trusted=False,  # an account's URL: the egress policy applies
         content_segment_prefix=doc.get("content_segment_prefix"),
         ad_segment_prefix=doc.get("ad_segment_prefix"),
+        metadata=flat_metadata(doc.get("metadata", {})),
         version=_version(channel.updated_at, used, slate.id if slate is not None else None),
         **ad,
     )
@@ -226,6 +227,7 @@ def _application(row: sa.Row[Any]) -> dict[str, Any]:
     ad = dict(row.document)["application_ad_configuration"]
     return {
         "ad_tag": ad["ad_configuration_url_format"],
+        "ad_description": ad.get("ad_configuration_description", ""),
         "ad_headers": dict(ad.get("ad_configuration_headers", {})),
         "ad_headers_for_impressions": bool(ad.get("ad_configuration_headers_for_impressions", False)),
         "ad_response": ad_response_of(ad["ad_configuration_expected_response_type"]),
@@ -238,6 +240,7 @@ def _ssai_config(row: sa.Row[Any]) -> dict[str, Any]:
     ad = document["ad_config"]
     return {
         "ad_tag": ad["template_url"]["template"],
+        "ad_description": document.get("description", ""),
         "ad_defaults": dict(ad["template_url"].get("defaults", {})),
         "ad_response": ad_response_of(ad["expected_ad_response"]),
         "server_beacons": not ad.get("disable_server_beacons", False),

@@ -19,7 +19,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from cachetools import LRUCache
@@ -31,7 +31,7 @@ from proxy.ads.fit import fit
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
 from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
-from proxy.ads.template_vars import AdContext, BreakInfo, ViewerInfo
+from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo, page_names
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
 from proxy.beacons import BeaconQueue
@@ -42,7 +42,7 @@ from proxy.hls.master import Track
 from proxy.hls.profile import TranscodeProfile
 from proxy.pipeline import MediaPipeline, NotReady
 from proxy.positions import channel_position
-from proxy.sessions import Session
+from proxy.sessions import Client, Session
 from proxy.settings import ChannelConfig
 from proxy.transforms import TransformPool
 
@@ -77,10 +77,18 @@ class AdConfig:
     response: ResponseFormat
     transforms: tuple[TransformSpec, ...]
     beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # seed 003 beacon_templates: (type, URL template)
+    # job.job_id, application_ad_configuration.description and metadata.* of the channel
+    channel: ChannelInfo = field(default_factory=ChannelInfo)
 
     @property
     def personal(self) -> bool:
         return self.tag is not None and (self.tag.personal or self.headers.personal)
+
+    @property
+    def page_names(self) -> tuple[str, ...]:
+        """Seed 003 client-side macros (`{{ page.* }}`) of the ad tag, its headers and beacons, for the player."""
+        templates = [t for t in (self.tag, *(b for _, b in self.beacons)) if t is not None]
+        return page_names({name for t in templates for name in t.variables} | self.headers.variables)
 
 
 def compile_ad_config(channel: ChannelConfig) -> AdConfig:
@@ -94,7 +102,8 @@ def compile_ad_config(channel: ChannelConfig) -> AdConfig:
             (kind, compile_ad_tag(template, defaults=channel.ad_defaults))
             for kind, template in channel.beacon_templates
         )
-        return AdConfig(tag, headers, response_format(channel.ad_response), transforms, beacons)
+        info = ChannelInfo(channel.version or channel.name, channel.ad_description, channel.metadata)
+        return AdConfig(tag, headers, response_format(channel.ad_response), transforms, beacons, info)
     except (ValueError, ProxyError) as error:
         raise ConfigError(f"channels.{channel.name}: {getattr(error, 'message', error)}") from None
 
@@ -139,6 +148,10 @@ class DecisionService:
     def configure(self, channel: ChannelConfig) -> None:
         self.configs[channel.key] = compile_ad_config(channel)
 
+    def page_names(self, channel: ChannelConfig) -> tuple[str, ...]:
+        config = self.configs.get(channel.key)
+        return config.page_names if config is not None else ()
+
     def unconfigure(self, channel: ChannelConfig) -> None:
         self.configs.pop(channel.key, None)
 
@@ -170,6 +183,7 @@ class DecisionService:
         if brk.id in tasks:
             return
         config = self.configs[channel.key]
+        self._break_info(channel, brk, brk.planned or self.default_break)  # its origin time: when first seen
         if not config.personal:
             key = (*channel.key, brk.id)
             shared = self._shared.get(key)
@@ -222,7 +236,7 @@ class DecisionService:
         if session is not None and session.seen_at < seen_since:  # the viewer left while its turn came
             self.counts["SESSION_INACTIVE"] += 1
             return Decision(plan_for([], profile.slate), (), (Skip("", "SESSION_INACTIVE", "no playlist request"),))
-        ctx = _context(self._break_info(channel, brk, duration), session)
+        ctx = _context(self._break_info(channel, brk, duration), session, config.channel, brk)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.budget):
@@ -259,8 +273,13 @@ class DecisionService:
         key = (*channel.key, brk.id)
         info = self._break_infos.get(key)
         if info is None or info.duration != duration:
+            # Seed 002 timestamputc.origin: the cue-out segment's PROGRAM-DATE-TIME, else when it was first seen.
+            seen = info.origin_time if info is not None else time.time()
             info = self._break_infos[key] = BreakInfo(
-                duration, scte35=brk.cue.scte35, ad_server_data=brk.ad_server_data, origin_time=brk.start_pdt
+                duration,
+                scte35=brk.cue.scte35,
+                ad_server_data=brk.ad_server_data,
+                origin_time=brk.start_pdt if brk.start_pdt is not None else seen,
             )
         return info
 
@@ -287,7 +306,8 @@ class DecisionService:
     def _beacon_context(self, channel: ChannelConfig, session: Session, brk: Break | None) -> AdContext:
         duration = (brk.planned if brk is not None else None) or self.default_break
         info = self._break_info(channel, brk, duration) if brk is not None else BreakInfo(duration)
-        return _context(info, session)
+        config = self.configs.get(channel.key)
+        return _context(info, session, config.channel if config is not None else ChannelInfo(), brk)
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, TimeoutError):
@@ -348,16 +368,21 @@ class DecisionService:
                 self.beacons.fire(error_url(template, skip.code, timestamp=now))
 
 
-def _context(info: BreakInfo, session: Session | None) -> AdContext:
-    if session is not None:
-        client = session.client
-        viewer = ViewerInfo(
-            session.id,
-            client_ip=client.ip if client else "",
-            user_agent=client.user_agent if client else "",
-            referer=client.referer if client else "",
-            params=session.params or {},
-        )
-        avail = len(session.decided or ()) + 1
-        return AdContext(info, time.time(), secrets.randbits(64), viewer, avail_index=avail)
-    return AdContext(info, time.time(), secrets.randbits(64))
+def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk: Break | None) -> AdContext:
+    if session is None:
+        return AdContext(info, time.time(), secrets.randbits(64), channel=channel)
+    client = session.client or Client("", "", "")
+    viewer = ViewerInfo(
+        session.id,
+        client_ip=client.ip,
+        forwarded_for=client.forwarded_for,
+        user_agent=client.user_agent,
+        referer=client.referer,
+        params=session.params or {},
+    )
+    avail = len(session.decided or ()) + 1
+    # Seed 002 timestamputc.session: the origin time moved by what the session's earlier breaks shifted its
+    # timeline (ads and slate longer or shorter than the content they replaced).
+    origin = info.origin_time
+    at = origin + session.timeline_shift(brk.start_msn) if origin is not None and brk is not None else None
+    return AdContext(info, time.time(), secrets.randbits(64), viewer, channel, avail, at)

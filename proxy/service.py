@@ -163,6 +163,13 @@ class Service:
         self.impressions.loaded(runtime.config, session)
         return session
 
+    def add_params(self, session: Session, params: Mapping[str, str]) -> None:
+        """Ad parameters sent after the session was created, for its breaks not decided yet (same limit)."""
+        merged = {**(session.params or {}), **params}
+        if sum(len(k) + len(v) for k, v in merged.items()) > MAX_PARAMS_CHARS:
+            raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
+        session.add_params(params)
+
     def session(self, channel: str, session_id: str) -> Session:
         session = self.sessions.get(session_id)
         if session is None or session.channel != channel:

@@ -12,11 +12,13 @@ from proxy.hls.fill import Fill
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """Who created the session (seed 002: client.ipaddress, client.useragent, client.referer at creation)."""
+    """Who created the session (seed 002: client.ipaddress, client.useragent, client.referer at creation;
+    seed 003: system.x_forwarded_for, the X-Forwarded-For header as sent)."""
 
     ip: str
     user_agent: str
     referer: str
+    forwarded_for: str = ""
 
 
 class Decided:
@@ -98,6 +100,19 @@ class Session:
                 self.sent = {key for key in self.sent if key[0] != folded}
             if self.fired is not None:
                 self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
+
+    def add_params(self, params: Mapping[str, str]) -> None:
+        """Ad parameters a player sent later (on a master request): they apply to breaks not decided yet."""
+        self.params = {**(self.params or {}), **params}
+
+    def timeline_shift(self, before_msn: int) -> float:
+        """Seconds the session's timeline has moved against the origin's by the breaks it played before
+        `before_msn`: what their ads and slate lasted minus the content they replaced (`Fill.shift`)."""
+        seconds = self.shift[2]
+        for fill in self.fills or ():
+            change = fill.shift() if fill.brk.start_msn < before_msn else None
+            seconds += change[2] if change is not None else 0.0
+        return seconds
 
     def decide(self, break_id: str, start_msn: int, decided: Decided) -> None:
         if self.decided is None:

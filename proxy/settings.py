@@ -69,6 +69,10 @@ class ChannelConfig:
     server_beacons: bool = True
     extend_beacon_guard_ttl: bool = False
     beacon_templates: tuple[tuple[str, str], ...] = ()  # seed 003 (type, URL template): third-party beacons
+    # Ad tag variables: seed 002 `application_ad_configuration.description` (the ad configuration's
+    # description) and seed 003 `metadata.*` (the channel's metadata, nested objects as dotted paths).
+    ad_description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
     # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
     # sessions created after the change; a session keeps the version it started with.
     version: str = ""
@@ -251,9 +255,34 @@ def _beacon_templates(name: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def flat_metadata(value: Any, path: str = "metadata") -> dict[str, str]:
+    """A channel's metadata as `metadata.*` names it: strings, nested objects flattened to dotted paths
+    ({"custom_fields": {"genre": "x"}} → {"custom_fields.genre": "x"}); raises ValueError naming the path."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{path} = {value!r}: expected an object of strings (or nested objects)")
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            flat[key] = item
+        elif isinstance(item, Mapping):
+            flat.update({f"{key}.{inner}": text for inner, text in flat_metadata(item, f"{path}.{key}").items()})
+        else:
+            raise ValueError(f"{path}.{key} = {item!r}: expected a string or an object")
+    return flat
+
+
 def _channel_value(name: str, key: str, value: Any) -> Any:
     if key in ("ad_headers", "ad_defaults"):
         return _strings(name, key, value)
+    if key == "metadata":
+        try:
+            return flat_metadata(value, f"channels.{name}.metadata")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    if key == "ad_description":
+        if not isinstance(value, str):
+            raise ConfigError(f"channels.{name}.ad_description = {value!r}: expected a string")
+        return value
     if key == "ad_transforms":
         return _transforms(name, value)
     if key == "beacon_templates":

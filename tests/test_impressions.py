@@ -82,6 +82,8 @@ def test_a_file_channel_survives_the_store_unchanged() -> None:
         server_beacons=False,
         extend_beacon_guard_ttl=True,
         beacon_templates=(("on_load", "https://beacons.test/load"),),
+        ad_description="News ads",
+        metadata={"video_id": "7", "custom_fields.genre": "news"},
     )
     now = datetime.now(UTC)
     stored = StoredChannel("news", "default", file_document(config), now, now)

@@ -122,7 +122,7 @@ def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
     [
         (
             f'[channels.news]\norigin = "{ORIGIN}"\norign = "x"\n',
-            "channels.news.orign = 'x': unknown key, expected one of ['ad_defaults', 'ad_headers', ",
+            "channels.news.orign = 'x': unknown key, expected one of ['ad_defaults', 'ad_description', 'ad_headers', ",
         ),
         ('[channels.news]\nad_tag = "https://ads.example.com/v"\n', "channels.news.origin is missing"),
         ('[channels.news]\norigin = "ftp://origin.example.com/m.m3u8"\n', "channels.news.origin has value 'ftp://"),
@@ -148,6 +148,8 @@ def test_no_channels_table_means_no_channels(tmp_path: Path) -> None:
         ),
         (f'[channels.news]\norigin = "{ORIGIN}"\nad_headers = {{ X = 1 }}\n', "channels.news.ad_headers = {'X': 1}"),
         (f'[channels.news]\norigin = "{ORIGIN}"\nad_transforms = [{{ xpath = "/" }}]\n', "ad_transforms[0]"),
+        (f'[channels.news]\norigin = "{ORIGIN}"\nmetadata = {{ a = {{ b = 1 }} }}\n', "channels.news.metadata.a.b = 1"),
+        (f'[channels.news]\norigin = "{ORIGIN}"\nad_description = 2\n', "channels.news.ad_description = 2"),
         (f'[channels.news]\norigin = "{ORIGIN}"\nad_headers_for_impressions = "yes"\n', "expected true or false"),
     ],
 )

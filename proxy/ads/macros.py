@@ -13,8 +13,9 @@ Encoding (in URLs): `url.*` (seed 003 "URL variables": "not url encoded"), `play
 URL-encoded in the origin) are inserted raw: only what is never valid in a URL (space, controls,
 non-ASCII, `"<>\\^`{|}`) and `#` (which would cut the query) are percent-encoded. Everything else is
 percent-encoded (seed 003: `system.*` and `metadata.*` "must be URI-encoded"; seed 002 does not say, and
-encoding is the safe reading). `{{ page.* }}` is left as written for the player (seed 003 "Client-side
-macros"). An unknown name of a known namespace renders empty and is logged once, when compiled.
+encoding is the safe reading). `{{ page.* }}` (seed 003 "Client-side macros") is never sent as written: it
+is the value the player sent back for it (see proxy.web.playback), else empty. An unknown name of a known
+namespace renders empty and is logged once, when compiled.
 
 `defaults` (seed 003 `template_url.defaults`) give a value to a variable that renders empty: a literal or
 text referring to other variables (`{"url.foo": "{{ metadata.title_id }}"}`). A default is encoded like
@@ -167,8 +168,6 @@ class _Compiler:
     def slot(self, ref: _Ref, target: str | None, authority: bool, stack: tuple[str, ...]) -> Piece:
         variable = lookup(ref.name)
         self.variables.add(variable.name)
-        if variable.encoding == "literal":
-            return ref.text
         if not variable.known:
             self.unknown.add(variable.name)
         resolve = variable.resolve

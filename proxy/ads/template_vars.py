@@ -17,7 +17,7 @@ import json
 import math
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -28,9 +28,8 @@ from proxy.hls.scte35 import SegmentationDescriptor, SpliceInfo, SpliceInsert, T
 # channel: configuration only; break: the break's markers (same for every viewer); time: the clock;
 # session: the viewer or their session; request: drawn per ad request. The last two are personal.
 Scope = Literal["channel", "break", "time", "session", "request"]
-# encoded: percent-encoded; raw: inserted as given (only what is never valid in a URL is encoded);
-# literal: the placeholder text is kept for the client (Video Cloud `page.*`).
-Encoding = Literal["encoded", "raw", "literal"]
+# encoded: percent-encoded; raw: inserted as given (only what is never valid in a URL is encoded).
+Encoding = Literal["encoded", "raw"]
 Resolver = Callable[["AdContext"], str]
 
 PERSONAL: frozenset[Scope] = frozenset({"session", "request"})
@@ -301,6 +300,18 @@ def _param(name: str) -> Resolver:
     return lambda ctx: ctx.viewer.params.get(name, "") if ctx.viewer is not None else ""
 
 
+def _page(name: str) -> Resolver:
+    """Seed 003 "Client-side macros": the value the player filled in for `name={name}` of its manifestUrl and
+    sent back on a master request; the placeholder itself, unfilled, is no value."""
+    unfilled = "{" + name + "}"
+
+    def resolve(ctx: AdContext) -> str:
+        value = ctx.viewer.params.get(name, "") if ctx.viewer is not None else ""
+        return "" if value == unfilled else value
+
+    return resolve
+
+
 def _free(name: str) -> Resolver:
     """A free name (seed 002 "Targeting ads using ad macros"): the cue point's ad_server_data first (the
     operator's value for this break), then the session's query parameters."""
@@ -435,11 +446,16 @@ def _prefixed(name: str) -> Variable | None:
         return Variable(name, "channel", "encoded", lambda ctx: ctx.channel.metadata.get(rest, ""))
     if head == "asset":  # MediaTailor: EXT-X-ASSET values are URL-encoded in the origin, passed as they are
         return Variable(name, "break", "raw", lambda ctx: ctx.brk.asset.get(rest, ""))
-    if head == "page":  # seed 003: client-side macros, left for the player
-        return Variable(name, "channel", "literal", _empty)
+    if head == "page":  # seed 003: client-side macros, never sent as written; the player's value or empty
+        return Variable(name, "session", "encoded", _page(rest))
     if name.startswith(_PRIVATE_DATA) and name[len(_PRIVATE_DATA) :].isdigit():
         return Variable(name, "break", "encoded", _scte(name))
     return None
+
+
+def page_names(variables: Iterable[str]) -> tuple[str, ...]:
+    """The client-side macros among `variables`, without their `page.` prefix, sorted."""
+    return tuple(sorted({name.removeprefix("page.") for name in variables if name.startswith("page.")}))
 
 
 def lookup(name: str) -> Variable:

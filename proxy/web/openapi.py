@@ -44,6 +44,7 @@ APPS, SLATES, CONFIGS = "/v1/ssai/applications", "/v1/ssai/slates", "/v1/account
 CHANNELS = "/v1/ssai/channels"
 OPERATIONS = (
     Operation("post", "/v1/ssai/session/{channel}/{name}.m3u8", "Start a session: manifest and tracking URLs", ()),
+    Operation("get", "/v1/ssai/session/{channel}/{name}.m3u8", "A new session's master playlist (seed 002 GET)", ()),
     Operation("get", "/v1/ssai/master/{channel}/main.m3u8", "A session's master playlist", ()),
     Operation("get", "/v1/ssai/media/{channel}/{session}/{track}.m3u8", "A session's media playlist", ()),
     Operation(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -23,8 +24,23 @@ def _service(request: Request) -> Service:
     return service
 
 
-def _manifest_url(channel: str, session_id: str) -> str:
-    return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}"
+def _manifest_url(channel: str, session_id: str, pages: tuple[str, ...] = ()) -> str:
+    """Seed 003 "Client-side macros": each `{{ page.NAME }}` of the ad configuration is listed as `NAME={NAME}`
+    for the player to fill in; the values it sends back on the master request feed those variables."""
+    fill = "".join(f"&{name}={{{name}}}" for name in pages)
+    return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}{fill}"
+
+
+def _player_params(request: Request) -> dict[str, str]:
+    """A master request's query parameters as ad parameters (MediaTailor's ads.* prefix stripped). A player that
+    appends `?x=1` to a manifestUrl already holding `?session_id=…` (seed 002's `playlist.m3u8?deviceid=…`
+    pattern) makes the session id `ID?x=1`: what follows its `?` is parameters too."""
+    params = {key.removeprefix("ads."): value for key, value in request.query_params.items()}
+    session_id, mark, rest = params.get("session_id", "").partition("?")
+    if mark:
+        params["session_id"] = session_id
+        params.update((key.removeprefix("ads."), value) for key, value in parse_qsl(rest, keep_blank_values=True))
+    return params
 
 
 async def _body_document(request: Request) -> dict[str, Any]:
@@ -67,7 +83,8 @@ def _client(request: Request) -> Client:
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
     peer = request.client.host if request.client else ""
     headers = request.headers
-    return Client(forwarded or peer, headers.get("user-agent", ""), headers.get("referer", ""))
+    raw = headers.get("x-forwarded-for", "")
+    return Client(forwarded or peer, headers.get("user-agent", ""), headers.get("referer", ""), raw)
 
 
 async def create_session(request: Request) -> Response:
@@ -76,23 +93,36 @@ async def create_session(request: Request) -> Response:
     query = dict(request.query_params)
     client_reporting = _client_reporting(document.get("reportingMode", query.pop("reportingMode", "server")))
     params = {**query, **_ad_params(document)}
-    session = await _service(request).create_session(channel, params, _client(request), client_reporting)
+    service = _service(request)
+    session = await service.create_session(channel, params, _client(request), client_reporting)
+    pages = service.decisions.page_names(service.runtime_of(session).config)
     return JSONResponse(
-        {"manifestUrl": _manifest_url(channel, session.id), "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}"}
+        {
+            "manifestUrl": _manifest_url(channel, session.id, pages),
+            "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}",
+        }
     )
 
 
 async def master(request: Request) -> Response:
     channel = request.path_params["channel"]
     service = _service(request)
-    session_id = request.query_params.get("session_id")
+    params = _player_params(request)
+    session_id = params.pop("session_id", None)
     if session_id is None:
-        # Implicit initialisation: the query parameters are the session's ad parameters (MediaTailor's
-        # ads.* prefix is stripped when present).
-        params = {key.removeprefix("ads."): value for key, value in request.query_params.items()}
+        # Implicit initialisation: the query parameters are the session's ad parameters. With client-side
+        # macros not in them, a 302 to the manifestUrl that lists them (seed 003) lets the player fill them in.
         session = await service.create_session(channel, params, _client(request))
+        pages = service.decisions.page_names(service.runtime_of(session).config)
+        if any(name not in params for name in pages):
+            return _redirect(_manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
     else:
+        # Parameters a player appends to its manifestUrl (seed 002 `?deviceid=…`, seed 003 `+ "&x=1"`, the
+        # page.* values it filled in) apply to the breaks not decided yet.
         session = service.session(channel, session_id)
+        params.pop("reportingMode", None)
+        if params:
+            service.add_params(session, params)
     runtime = service.runtime_of(session)
     await runtime.start()
     assert runtime.master is not None
@@ -175,6 +205,7 @@ async def tracking(request: Request) -> Response:
 
 routes = [
     Route("/v1/ssai/session/{channel}/{name}.m3u8", create_session, methods=["POST"]),
+    Route("/v1/ssai/session/{channel}/{name}.m3u8", master, methods=["GET"]),  # seed 002 "Appending the URL"
     Route("/v1/ssai/master/{channel}/main.m3u8", master, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),

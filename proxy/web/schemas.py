@@ -18,6 +18,7 @@ stored configuration always compiles later. `parse` turns the first error into o
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -32,7 +33,7 @@ from pydantic_core import ErrorDetails
 from proxy.ads import xslt
 from proxy.ads.macros import compile_ad_tag, compile_headers
 from proxy.errors import BadRequest
-from proxy.settings import ad_response_of
+from proxy.settings import ad_response_of, flat_metadata
 
 __all__ = [
     "AdConfiguration",
@@ -71,6 +72,8 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_TEXT = 1000  # names and descriptions
 MAX_URL = 4096  # URLs and templates
 MAX_XSLT = 64 * 1024
+MAX_METADATA = 100  # a channel's metadata values, nested ones counted
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 RESPONSE_TYPES = ("Dfp", "Vast", "SmartXML")  # seed 002's spelling
 BeaconType = Literal[
     "content_start", "content_first_quartile", "content_midpoint", "content_third_quartile", "content_complete",
@@ -157,6 +160,21 @@ def _xpath(value: str) -> str:
     return value
 
 
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """Seed 003 `metadata.*`: strings, or objects of them (rendered as dotted paths), bounded in size."""
+    try:
+        flat = flat_metadata(value)
+    except ValueError as error:
+        raise ValueError(f"expected strings or nested objects of strings; {error}") from None
+    if len(flat) > MAX_METADATA:
+        raise ValueError(f"expected at most {MAX_METADATA} values, got {len(flat)}")
+    for path, text in flat.items():
+        if len(text) > MAX_TEXT or not _METADATA_KEY.fullmatch(path):
+            raise ValueError(f"metadata.{path} = {text[:SHOWN_CHARS]!r}: expected a key of [A-Za-z0-9_-] and a value "
+                             f"of at most {MAX_TEXT} characters")  # fmt: skip
+    return value
+
+
 def _response_type(value: str) -> str:
     """Seed 002's response type in any case, stored in the seed's spelling."""
     for name in RESPONSE_TYPES:
@@ -177,6 +195,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 VariableName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")]
 Defaults = Annotated[dict[VariableName, Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=50)]
 DataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Versions = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)]
 
 
@@ -316,6 +335,7 @@ class ChannelBody(_Body):
     slate_id: Identifier | None = None
     content_segment_prefix: WebUrl | None = None
     ad_segment_prefix: WebUrl | None = None
+    metadata: Metadata = Field(default_factory=dict, description="seed 003 metadata.* values: strings or objects")
     options: ChannelOptions = Field(default_factory=ChannelOptions)
 
     @field_validator("config_id")

@@ -20,7 +20,7 @@ from proxy.ads.macros import (
     compile_headers,
     forwarding_headers,
 )
-from proxy.ads.template_vars import TABLE, AdContext, BreakInfo, ChannelInfo, ViewerInfo, lookup
+from proxy.ads.template_vars import TABLE, AdContext, BreakInfo, ChannelInfo, ViewerInfo, lookup, page_names
 from proxy.hls.scte35 import SegmentationDescriptor, decode
 from proxy.hls.scte35_encode import encode_splice_insert, encode_time_signal
 
@@ -348,10 +348,16 @@ def test_metadata_variables_are_encoded() -> None:
     assert value_of("{{metadata.absent}}") == ""
 
 
-def test_page_variables_are_left_for_the_player() -> None:
+def test_page_variables_are_the_players_values_never_the_placeholder() -> None:
+    # seed 003 "Client-side macros": the player fills `document.referrer={document.referrer}` of its manifestUrl
     template = compile_ad_tag("https://adserver.com/{{page.document.referrer}}/{{ page.pageVariable.whateverIwant }}")
-    assert template.render(context()) == template.template
-    assert not template.personal and not template.unknown
+    filled = replace(VIEWER, params={"document.referrer": "https://a.example/p?q=1", "pageVariable.whateverIwant": "x"})
+    assert template.render(context(filled)) == "https://adserver.com/https%3A%2F%2Fa.example%2Fp%3Fq%3D1/x"
+    unfilled = replace(VIEWER, params={"document.referrer": "{document.referrer}"})
+    assert template.render(context(unfilled)) == "https://adserver.com//"
+    assert template.render(context(None)) == "https://adserver.com//"
+    assert template.personal and not template.unknown
+    assert page_names(template.variables) == ("document.referrer", "pageVariable.whateverIwant")
 
 
 def test_asset_values_pass_as_the_origin_encoded_them() -> None:
@@ -387,7 +393,7 @@ def test_lookup_kinds() -> None:
     assert lookup("deviceid").known and lookup("deviceid").personal  # a free name may come from the viewer
     assert lookup("foo.bar").known  # a dotted free name, e.g. a query parameter "foo.bar"
     assert lookup("url.x").encoding == "raw" and lookup("metadata.x").encoding == "encoded"
-    assert lookup("page.x").encoding == "literal"
+    assert lookup("page.x").encoding == "encoded" and lookup("page.x").personal
     assert lookup("url").encoding == "encoded" and lookup("url").known  # no dot: a free name "url"
 
 
@@ -644,7 +650,8 @@ def test_raw_values_never_add_a_fragment_or_blank(value: str) -> None:
     ("template", "personal"),
     [
         ("https://a/v?d={{live.adbreakdurationms}}&e=[scte.event_id]&t={{server.timestamputc}}", False),
-        ("https://a/v?j={{job.job_id}}&m={{metadata.video_id}}&p={{page.x}}&a=[asset.CAID]&s=[SERVERSIDE]", False),
+        ("https://a/v?j={{job.job_id}}&m={{metadata.video_id}}&a=[asset.CAID]&s=[SERVERSIDE]", False),
+        ("https://a/v?p={{page.x}}", True),  # the value this session's player sent
         ("https://a/v?n={{client.nope}}&u=[scte.segmentation_upid.private_data.0]&ts=[TIMESTAMP]", False),
         ("https://{{url.h}}.a/v", False),  # refused in the host: renders empty, so nothing personal
         ("https://a/v?r={{random.int32}}", True),
@@ -691,7 +698,7 @@ def test_seed_002_headers_are_not_url_encoded() -> None:
     rendered = headers.render(context(replace(VIEWER, client_ip="2001:db8::7")))
     assert rendered["X-VIDEOPLAZA-FORWARDED-FOR"] == "2001:db8::7"
     assert rendered["X-UA"] == f"ua={UA}; ip=2001:db8::7"
-    assert rendered["X-Static"] == "static value" and rendered["X-Page"] == "{{page.x}}"
+    assert rendered["X-Static"] == "static value" and "X-Page" not in rendered  # no value from the player
     assert re.fullmatch(r"-?\d+", rendered["X-Custom-Header-Rand"]) and "X-Empty" not in rendered
     assert headers.personal and {"random.int32", "client.ipaddress", "url.absent"} <= headers.variables
 

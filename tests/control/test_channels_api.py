@@ -16,6 +16,7 @@ ORIGIN = "https://origin.invalid/live/master.m3u8"
 CHANNEL_KEYS = {
     "name", "channel_id", "account_id", "origin", "application_id", "config_id", "slate_id", "source",
     "content_segment_prefix", "ad_segment_prefix", "options", "playback_url", "created_timestamp", "updated_timestamp",
+    "metadata",
 }  # fmt: skip
 
 
