@@ -13,8 +13,8 @@ import sys
 
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
-from proxy.settings import ChannelConfig, Settings
-from proxy.testing import FakeOrigin, free_port, run_server
+from proxy.settings import ChannelConfig
+from proxy.testing import LOCAL_POLICY, FakeOrigin, free_port, local_settings, run_server
 
 
 def rss_bytes() -> int:
@@ -24,8 +24,8 @@ def rss_bytes() -> int:
 
 async def measure(count: int, origin_base: str) -> tuple[int, int]:
     channel = ChannelConfig(name="bench", origin=f"{origin_base}/master.m3u8")
-    settings = Settings().with_channels({"bench": channel})
-    async with new_session() as http:
+    settings = local_settings().with_channels({"bench": channel})  # the origin is a local process
+    async with new_session(LOCAL_POLICY) as http:
         service = Service(settings, HttpClient(http, max_bytes=settings.origin_max_bytes))
         await service.create_session("bench", {})  # starts the channel: master, first window
         gc.collect()

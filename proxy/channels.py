@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from proxy.ads.models import Ad, BreakPosition
 from proxy.assets import CreativeLoader
 from proxy.decisions import DecisionService, Profile, plan_for
-from proxy.errors import AdError, NotFound, OriginError, ProxyError
+from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError, ProxyError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.master import MasterPlaylist, Track, parse_master
@@ -65,7 +65,11 @@ class TrackPoller:
         except OriginError as error:
             self.error = error
             self.failing_since = self.failing_since or time.monotonic()
-            log.warning("channel %s track %s: %s", self.channel.config.name, self.track.name, error.message)
+            excerpt = ""
+            if isinstance(error, PlaylistParseError):  # the client counted fetch failures; this one is the body's
+                self.channel.client.count(error)
+                excerpt = f" (the body read {error.excerpt!r})"
+            log.warning("channel %s track %s: %s%s", self.channel.config.name, self.track.name, error.message, excerpt)
         else:
             config = self.channel.config
             track = self.track.name if config.content_redirect else None
@@ -140,9 +144,12 @@ class ChannelRuntime:
 
     async def _start(self) -> None:
         path = MEDIA_PATH.format(channel=self.config.name, session="{session}")
-        self.master = parse_master(
-            await self.client.get(self.config.origin, timeout=self.settings.origin_timeout), self.config.origin, path
-        )
+        body = await self.client.get(self.config.origin, timeout=self.settings.origin_timeout)
+        try:
+            self.master = parse_master(body, self.config.origin, path)
+        except PlaylistParseError as error:
+            self.client.count(error)
+            raise
         video = self.master.variants[0]
         poller = self.poller(video.name)
         await poller.first.wait()

@@ -1,7 +1,9 @@
-"""Egress policy for every URL the proxy fetches on an ad server's say-so (wrappers, media, beacons).
+"""Egress policy for every URL the proxy fetches: channel origins, slates, and what ad servers point at.
 
 An ad response is untrusted input: a `VASTAdTagURI`, a `MediaFile` or a beacon URL can point at the
-cloud metadata service, at the proxy's own admin ports or at anything on the private network (SSRF).
+cloud metadata service, at the proxy's own admin ports or at anything on the private network (SSRF). So is a
+channel's origin, written through the control API by any key holder. `proxy.origin.new_session` is the one
+session every fetch goes through.
 Rules (issue #3, "Egress policy"):
 
 - only `http` and `https`, and no credentials in the URL;
@@ -151,7 +153,7 @@ def parse_address(text: str) -> IPAddress | None:
 
 
 class EgressPolicy:
-    """Which destinations the proxy may fetch on an ad server's say-so."""
+    """Which destinations the proxy may fetch."""
 
     def __init__(self, allow_private: bool = False, allow_loopback: bool = False) -> None:
         self.allow_private = allow_private

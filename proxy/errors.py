@@ -10,7 +10,10 @@ ProxyError                      500
 │   └── SessionNotFound
 ├── OriginError                 502  the origin answered badly or not at all
 │   ├── OriginTimeout           504
-│   └── PlaylistParseError      502  the origin's playlist is not HLS
+│   ├── PlaylistParseError      502  the origin's playlist is not HLS
+│   ├── BodyTooLarge            502  a body over the size cap
+│   ├── BodyTruncated           502  a body that ended before its announced length
+│   └── FetchRefused            502  a URL (or a redirect's target) the egress policy refuses
 └── AdError                     (never reaches a viewer: the break gets slate or content)
     ├── AdResponseError              a VAST that cannot be used
     └── AdMediaError                 a creative whose renditions cannot be stitched
@@ -64,12 +67,17 @@ class SessionNotFound(NotFound):
 
 
 class OriginError(ProxyError):
+    """A failed fetch. Its message never quotes what the upstream sent: it reaches players and API clients."""
+
     status_code = 502
     retryable = True  # a network failure: worth another try for a beacon (HttpStatusError says per status)
+    kind = "network"  # what /metrics counts it as (`origin_errors`)
 
 
 class HttpStatusError(OriginError):
     """An answer with an unexpected HTTP status; only a 5xx is worth trying again."""
+
+    kind = "status"
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -79,11 +87,33 @@ class HttpStatusError(OriginError):
 
 class OriginTimeout(OriginError):
     status_code = 504
+    kind = "timeout"
+
+
+class BodyTooLarge(OriginError):
+    retryable = False
+    kind = "oversized"
+
+
+class BodyTruncated(OriginError):
+    kind = "truncated"
+
+
+class FetchRefused(OriginError):
+    """The egress policy refused the URL or the address it resolved to: final, never tried again."""
+
+    retryable = False
+    kind = "refused"
 
 
 class PlaylistParseError(OriginError):
+    """The offending line is kept in `excerpt` for the log, out of the message a player or API client sees."""
+
+    kind = "unparsable"
+
     def __init__(self, url: str, lineno: int, line: str, expected: str) -> None:
-        super().__init__(f"{url} line {lineno}: {line[:80]!r}: expected {expected}")
+        super().__init__(f"{url} line {lineno}: expected {expected}")
+        self.excerpt = line[:80]
 
 
 class AdError(ProxyError):

@@ -105,8 +105,8 @@ class Settings:
     ad_budget: float = 10.0  # a whole decision, wrappers included (MediaTailor's personalisation budget)
     ad_concurrency: int = 256  # requests in flight towards one ad server host
     ad_spread: float = 0.5  # personalised requests of one break start spread over this many seconds
-    egress_allow_private: bool = False  # let ad servers send the proxy to private addresses (10/8, …)
-    egress_allow_loopback: bool = False  # … and to loopback (the demo's ad server is on 127.0.0.1)
+    egress_allow_private: bool = False  # let any fetch (origins, ad servers, …) reach private addresses (10/8, …)
+    egress_allow_loopback: bool = False  # … and loopback (the demo's and the tests' servers are on 127.0.0.1)
     transform_workers: int = 1  # processes running ad_configuration_transforms (XSLT)
     # The media pipeline (issue #4): MP4 creatives and slates transcoded to each channel's ladder.
     asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets

@@ -11,12 +11,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from proxy.egress import EgressPolicy
+from proxy.settings import Settings
+
+# Test origins, ad servers and beacon endpoints listen on 127.0.0.1, which the egress policy refuses by
+# default (as in production): tests opt in, explicitly.
+LOCAL_POLICY = EgressPolicy(allow_loopback=True)
+
+
+def local_settings(**fields: Any) -> Settings:
+    """Settings for a proxy whose origin and ad server are test servers on 127.0.0.1: loopback allowed."""
+    return Settings(egress_allow_loopback=True, **fields)
+
 
 MASTER = """#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"

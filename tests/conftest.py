@@ -11,7 +11,7 @@ import pytest
 from proxy.demo.app import DemoOptions, create_demo_app
 from proxy.demo.media import DemoMedia, prepare_media
 from proxy.settings import Settings
-from tests.servers import free_port, run_server
+from tests.servers import free_port, local_settings, run_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -31,7 +31,7 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> DemoMedia:
 
 def demo_settings(port: int, data_dir: Path) -> Settings:
     # ultrafast: the MP4 channel's creatives are transcoded while the tests watch.
-    return Settings(port=port, data_dir=data_dir, transcode_preset="ultrafast")
+    return local_settings(port=port, data_dir=data_dir, transcode_preset="ultrafast")
 
 
 @pytest.fixture(scope="session")

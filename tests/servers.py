@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from proxy.testing import free_port, run_server
+from proxy.testing import LOCAL_POLICY, free_port, local_settings, run_server
 
-__all__ = ["free_port", "run_server"]
+__all__ = ["LOCAL_POLICY", "free_port", "local_settings", "run_server"]

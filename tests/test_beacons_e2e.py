@@ -18,14 +18,13 @@ import pytest
 
 from proxy.adrequests import AdServerClient
 from proxy.beacons import BeaconQueue
-from proxy.egress import EgressPolicy
 from proxy.hls.playlist import parse_media
 from proxy.origin import HttpClient, new_session
-from proxy.settings import ChannelConfig, Settings
+from proxy.settings import ChannelConfig
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
-from tests.servers import free_port, run_server
+from tests.servers import LOCAL_POLICY, free_port, local_settings, run_server
 
 TD = 2
 NO_EDGE = 10**9
@@ -70,7 +69,7 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # seed 002 custom headers…
         ad_headers_for_impressions=True,  # … on the impressions too
     )
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fake": channel})
+    settings = local_settings(data_dir=tmp_path).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         yield Rig(origin, base)
 
@@ -234,8 +233,8 @@ async def test_a_failing_beacon_endpoint_leaves_playback_alone(rig: Rig) -> None
 
 
 async def _queue(origin_url: str, **options: Any) -> tuple[BeaconQueue, aiohttp.ClientSession]:
-    http = new_session()
-    client = AdServerClient(HttpClient(http, max_bytes=1024), EgressPolicy(allow_loopback=True), concurrency=64)
+    http = new_session(LOCAL_POLICY)
+    client = AdServerClient(HttpClient(http, max_bytes=1024), LOCAL_POLICY, concurrency=64)
     return BeaconQueue(client, **options), http
 
 

@@ -16,6 +16,7 @@ from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.sessions import Client, Decided, Session
 from proxy.settings import ChannelConfig, Settings, Transform
+from proxy.testing import LOCAL_POLICY
 
 # Refused by the default egress policy (no loopback), so each queued beacon is counted as failed at once.
 BEACON = "http://127.0.0.1:9/beacon"
@@ -51,7 +52,7 @@ async def _fired(service: Service, config: ChannelConfig, session: Session, brk:
 async def test_an_event_fires_once_within_the_guard_ttl_and_again_after_it(tmp_path: Path) -> None:
     clock = Clock()
     config = ChannelConfig("ch", origin="https://origin.test/master.m3u8")
-    async with new_session() as http:
+    async with new_session(LOCAL_POLICY) as http:
         service = Service(
             Settings(data_dir=tmp_path, beacon_guard_ttl=60.0), HttpClient(http, max_bytes=1024), clock=clock
         )

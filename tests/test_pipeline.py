@@ -24,7 +24,7 @@ from proxy.adrequests import AdServerClient
 from proxy.ads.errors import ErrorCode
 from proxy.assetstore import AssetStore
 from proxy.db import Database
-from proxy.egress import EgressPolicy, egress_connector
+from proxy.egress import EgressPolicy
 from proxy.hls.fill import Creative
 from proxy.hls.master import MasterPlaylist
 from proxy.hls.profile import TranscodeProfile
@@ -85,8 +85,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    connector = egress_connector(LOOPBACK)
-    async with new_session() as http, new_session(connector) as ads_http:
+    async with new_session(LOOPBACK) as http, new_session(LOOPBACK) as ads_http:
         rig = Rig(tmp_path / "assets", http, ads_http)
         yield rig
         await rig.jobs.close()
@@ -131,7 +130,7 @@ async def test_a_reused_creative_id_keeps_its_renditions(rig: Rig, adserver: str
 async def test_a_restart_finds_ready_assets_and_requeues_nothing(rig: Rig, adserver: str, tmp_path: Path) -> None:
     await rig.creative("creative-1", f"{adserver}/media/ad.mp4")
     await rig.jobs.wait()
-    async with new_session() as http, new_session() as ads_http:
+    async with new_session(LOOPBACK) as http, new_session(LOOPBACK) as ads_http:
         restarted = Rig(tmp_path / "assets", http, ads_http)
         creative = await restarted.creative("creative-1", f"{adserver}/media/ad.mp4", prefix="https://cdn.test")
         assert isinstance(creative, Creative) and creative.uris["v1"][0].startswith("https://cdn.test/v1/ssai/assets/")
@@ -168,7 +167,7 @@ async def test_failed_jobs_say_why_and_are_not_retried_in_a_tight_loop(
 
 async def test_ad_sources_pass_the_egress_policy(tmp_path: Path, adserver: str) -> None:
     policy = EgressPolicy(False, False)  # loopback refused, as in production
-    async with new_session() as http, new_session(egress_connector(policy)) as ads_http:
+    async with new_session(LOOPBACK) as http, new_session(policy) as ads_http:
         rig = Rig(tmp_path, http, ads_http, policy)
         await rig.creative("creative-1", f"{adserver}/media/ad.mp4")
         await rig.creative("local", "file:///etc/passwd")

@@ -15,8 +15,8 @@ from starlette.routing import BaseRoute, Route
 from proxy.channelstore import ChannelDirectory
 from proxy.control import ControlPlane
 from proxy.decisions import compile_ad_config
-from proxy.egress import EgressPolicy, egress_connector
-from proxy.errors import ProxyError
+from proxy.egress import EgressPolicy
+from proxy.errors import PlaylistParseError, ProxyError
 from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
@@ -30,7 +30,8 @@ log = logging.getLogger("proxy.web")
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
     if exc.status_code >= 500:
-        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        excerpt = f" (the body read {exc.excerpt!r})" if isinstance(exc, PlaylistParseError) else ""
+        log.warning("%s %s: %s%s", request.method, request.url.path, exc.message, excerpt)
     return error_response(exc.status_code, exc.message)
 
 
@@ -54,6 +55,7 @@ async def metrics(request: Request) -> Response:
         {
             "sessions": len(service.sessions),
             "origin_requests": service.client.requests,
+            "origin_errors": dict(service.client.errors),
             "ad_server_requests": dict(service.ads.requests),
             "ad_server_requests_shared": service.ads.shared,
             "beacons": dict(service.beacons.counts),
@@ -80,11 +82,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
-        # The per-host cap is AdServerClient's; the pool must not be a tighter one (aiohttp's default is 100).
-        ads_connector = egress_connector(policy, limit=0, limit_per_host=0, ttl_dns_cache=300)
-        async with new_session() as http, new_session(ads_connector) as ads_http:
+        # One egress-checked pool for every fetch, origins included. The per-host cap is AdServerClient's; the
+        # pool must not be a tighter one (aiohttp's default is 100). Two clients: origin and ad-side counts.
+        async with new_session(policy, limit=0, limit_per_host=0) as http:
             origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
-            service = Service(settings, origin, HttpClient(ads_http, max_bytes=settings.origin_max_bytes))
+            service = Service(settings, origin, HttpClient(http, max_bytes=settings.origin_max_bytes))
             app.state.service = service
             app.state.control = control = await ControlPlane.open(settings, service.pipeline)
             directory = await _directory(settings, control, service)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +20,8 @@ from starlette.routing import Route
 
 from proxy.channelstore import StoredChannel
 from proxy.control import ControlPlane
-from proxy.errors import Conflict, NotFound
+from proxy.errors import BadRequest, Conflict, NotFound
+from proxy.service import Service
 from proxy.web.live_api import MAX_CONTROL_BODY, control_of
 from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
@@ -58,6 +60,16 @@ async def _owned(control: ControlPlane, account: str, name: str) -> StoredChanne
     return stored
 
 
+def _fetchable_origin(request: Request, origin: str) -> None:
+    """Refused when written if the egress policy refuses the origin's host as written (an address in a refused
+    range, a metadata or loopback name). A name is not resolved here: what it resolves to when fetched is
+    what counts, and every fetch checks it (proxy/origin.py)."""
+    service: Service = request.app.state.service
+    reason = service.ads.policy.host_refusal(urlsplit(origin).hostname or "")
+    if reason is not None:
+        raise BadRequest(f"origin = {origin!r}: refused by the egress policy: {reason}")
+
+
 def _editable(stored: StoredChannel) -> None:
     if stored.from_file:
         raise Conflict(f"channel {stored.name!r} comes from the channel file: change it there, not through the API")
@@ -66,6 +78,7 @@ def _editable(stored: StoredChannel) -> None:
 async def create_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
     body = parse(ChannelBody, await read_body(request, MAX_CONTROL_BODY))
+    _fetchable_origin(request, body.origin)
     stored = await control.channels.create(account, body.name, body.model_dump(mode="json"))
     await control.changed()
     return JSONResponse(channel_document(stored), status_code=201)
@@ -91,6 +104,7 @@ async def update_channel(request: Request) -> Response:
     _editable(stored)
     patch = without_read_only(raw, current_values(channel_document(stored), READ_ONLY))
     merged = merge_channel(stored.document, patch).model_dump(mode="json")
+    _fetchable_origin(request, merged["origin"])
     updated = await control.channels.update(account, name, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"channel {name!r} does not exist")

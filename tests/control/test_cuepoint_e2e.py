@@ -24,7 +24,7 @@ from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.media import make_source
-from tests.servers import free_port, run_server
+from tests.servers import free_port, local_settings, run_server
 
 TD = 2
 NO_EDGE = 10**9
@@ -99,7 +99,7 @@ async def test_an_api_made_channel_plays_the_ads_of_an_inserted_cue_point(tmp_pa
     origin = FakeOrigin(td=TD, window=6, every=10**6)  # the origin itself signals no break
     key = await _key(tmp_path)
     slate = make_source(tmp_path, "square-video-only")
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True, config_refresh=0.5)
+    settings = local_settings(data_dir=tmp_path, config_refresh=0.5)
     with (
         run_server(origin.app, free_port()) as origin_url,
         run_server(_file_server(slate), free_port()) as files,

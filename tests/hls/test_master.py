@@ -136,7 +136,9 @@ def test_audio_rendition_without_uri_is_muxed_and_kept_untouched() -> None:
 def test_errors_name_the_line_and_the_expectation(body: bytes, where: str, expected: str) -> None:
     with pytest.raises(PlaylistParseError) as caught:
         parse_master(body, URL, PATH)
-    assert caught.value.message.startswith(f"{URL} {where}")
+    line, _, excerpt = where.partition(": ")
+    assert caught.value.message.startswith(f"{URL} {line}: expected")
+    assert not excerpt or repr(caught.value.excerpt) == excerpt  # for the log, never in the message
     assert f"expected {expected}" in caught.value.message
 
 

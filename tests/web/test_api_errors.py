@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from proxy.settings import ChannelConfig, Settings
-from proxy.testing import FakeOrigin, free_port, run_server
+from proxy.settings import ChannelConfig
+from proxy.testing import FakeOrigin, free_port, local_settings, run_server
 from proxy.web.app import create_app
 
 SESSION = "/v1/ssai/session/fake/main.m3u8"
@@ -26,7 +26,7 @@ def client() -> Iterator[TestClient]:
         channels = {
             name: ChannelConfig(name=name, origin=f"{base}/master.m3u8") for name in ("fake", "other")
         }  # two channels on one origin: a session belongs to one of them only
-        with TestClient(create_app(Settings().with_channels(channels))) as test_client:
+        with TestClient(create_app(local_settings().with_channels(channels))) as test_client:
             yield test_client
 
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from proxy.settings import ChannelConfig, Settings
+from proxy.settings import ChannelConfig
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
-from tests.servers import free_port, run_server
+from tests.servers import free_port, local_settings, run_server
 
 
 @contextlib.asynccontextmanager
@@ -20,7 +20,7 @@ async def proxy_for(origin: FakeOrigin) -> AsyncIterator[tuple[str, aiohttp.Clie
     origin_port, proxy_port = free_port(), free_port()
     with run_server(origin.app, origin_port) as origin_base:
         channel = ChannelConfig(name="fake", origin=f"{origin_base}/master.m3u8")
-        settings = Settings(port=proxy_port, egress_allow_loopback=True).with_channels({"fake": channel})
+        settings = local_settings(port=proxy_port).with_channels({"fake": channel})
         with run_server(create_app(settings), proxy_port) as base:
             async with aiohttp.ClientSession() as http:
                 yield base, http
@@ -129,7 +129,7 @@ async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_nu
         channel = ChannelConfig(
             name="fake", origin=f"{origin_base}/master.m3u8", ad_tag=f"{origin_base}/vast?sid=[session.id]"
         )
-        settings = Settings(port=proxy_port, egress_allow_loopback=True).with_channels({"fake": channel})
+        settings = local_settings(port=proxy_port).with_channels({"fake": channel})
         with run_server(create_app(settings), proxy_port) as base:
             async with aiohttp.ClientSession() as http:
                 sid = await new_session(http, base)
