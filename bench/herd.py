@@ -61,6 +61,7 @@ def _pin(core: int) -> list[str]:
 def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning"}
     command = [sys.executable, "-m", "proxy", "serve", "--channels", str(channels), "--port", str(port)]
+    command += ["--data-dir", str(channels.parent / "data")]  # the run's own state, never ./data
     return subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

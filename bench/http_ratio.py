@@ -5,7 +5,9 @@ The server (`ssai-proxy demo`, one process) runs on core 0 and the load generato
 so neither steals the other's CPU (reference/perf-reliability.md §4.3). Maximum rates come from wrk
 (closed loop, 32 connections); the latency figure from an open-loop generator that sends at a fixed rate
 and measures from each request's scheduled time, so a slow server cannot hide its queueing delay
-(coordinated omission). Run: `python -m bench.http_ratio` (needs wrk: `apt-get install wrk`).
+(coordinated omission). Run: `python -m bench.http_ratio [--out PATH]` (needs wrk: `apt-get install wrk`); the
+figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json` updates
+the recorded one). The server listens on a free port.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-PORT = 8097
+from bench.output import data_dir, split_out, write_result
+from proxy.testing import free_port
+
+PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}"
-RESULTS = Path(__file__).parent / "results"
 
 
 def _pin(core: int) -> list[str]:
@@ -96,9 +99,16 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
+    _, out = split_out(sys.argv[1:])
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    server = start_server(os.environ.get("SSAI_DATA_DIR", "data"))
+    with data_dir() as folder:
+        result = measure(start_server(folder))
+    print(f"written to {write_result(result, 'http_ratio', out)}")
+    print(json.dumps(result, indent=2))
+
+
+def measure(server: subprocess.Popen[bytes]) -> dict[str, float]:
     try:
         session = session_with_ads()
         stitched = f"/v1/ssai/media/demo/{session}/v0.m3u8"
@@ -122,9 +132,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "http_ratio.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":
