@@ -13,6 +13,8 @@ from proxy.demo.media import DemoMedia, prepare_media
 from proxy.settings import Settings
 from tests.servers import free_port, run_server
 
+pytest_plugins = ["tests.isolation"]  # the run fails if it touches ./data or bench/results
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
@@ -22,6 +24,23 @@ def shared_dir(*parts: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent: tests over the shared test data need ../shared beside the repository")
     return path
+
+
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
+
+
+def sample_dir(*parts: str) -> Path:
+    """A folder of test samples: the project's copy in tests/data/samples (the openly licensed files of
+    ../shared/testdata, README.md there), else ../shared/testdata's, else a skip."""
+    own = SAMPLES.joinpath(*parts)
+    return own if own.is_dir() else shared_dir("testdata", *parts)
+
+
+def sample(*parts: str) -> Path:
+    """One sample file: the project's copy, else ../shared/testdata's (a file whose licence keeps it out of
+    the repository: its behaviour has a project-owned fixture too), else a skip."""
+    own = SAMPLES.joinpath(*parts)
+    return own if own.is_file() else shared_dir("testdata", *parts[:-1]).joinpath(parts[-1])
 
 
 @pytest.fixture(scope="session")

@@ -75,9 +75,9 @@ MARGIN = 1.5  # what a loaded 2-core CI machine may add to it
 
 
 def shared_attacks() -> Path:
-    from tests.conftest import shared_dir  # imported here: sandbox probes import this module in a worker
+    from tests.conftest import sample_dir  # imported here: sandbox probes import this module in a worker
 
-    return shared_dir("testdata", "ads", "synthetic", "attacks")
+    return sample_dir("ads", "synthetic", "attacks")
 
 
 @pytest.fixture(scope="module")
