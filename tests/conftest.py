@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from proxy.demo.app import DemoOptions, create_demo_app
 from proxy.demo.media import DemoMedia, prepare_media
 from proxy.settings import Settings
 from tests.servers import free_port, run_server
+
+# Hypothesis' per-example deadline is a timing threshold: a loaded machine trips it, the code is not at fault.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 pytest_plugins = ["tests.isolation"]  # the run fails if it touches ./data or bench/results
 
@@ -45,7 +52,13 @@ def sample(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_media(tmp_path_factory: pytest.TempPathFactory) -> DemoMedia:
-    return prepare_media(tmp_path_factory.mktemp("media"), 2)
+    """Encoded once per run: pytest-xdist workers share the run's temporary root and take turns under a
+    lock, so one ffmpeg encode serves every worker (the others load the cached media)."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    with open(root / "demo-media.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return prepare_media(root / "demo-media-cache", 2)
 
 
 def demo_settings(port: int, data_dir: Path) -> Settings:
