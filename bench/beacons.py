@@ -7,21 +7,22 @@ guard lets each event fire once, so a repeated request is the steady-state cost 
 Beacon throughput: a `BeaconQueue` of this process, with its default workers, sends N beacons to the fake
 origin's beacon endpoint running in a process of its own, timed until the queue has drained.
 
-Run: `python -m bench.beacons [N]` (needs wrk: `apt-get install wrk`; N defaults to 20,000).
+Run: `python -m bench.beacons [N] [--out PATH]` (needs wrk: `apt-get install wrk`; N defaults to 20,000; figures
+to bench/results/latest/ unless `--out` names a file).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 
-from bench.http_ratio import BASE, RESULTS, session_with_ads, start_server, wrk
+from bench.http_ratio import BASE, session_with_ads, start_server, wrk
+from bench.output import data_dir, split_out, write_result
 from proxy.adrequests import AdServerClient
 from proxy.beacons import BeaconQueue
 from proxy.egress import EgressPolicy
@@ -69,8 +70,15 @@ async def beacon_throughput(count: int) -> float:
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    server = start_server(os.environ.get("SSAI_DATA_DIR", "data"))
+    args, out = split_out(sys.argv[1:])
+    count = int(args[0]) if args else 20_000
+    with data_dir() as folder:
+        result = measure(start_server(folder), count)
+    print(f"written to {write_result(result, 'beacons', out)}")
+    print(json.dumps(result, indent=2))
+
+
+def measure(server: subprocess.Popen[bytes], count: int) -> dict[str, float]:
     try:
         session = session_with_ads()
         playlist = f"/v1/ssai/media/demo/{session}/v0.m3u8"
@@ -89,9 +97,7 @@ def main() -> None:
         "beacons_per_second": round(asyncio.run(beacon_throughput(count))),
         "beacons": count,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "beacons.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ The server (`ssai-proxy demo`, one process) runs on core 0 and the load generato
 so neither steals the other's CPU (reference/perf-reliability.md §4.3). Maximum rates come from wrk
 (closed loop, 32 connections); the latency figure from an open-loop generator that sends at a fixed rate
 and measures from each request's scheduled time, so a slow server cannot hide its queueing delay
-(coordinated omission). Run: `python -m bench.http_ratio` (needs wrk: `apt-get install wrk`).
+(coordinated omission). Run: `python -m bench.http_ratio [--out PATH]` (needs wrk: `apt-get install wrk`); the
+figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json` updates
+the recorded one). The server listens on a free port.
 
 `--cors` measures instead what CORS costs the hot path (issue 12): two servers of this build, one answering
 every origin (`SSAI_CORS_ORIGINS=*`, the default) and one without CORS (`SSAI_CORS_ORIGINS=`), both on core 0,
@@ -27,11 +29,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.output import write_result
 from proxy.testing import free_port
 
-PORT = 8097  # the other benchmarks' server; this one takes a free port
+PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}"
-RESULTS = Path(__file__).parent / "results"
 ORIGIN = "http://player.example"  # the Origin header of a player on another page
 
 
@@ -186,16 +188,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cors", action="store_true", help="CORS on vs off instead of stitched vs baseline")
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--data-dir", help="the demo's data (default: a temporary folder, removed after)")
-    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/http_ratio[_cors].json)")
+    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/latest/, untracked)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     with tempfile.TemporaryDirectory(prefix="ssai-bench-") as scratch:
         data_dir = args.data_dir or scratch
         result = cors_on_vs_off(data_dir) if args.cors else stitched_vs_baseline(data_dir, args.port or free_port())
-    out: Path = args.out or RESULTS / ("http_ratio_cors.json" if args.cors else "http_ratio.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {write_result(result, 'http_ratio_cors' if args.cors else 'http_ratio', args.out)}")
     print(json.dumps(result, indent=2))
 
 

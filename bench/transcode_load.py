@@ -4,7 +4,7 @@ The proxy (`ssai-proxy demo`, one process) runs on core 0 and the open-loop load
 bench/http_ratio.py; the two transcodes (bench/transcode.py's 30 s 1080p creative into a 1080p/720p/360p
 ladder, in processes of their own at the media pipeline's default priority, nice 10) may use any core, as
 the pipeline's ffmpeg does. Latency is measured at a fixed rate, first idle, then while both transcodes run,
-in the same run. Run: `python -m bench.transcode_load [RATE] [NICE]` (defaults 2000 requests/s, nice 10).
+in the same run. Run: `python -m bench.transcode_load [RATE] [NICE] [--out PATH]` (defaults 2000 requests/s, nice 10).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.http_ratio import BASE, RESULTS, open_loop, percentile, session_with_ads, start_server
+from bench.http_ratio import BASE, open_loop, percentile, session_with_ads, start_server
+from bench.output import data_dir, split_out, write_result
 from bench.transcode import make_source, profile
 from proxy.transcode import transcode
 
@@ -45,14 +46,15 @@ def worker(source: str, out: str, nice: int) -> None:
 
 
 def main() -> None:
-    rate = float(sys.argv[1]) if len(sys.argv) > 1 else 2000.0
-    nice = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    args, out = split_out(sys.argv[1:])
+    rate = float(args[0]) if args else 2000.0
+    nice = int(args[1]) if len(args) > 1 else 10
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load generator; the transcode processes get every core back below
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, data_dir() as folder:
         source = Path(tmp) / "source.mp4"
         make_source(source, 30)
-        server = start_server(os.environ.get("SSAI_DATA_DIR", "data"))
+        server = start_server(folder)
         try:
             stitched = f"/v1/ssai/media/demo/{session_with_ads()}/v0.m3u8"
             idle = measure(stitched, rate)
@@ -77,8 +79,7 @@ def main() -> None:
         "two_transcodes_wall_seconds": round(both_done, 1),
         "server": BASE,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "transcode_load.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {write_result(result, 'transcode_load', out)}")
     print(json.dumps(result, indent=2))
 
 

@@ -1,17 +1,26 @@
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from proxy.demo.app import DemoOptions, create_demo_app
 from proxy.demo.media import DemoMedia, prepare_media
 from proxy.settings import Settings
 from tests.servers import free_port, local_settings, run_server
+
+# Hypothesis' per-example deadline is a timing threshold: a loaded machine trips it, the code is not at fault.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
+
+pytest_plugins = ["tests.isolation"]  # the run fails if it touches ./data or bench/results
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -24,9 +33,32 @@ def shared_dir(*parts: str) -> Path:
     return path
 
 
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
+
+
+def sample_dir(*parts: str) -> Path:
+    """A folder of test samples: the project's copy in tests/data/samples (the openly licensed files of
+    ../shared/testdata, README.md there), else ../shared/testdata's, else a skip."""
+    own = SAMPLES.joinpath(*parts)
+    return own if own.is_dir() else shared_dir("testdata", *parts)
+
+
+def sample(*parts: str) -> Path:
+    """One sample file: the project's copy, else ../shared/testdata's (a file whose licence keeps it out of
+    the repository: its behaviour has a project-owned fixture too), else a skip."""
+    own = SAMPLES.joinpath(*parts)
+    return own if own.is_file() else shared_dir("testdata", *parts[:-1]).joinpath(parts[-1])
+
+
 @pytest.fixture(scope="session")
 def demo_media(tmp_path_factory: pytest.TempPathFactory) -> DemoMedia:
-    return prepare_media(tmp_path_factory.mktemp("media"), 2)
+    """Encoded once per run: pytest-xdist workers share the run's temporary root and take turns under a
+    lock, so one ffmpeg encode serves every worker (the others load the cached media)."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    with open(root / "demo-media.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return prepare_media(root / "demo-media-cache", 2)
 
 
 def demo_settings(port: int, data_dir: Path) -> Settings:

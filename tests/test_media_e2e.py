@@ -49,7 +49,7 @@ async def get_json(http: aiohttp.ClientSession, url: str, method: str = "GET") -
 
 async def wait_for_slate(http: aiohttp.ClientSession, base: str) -> None:
     await get_json(http, f"{base}/v1/ssai/session/warm/main.m3u8", "POST")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a deadline, not a threshold: ffmpeg shares a loaded machine
     while time.monotonic() < deadline:
         jobs = (await get_json(http, f"{base}/v1/ssai/jobs"))["jobs"]
         assert [job["kind"] for job in jobs] in ([], ["slate"]), jobs
@@ -57,7 +57,7 @@ async def wait_for_slate(http: aiohttp.ClientSession, base: str) -> None:
             return
         assert not jobs or jobs[0]["state"] != "error", jobs
         await asyncio.sleep(0.3)
-    raise AssertionError("the slate was not transcoded in 60 s")
+    raise AssertionError("the slate was not transcoded in 300 s")
 
 
 def classify(uri: str, slate_folder: str, ad_folder: str) -> str:
@@ -88,38 +88,59 @@ def _kind(identity: str) -> str:
     return "slate" if identity.startswith("ad:slate:") else identity.split(":")[0]
 
 
+def ordered_breaks(bodies: list[bytes], kind: Any) -> list[set[str]]:
+    found = breaks_of(bodies, kind)
+    return [found[start] for start in sorted(found)]
+
+
+async def poll_until_two_ad_breaks(
+    http: aiohttp.ClientSession, url: str, outputs: dict[str, list[bytes]], kind: Any
+) -> None:
+    """Poll every track until two breaks after the first have played the ad: the transcode's length depends
+    on the machine's load, so the test waits for the event (generous deadline) rather than a fixed time."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for track, bodies in outputs.items():
+            async with http.get(f"{url}/{track}.m3u8") as response:
+                assert response.status == 200, await response.text()
+                bodies.append(await response.read())
+        if len(outputs["v0"]) % 8 == 0 and sum("ad" in fill for fill in ordered_breaks(outputs["v0"], kind)[1:]) >= 2:
+            return
+        await asyncio.sleep(0.7)
+    raise AssertionError(f"no two breaks played the transcoded ad in 300 s: {ordered_breaks(outputs['v0'], kind)}")
+
+
 @pytest.mark.slow
 async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_it(server: str) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_for_slate(http, server)
-        urls = await get_json(http, f"{server}/v1/ssai/session/mp4/main.m3u8?reportingMode=client", "POST")
-        session = urls["manifestUrl"].rsplit("=", 1)[1]
-        outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            for track, bodies in outputs.items():
-                async with http.get(f"{server}/v1/ssai/media/mp4/{session}/{track}.m3u8") as response:
-                    assert response.status == 200, await response.text()
-                    bodies.append(await response.read())
-            await asyncio.sleep(0.7)
-        metrics = await get_json(http, f"{server}/metrics")
         jobs = (await get_json(http, f"{server}/v1/ssai/jobs"))["jobs"]
         profile = next(job["profile"] for job in jobs if job["kind"] == "slate")
         slate_folder = f"/v1/ssai/assets/{profile}/{creative_folder('slate:' + server + '/demo/ads/mp4/slate.mp4')}/"
         ad_folder = f"/v1/ssai/assets/{profile}/{creative_folder(CREATIVE)}/"
+
+        def kind(uri: str) -> str:
+            return classify(uri, slate_folder, ad_folder)
+
+        urls = await get_json(http, f"{server}/v1/ssai/session/mp4/main.m3u8?reportingMode=client", "POST")
+        session = urls["manifestUrl"].rsplit("=", 1)[1]
+        outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
+        await poll_until_two_ad_breaks(http, f"{server}/v1/ssai/media/mp4/{session}", outputs, kind)
+        metrics = await get_json(http, f"{server}/metrics")
+        jobs = (await get_json(http, f"{server}/v1/ssai/jobs"))["jobs"]
         segment_url = next(server + s.uri for b in outputs["v1"] for s in parse_media(b).segments if ad_folder in s.uri)
         async with http.get(segment_url) as response:
             assert response.status == 200 and response.headers["Content-Type"] == "video/mp2t"
             assert (await response.read())[0] == 0x47, "an MPEG-TS segment"
 
-    def kind(uri: str) -> str:
-        return classify(uri, slate_folder, ad_folder)
-
-    breaks = breaks_of(outputs["v0"], kind)
-    assert len(breaks) >= 3, breaks
-    first, *later = (breaks[start] for start in sorted(breaks))
+    breaks = ordered_breaks(outputs["v0"], kind)
+    first, *later = breaks
     assert first == {"slate"}, f"the first break fills with slate while {CREATIVE} is transcoded: {breaks}"
-    assert all("ad" in fill for fill in later), f"later breaks play the transcoded ad: {breaks}"
+    playing = [index for index, fill in enumerate(later) if "ad" in fill]
+    # Slate while the transcode runs (TRANSCODE_IN_PROGRESS, as many breaks as the machine's load makes it),
+    # then the ad in every break from the first that has it.
+    assert all(fill == {"slate"} for fill in later[: playing[0]]), breaks
+    assert all("ad" in fill for fill in later[playing[0] :]), f"later breaks play the transcoded ad: {breaks}"
     assert metrics["decisions"]["NEW_CREATIVE"] >= 1 and metrics["jobs"] == {"ready": 2}
     assert {job["key"] for job in jobs if job["kind"] == "creative"} == {CREATIVE}
     per_track = {track: check_track(bodies, 2, [], [NO_EDGE] * len(bodies), kind) for track, bodies in outputs.items()}

@@ -21,7 +21,7 @@ from proxy.ads.chain import (
 from proxy.ads.errors import AdParseError, error_url, expand, tracking_url
 from proxy.ads.models import AdResponse, AdSchedule, BreakPosition, ResolvedResponse
 from proxy.errors import ConfigError, OriginError
-from tests.conftest import shared_dir
+from tests.conftest import sample_dir, shared_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
 OWN, ADS = "https://own.test/", "https://ads.test/"
@@ -54,7 +54,7 @@ def own() -> Fetcher:
 
 
 def shared() -> Fetcher:
-    root = shared_dir("testdata", "ads")
+    root = sample_dir("ads")
     files = {ADS + str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*.xml")}
     files.update({url: (root / local).read_bytes() for url, local in ALIASES.items()})
     return Fetcher(files)
@@ -402,8 +402,10 @@ async def test_absolute_wrapper_targets_map_to_local_copies(name: str, ad_id: st
 
 async def test_google_ad_rules_mid_roll_pod_with_unfilled_bumpers() -> None:
     fetch = shared()
-    root = shared_dir("testdata", "ads")
-    schedule = parse_response((root / "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes())
+    root = shared_dir("testdata", "ads")  # Google's captured responses carry no licence: ../shared only
+    ad_rules = (root / "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
+    fetch.files[ADS + "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml"] = ad_rules
+    schedule = parse_response(ad_rules)
     assert isinstance(schedule, AdSchedule)
     inline_ad = (root / "google_dfp/ima_single_inline_linear_vast3.xml").read_bytes()
     for brk in schedule.breaks:

@@ -12,7 +12,7 @@ from proxy.ads.errors import AdParseError
 from proxy.ads.models import Ad, AdBreak, BreakPosition, MediaFile, TimeOffset, Wrapper
 from proxy.ads.smartxml import parse_smartxml
 from proxy.ads.vmap import live_break
-from tests.conftest import shared_dir
+from tests.conftest import sample_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
 SAMPLE = "synthetic/freewheel/smartxml_preroll_midroll_pod.xml"
@@ -24,7 +24,7 @@ def entries(brk: AdBreak) -> list[Ad | Wrapper]:
 
 
 def test_shared_sample_has_the_ads_and_slots_sources_md_lists() -> None:
-    root = shared_dir("testdata", "ads")
+    root = sample_dir("ads")
     row = re.search(rf"^\| `{re.escape(SAMPLE)}` \| (.*) \|$", (root / "SOURCES.md").read_text(), re.M)
     assert row and row.group(1) == "FreeWheel SmartXML · ads=3 slots=3"
     schedule = parse_smartxml((root / SAMPLE).read_bytes())

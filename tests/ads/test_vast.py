@@ -17,7 +17,7 @@ from proxy.ads.models import AdResponse, MediaFile
 from proxy.ads.vast import MAX_BYTES, parse_duration, parse_vast
 from proxy.errors import AdResponseError
 from tests import audit
-from tests.conftest import shared_dir
+from tests.conftest import sample, sample_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
 NL, BAD = "NO_LINEAR_CREATIVE", "VAST_PARSING_ERROR"
@@ -181,7 +181,7 @@ TABLE = _table()
 
 
 def shared_ads() -> Path:
-    return shared_dir("testdata", "ads")
+    return sample_dir("ads")
 
 
 def summary(response: AdResponse) -> tuple[tuple[tuple[float, int], ...], tuple[str, ...]]:
@@ -416,7 +416,7 @@ def test_oversize_body() -> None:
 
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_shared_sample(name: str) -> None:
-    body = (shared_ads() / name).read_bytes()
+    body = sample("ads", name).read_bytes()
     expected = TABLE[name]
     if isinstance(expected, str):
         error = reason_of(body)
@@ -484,7 +484,7 @@ def test_io_recorder_sees_a_file_read() -> None:
 
 
 def attack_files() -> list[str]:
-    return sorted(p.name for p in shared_dir("testdata", "ads", "synthetic", "attacks").iterdir())
+    return sorted(p.name for p in sample_dir("ads", "synthetic", "attacks").iterdir())
 
 
 def test_attack_folder_is_covered() -> None:
@@ -500,7 +500,7 @@ xslt_infinite_recursion.xsl xslt_output_bomb.xsl xslt_unknown_extension_function
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_file(name: str) -> None:
-    body = (shared_dir("testdata", "ads", "synthetic", "attacks") / name).read_bytes()
+    body = (sample_dir("ads", "synthetic", "attacks") / name).read_bytes()
     with recording_io() as events:
         try:
             response = parse_vast(body)

@@ -17,7 +17,7 @@ from proxy.ads.models import AdSchedule, BreakPosition, TimeOffset
 from proxy.ads.vast import response_of
 from proxy.ads.vmap import live_break, parse_time_offset, parse_vmap, slots
 from proxy.errors import OriginError
-from tests.conftest import shared_dir
+from tests.conftest import sample, sample_dir, shared_dir
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
 VMAP_SAMPLES = [
@@ -45,7 +45,7 @@ def describe(schedule: AdSchedule) -> str:
 
 
 def inventory(name: str) -> str:
-    sources = (shared_dir("testdata", "ads") / "SOURCES.md").read_text()
+    sources = (sample_dir("ads") / "SOURCES.md").read_text()
     match = re.search(rf"^\| `{re.escape(name)}` \| (.*) \|$", sources.split("## Per-file inventory")[1], re.M)
     assert match, f"{name} is not in SOURCES.md's inventory"
     row = match.group(1)
@@ -61,20 +61,18 @@ def test_every_vmap_sample_is_covered() -> None:
 
 @pytest.mark.parametrize("name", VMAP_SAMPLES)
 def test_shared_vmap_sample_matches_sources_md(name: str) -> None:
-    schedule = parse_vmap((shared_dir("testdata", "ads") / name).read_bytes())
+    schedule = parse_vmap(sample("ads", name).read_bytes())
     assert describe(schedule) == inventory(name)
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
 def test_shared_non_vmap_is_rejected(name: str) -> None:
     with pytest.raises(AdParseError, match=re.escape(REJECTED[name])):
-        parse_vmap((shared_dir("testdata", "ads") / name).read_bytes())
+        parse_vmap(sample("ads", name).read_bytes())
 
 
 def test_inline_pod_in_vmap_parses_like_vast() -> None:
-    schedule = parse_vmap(
-        (shared_dir("testdata", "ads") / "ooyala_html5_ad_plugins/vmap_inline_podded.xml").read_bytes()
-    )
+    schedule = parse_vmap(sample("ads", "ooyala_html5_ad_plugins/vmap_inline_podded.xml").read_bytes())
     (brk,) = schedule.breaks
     assert brk.vast is not None and (brk.allow_multiple_ads, brk.follow_redirects) == (False, True)
     response = response_of(brk.vast)
@@ -87,7 +85,7 @@ def test_inline_pod_in_vmap_parses_like_vast() -> None:
 
 
 def test_repeat_after_valid_and_invalid_values() -> None:
-    root = shared_dir("testdata", "ads") / "ooyala_html5_ad_plugins"
+    root = sample_dir("ads", "ooyala_html5_ad_plugins")
     assert [b.repeat_after for b in parse_vmap((root / "vmap_inline_repeatad.xml").read_bytes()).breaks] == [
         5.0,
         10.0,
@@ -98,7 +96,7 @@ def test_repeat_after_valid_and_invalid_values() -> None:
 
 
 def test_google_ad_rules_slots_and_the_live_break() -> None:
-    body = (shared_dir("testdata", "ads") / "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
+    body = sample("ads", "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
     schedule = parse_vmap(body)
     assert [(slot[0].break_id, len(slot)) for slot in slots(schedule)] == [
         ("preroll", 2),

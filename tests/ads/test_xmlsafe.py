@@ -19,7 +19,7 @@ from proxy.ads.errors import AdParseError, ErrorCode
 from proxy.ads.xmlsafe import MAX_BYTES, attribute, child, children, local_name, parse_xml, text, texts
 from proxy.errors import AdResponseError
 from tests.audit import recording_io
-from tests.conftest import shared_dir
+from tests.conftest import sample_dir
 
 
 def refused(body: bytes, **options: Any) -> AdParseError:
@@ -157,7 +157,7 @@ def test_the_recorder_sees_file_access(tmp_path: Any) -> None:
 
 
 def attack_dir() -> Any:
-    return shared_dir("testdata", "ads", "synthetic", "attacks")
+    return sample_dir("ads", "synthetic", "attacks")
 
 
 def test_every_xml_attack_has_an_expectation() -> None:

@@ -15,6 +15,7 @@ from proxy.hls import markers
 from proxy.hls.attributes import parse_attributes, parse_date, parse_iso8601_duration, parse_seconds
 from proxy.hls.cues import Cue
 from proxy.hls.markers import SKIPPED, detect
+from tests.conftest import sample
 
 HLS_DIR = Path(__file__).parents[2].parent / "shared" / "testdata" / "real" / "hls"
 
@@ -323,7 +324,7 @@ def test_every_shared_file_has_golden_expectations() -> None:
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden(name: str) -> None:
-    groups = segments((hls_dir() / name).read_text("utf-8"))
+    groups = segments(sample("real", "hls", name).read_text("utf-8"))
     actual = {index: tuple(project(cue) for cue in detect(lines)) for index, lines in enumerate(groups)}
     assert {index: cues for index, cues in actual.items() if cues} == {
         index: normal(cues) for index, cues in GOLDEN[name].items()
@@ -331,7 +332,7 @@ def test_golden(name: str) -> None:
 
 
 def golden_cues(name: str, index: int) -> tuple[Cue, ...]:
-    return detect(segments((hls_dir() / name).read_text("utf-8"))[index])
+    return detect(segments(sample("real", "hls", name).read_text("utf-8"))[index])
 
 
 def test_golden_bytes_come_from_the_right_tag() -> None:

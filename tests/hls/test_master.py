@@ -8,7 +8,7 @@ import pytest
 
 from proxy.errors import PlaylistParseError
 from proxy.hls.master import SESSION_SLOT, MasterPlaylist, parse_master
-from tests.conftest import shared_dir
+from tests.conftest import sample
 
 DATA = Path(__file__).parents[1] / "data" / "master"
 URL = "https://origin.example.com/live/master.m3u8"
@@ -67,7 +67,7 @@ def test_render_puts_each_session_in_its_own_uris() -> None:
 
 
 def test_mediatailor_origin_master() -> None:
-    body = (shared_dir("testdata", "real", "hls") / "mediatailor_origin_master.m3u8").read_bytes()
+    body = sample("real", "hls", "mediatailor_origin_master.m3u8").read_bytes()
     master = parse_master(body, "https://origin.example.com/out/v1/index.m3u8", PATH)
     assert [(t.name, t.uri, t.bandwidth) for t in master.tracks] == [
         ("v0", "index_1.m3u8", 2665726),
@@ -92,7 +92,7 @@ def test_mediatailor_origin_master() -> None:
 
 
 def test_mediatailor_personalized_master_subtitles_first_in_the_media_tag() -> None:
-    body = (shared_dir("testdata", "real", "hls") / "mediatailor_personalized_master.m3u8").read_bytes()
+    body = sample("real", "hls", "mediatailor_personalized_master.m3u8").read_bytes()
     master = parse_master(body, URL, PATH)
     assert [t.name for t in master.tracks] == ["v0", "v1", "v2"]
     text = master.render("x").decode()

@@ -16,7 +16,7 @@ from proxy.hls.breaks import BreakTracker
 from proxy.hls.fill import Fill, FillPlan
 from proxy.hls.playlist import parse_media
 from proxy.hls.render import Window, render
-from tests.conftest import shared_dir
+from tests.conftest import sample
 from tests.hls.simulation import creative
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
@@ -52,7 +52,7 @@ OWN = Path(__file__).parents[1] / "data" / "playlists"
 
 @pytest.mark.parametrize("name", PLAYLISTS)
 def test_real_playlist_stitches_to_its_golden_output(name: str) -> None:
-    check_golden(name, (shared_dir("testdata", "real", "hls") / name).read_bytes())
+    check_golden(name, sample("real", "hls", name).read_bytes())
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in OWN.glob("*.m3u8")))

@@ -20,13 +20,15 @@ MEDIA_URI = re.compile(r"^/v1/ssai/media/fake/([0-9a-f]{32})/(v\d|a\d)\.m3u8$")
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     origin = FakeOrigin()
     with run_server(origin.app, free_port()) as base:
         channels = {
             name: ChannelConfig(name=name, origin=f"{base}/master.m3u8") for name in ("fake", "other")
         }  # two channels on one origin: a session belongs to one of them only
-        with TestClient(create_app(local_settings().with_channels(channels))) as test_client:
+        with TestClient(
+            create_app(local_settings(data_dir=tmp_path_factory.mktemp("data")).with_channels(channels))
+        ) as test_client:
             yield test_client
 
 

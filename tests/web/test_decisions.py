@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -49,13 +50,13 @@ async def first_filled_break(http: aiohttp.ClientSession, base: str, channel: st
 
 
 @pytest.mark.slow
-async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media: DemoMedia) -> None:
+async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media: DemoMedia, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     channels = {name: demo_channel(base, name, query) for name, query in MODES.items()}
     channels["xslt"] = replace(channels["xslt"], ad_transforms=(Transform(xpath="/VAST", xslt=RETITLE),))
     options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
-    app = create_demo_app(Settings(port=port).with_channels(channels), demo_media, options)
+    app = create_demo_app(Settings(port=port, data_dir=tmp_path).with_channels(channels), demo_media, options)
     with run_server(app, port):
         async with aiohttp.ClientSession() as http:
             deadline = time.monotonic() + 60

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,9 +20,9 @@ from tests.servers import free_port, local_settings, run_server
 @contextlib.asynccontextmanager
 async def proxy_for(origin: FakeOrigin) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     origin_port, proxy_port = free_port(), free_port()
-    with run_server(origin.app, origin_port) as origin_base:
+    with run_server(origin.app, origin_port) as origin_base, tempfile.TemporaryDirectory() as data_dir:
         channel = ChannelConfig(name="fake", origin=f"{origin_base}/master.m3u8")
-        settings = local_settings(port=proxy_port).with_channels({"fake": channel})
+        settings = local_settings(port=proxy_port, data_dir=Path(data_dir)).with_channels({"fake": channel})
         with run_server(create_app(settings), proxy_port) as base:
             async with aiohttp.ClientSession() as http:
                 yield base, http
@@ -120,7 +122,7 @@ def fake_identity(uri: str) -> str:
 
 
 @pytest.mark.slow
-async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_numbering() -> None:
+async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_numbering(tmp_path: Path) -> None:
     from tests.hls.invariants import check_track, check_tracks_agree
 
     origin = FakeOrigin(every=6, break_segments=4)
@@ -129,7 +131,7 @@ async def test_variants_and_the_audio_rendition_of_a_session_share_breaks_and_nu
         channel = ChannelConfig(
             name="fake", origin=f"{origin_base}/master.m3u8", ad_tag=f"{origin_base}/vast?sid=[session.id]"
         )
-        settings = local_settings(port=proxy_port).with_channels({"fake": channel})
+        settings = local_settings(port=proxy_port, data_dir=tmp_path).with_channels({"fake": channel})
         with run_server(create_app(settings), proxy_port) as base:
             async with aiohttp.ClientSession() as http:
                 sid = await new_session(http, base)
