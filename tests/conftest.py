@@ -79,12 +79,17 @@ def demo_server(demo_media: DemoMedia, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def warm_mp4(demo_server: str) -> str:
     """The demo server once the `mp4` channel's slate and creatives are transcoded (a session's first break
-    asks for them; they play from the next break on): what a player joining later sees."""
+    asks for them; they play from the next break on): what a player joining later sees. The session keeps
+    asking for its playlist like a player: one that stops is inactive and causes no ad request."""
     jobs_url = f"{demo_server}/v1/ssai/jobs"
     request = urllib.request.Request(f"{demo_server}/v1/ssai/session/mp4/main.m3u8", data=b"{}", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        manifest = json.load(response)["manifestUrl"]
+    session = manifest.partition("session_id=")[2].partition("&")[0]
+    playlist = f"{demo_server}/v1/ssai/media/mp4/{session}/v0.m3u8"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        urllib.request.urlopen(playlist, timeout=10).close()
         with urllib.request.urlopen(jobs_url, timeout=10) as response:
             jobs = json.load(response)["jobs"]
         states = {job["kind"]: job["state"] for job in jobs}
