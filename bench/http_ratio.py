@@ -9,7 +9,7 @@ and measures from each request's scheduled time, so a slow server cannot hide it
 figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json` updates
 the recorded one). The server listens on a free port.
 
-`--cors` measures instead what CORS costs the hot path (issue 12): two servers of this build, one answering
+`--cors` measures instead what CORS costs the hot path: two servers of this build, one answering
 every origin (`SSAI_CORS_ORIGINS=*`, the default) and one without CORS (`SSAI_CORS_ORIGINS=`), both on core 0,
 asked for the same stitched playlist with an `Origin` header as a player on another page sends it.
 """

@@ -1,4 +1,4 @@
-"""Click tracking, server side (issue #12 §4; seed 000: "impression, clickTracking and other events are
+"""Click tracking, server side (seed 000: "impression, clickTracking and other events are
 automatically processed by the server").
 
 With server-side beacons the tracking API's clickThrough is the proxy's `/v1/ssai/click/{channel}/{session}/{ad}`

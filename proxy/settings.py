@@ -131,7 +131,7 @@ class Settings:
     beacon_workers: int = 8
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
-    # CORS (issue 12): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),
+    # CORS (Fetch standard): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),
     # and those that may call the control API (none by default: keys and tokens stay with servers).
     cors_origins: str = "*"
     control_cors_origins: str = ""

@@ -37,7 +37,7 @@ def _events(
 
 def _clicks(session: Session, break_id: str, ad_index: int, ad: Ad, counts: Counter[str] | None) -> tuple[str, ...]:
     """The clickThrough URLs: the ad's http(s) landing pages (`proxy.clicks`), or with server-side beacons the
-    proxy's click URL, which fires the ad's ClickTracking on the way (issue #12 §4)."""
+    proxy's click URL, which fires the ad's ClickTracking on the way."""
     usable = landing_pages(ad, counts)
     return (click_path(session, break_id, ad_index),) if usable and session.server_beacons else usable
 

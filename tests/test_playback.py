@@ -328,7 +328,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
                 ad = next(a for a in snapshot["ads"] if snapshot["currentSn"] in ad_ranges([a])[0])
                 assert not snapshot["overlayHidden"] and page.locator("#ad-overlay").is_visible()
                 assert snapshot["overlayText"].endswith(f"Ad: {ad['title']} — learn more"), snapshot["overlayText"]
-                # Server-side beacons: the clickThrough is the proxy's click URL (issue #12 §4).
+                # Server-side beacons: the clickThrough (seed 000) is the proxy's click URL, which fires ClickTracking.
                 href = click_through(ad)
                 assert href is not None and href.startswith(f"/v1/ssai/click/{channel}/{snapshot['sessionId']}/")
                 assert snapshot["overlayHref"] == demo_server + href
@@ -336,9 +336,9 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
                 page.screenshot(path=str(ad_screenshot))
                 # A click opens it in a new tab: the proxy fires the ad's ClickTracking and redirects to the
                 # landing page (answered locally: no Internet here).
-                with page.context.expect_page(timeout=10_000) as landing:
-                    page.locator("#ad-overlay").click(timeout=3_000)
-                landing.value.wait_for_url(LANDING + ad["adId"], timeout=10_000)
+                with page.context.expect_page(timeout=30_000) as landing:
+                    page.locator("#ad-overlay").click(timeout=30_000, no_wait_after=True)
+                landing.value.wait_for_url(LANDING + ad["adId"], timeout=30_000)
                 landing.value.close()
                 clicked = ad["adId"]
             if snapshot["state"] == "content":

@@ -113,5 +113,5 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         routes=routes,
         lifespan=lifespan,
         exception_handlers={ProxyError: proxy_error},
-        middleware=cors.middleware(settings),  # players on pages of other origins (issue 12)
+        middleware=cors.middleware(settings),  # players on pages of other origins (Fetch standard, CORS)
     )

@@ -1,4 +1,4 @@
-"""CORS (issue 12 §1): every route a player or its page calls answers pages of other origins; the control API does
+"""CORS: every route a player or its page calls answers pages of other origins; the control API does
 not unless told to. Through HTTP on real servers: the demo (default settings) and proxies with restricted lists."""
 
 from __future__ import annotations
