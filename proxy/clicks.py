@@ -15,16 +15,10 @@ out of the tracking API (counted `omitted`) and the click route refuses it (404,
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-from proxy.ads.errors import tracking_url
 from proxy.ads.models import Ad
-from proxy.beacons import BeaconQueue
-from proxy.decisions import DecisionService
 from proxy.egress import ALLOWED_SCHEMES
 from proxy.errors import NotFound
 from proxy.impressions import ImpressionTracker
@@ -80,14 +74,8 @@ def _inserted(session: Session, ad_ref: str) -> tuple[Decided, int]:
 
 
 class ClickTracker:
-    def __init__(
-        self,
-        beacons: BeaconQueue,
-        decisions: DecisionService,
-        guard_ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.beacons, self.decisions, self.guard_ttl, self.clock = beacons, decisions, guard_ttl, clock
+    def __init__(self, impressions: ImpressionTracker) -> None:
+        self.impressions = impressions  # its beacon guard, headers, macros and queue
         # redirected (302s), unique (first click of a session's ad), refused (route), omitted (tracking API)
         self.counts: Counter[str] = Counter()
 
@@ -111,17 +99,10 @@ class ClickTracker:
     def _track(self, config: ChannelConfig, session: Session, decided: Decided, index: int) -> None:
         assert decided.fill is not None
         brk = decided.fill.brk
-        key, now = (brk.id, index, EVENT), self.clock()
-        ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
-        fired = session.fired if session.fired is not None else {}
-        if now - fired.get(key, -ttl) < ttl:
+        if not self.impressions.first_time(config, session, (brk.id, index, EVENT)):
             return
-        fired[key] = now
-        session.fired = fired
         self.counts["unique"] += 1
         templates = decided.ads[index].click_tracking
         if templates:
-            headers = self.decisions.beacon_headers(config, session, brk)
-            macros = ImpressionTracker._macros(session)
-            for template in templates:
-                self.beacons.fire(tracking_url(template, timestamp=datetime.now(UTC), macros=macros), headers, EVENT)
+            headers = self.impressions.decisions.beacon_headers(config, session, brk)
+            self.impressions.fire_vast(session, templates, headers, EVENT)

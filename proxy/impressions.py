@@ -9,7 +9,7 @@ through the bounded beacon queue, so the redirect itself never waits on a tracki
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from proxy.ads.errors import tracking_url
@@ -97,28 +97,36 @@ class ImpressionTracker:
     def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
         assert item.ad_index is not None
         ad = decided.ads[item.ad_index]
-        now = self.clock()
-        ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
-        fired = session.fired if session.fired is not None else {}
         headers: dict[str, str] | None = None
         for event in segment_events(item.creative.durations, item.index):
-            key = (fill.brk.id, item.ad_index, event)
-            if now - fired.get(key, -ttl) < ttl:
+            if not self.first_time(config, session, (fill.brk.id, item.ad_index, event)):
                 continue
-            fired[key] = now
             headers = headers if headers is not None else self.decisions.beacon_headers(config, session, fill.brk)
-            for template in event_urls(ad, event):
-                url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
-                self.beacons.fire(url, headers, event)
+            self.fire_vast(session, event_urls(ad, event), headers, event)
             kinds = self._kinds(event, fill, item)
             for kind, url in self.decisions.template_beacons(config, session, fill.brk, kinds):
                 self.beacons.fire(url, headers, kind)
             for vmap_event in (VMAP_EVENTS[kind] for kind in kinds if kind in VMAP_EVENTS):
-                for name, template in decided.break_tracking:
-                    if name == vmap_event:
-                        url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
-                        self.beacons.fire(url, headers, vmap_event)
+                templates = [template for name, template in decided.break_tracking if name == vmap_event]
+                self.fire_vast(session, templates, headers, vmap_event)
+
+    def first_time(self, config: ChannelConfig, session: Session, key: tuple[str, int, str]) -> bool:
+        """The beacon guard: True (and `key` recorded) unless `key` fired for the session within the guard TTL
+        (the session's whole life with seed 003 `extend_beacon_guard_ttl`)."""
+        now = self.clock()
+        ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
+        fired = session.fired if session.fired is not None else {}
         session.fired = fired
+        if now - fired.get(key, -ttl) < ttl:
+            return False
+        fired[key] = now
+        return True
+
+    def fire_vast(self, session: Session, templates: Iterable[str], headers: dict[str, str], event: str) -> None:
+        """Queue VAST tracking URLs with their macros expanded for the session's viewer."""
+        for template in templates:
+            url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
+            self.beacons.fire(url, headers, event)
 
     @staticmethod
     def _kinds(event: str, fill: Fill, item: Item) -> tuple[str, ...]:

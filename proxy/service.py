@@ -31,6 +31,11 @@ MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters 
 ASSET_CLEANUP_EVERY = 3600.0
 
 
+def _check_params(params: Mapping[str, str]) -> None:
+    if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
+        raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
+
+
 def pipeline_options(settings: Settings) -> PipelineOptions:
     return PipelineOptions(
         base_url=settings.asset_base_url,
@@ -82,7 +87,7 @@ class Service:
             clock=clock,
         )
         self.impressions = ImpressionTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
-        self.clicks = ClickTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
+        self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
         # (issue #5: a session keeps the configuration it started with).
@@ -149,8 +154,7 @@ class Service:
     async def create_session(
         self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
     ) -> Session:
-        if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
-            raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
+        _check_params(params)
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
@@ -166,9 +170,8 @@ class Service:
     def add_params(self, session: Session, params: Mapping[str, str]) -> None:
         """Ad parameters sent after the session was created, for its breaks not decided yet (same limit)."""
         merged = {**(session.params or {}), **params}
-        if sum(len(k) + len(v) for k, v in merged.items()) > MAX_PARAMS_CHARS:
-            raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
-        session.add_params(params)
+        _check_params(merged)
+        session.params = merged
 
     def session(self, channel: str, session_id: str) -> Session:
         session = self.sessions.get(session_id)

@@ -101,10 +101,6 @@ class Session:
             if self.fired is not None:
                 self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
 
-    def add_params(self, params: Mapping[str, str]) -> None:
-        """Ad parameters a player sent later (on a master request): they apply to breaks not decided yet."""
-        self.params = {**(self.params or {}), **params}
-
     def timeline_shift(self, before_msn: int) -> float:
         """Seconds the session's timeline has moved against the origin's by the breaks it played before
         `before_msn`: what their ads and slate lasted minus the content they replaced (`Fill.shift`)."""

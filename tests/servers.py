@@ -1,5 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from proxy import accounts
+from proxy.db import Database
 from proxy.testing import LOCAL_POLICY, free_port, local_settings, run_server
 
-__all__ = ["LOCAL_POLICY", "free_port", "local_settings", "run_server"]
+__all__ = ["LOCAL_POLICY", "api_key", "free_port", "local_settings", "run_server"]
+
+
+async def api_key(data_dir: Path, account: str = "op", name: str = "Operator") -> str:
+    """An API key of a new account in the store of `data_dir` (before the app opens it), as an operator makes
+    one with `ssai-proxy account create` and `key create`."""
+    db = Database.from_settings("", data_dir)
+    await db.migrate()
+    await accounts.create_account(db, name, account)
+    key = await accounts.create_api_key(db, account)
+    await db.close()
+    return key

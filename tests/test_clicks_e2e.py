@@ -1,4 +1,4 @@
-"""Issue #12 §4 through real uvicorn servers: with server-side beacons the tracking API's clickThrough is the
+"""Click tracking through real uvicorn servers: with server-side beacons the tracking API's clickThrough is the
 proxy's click URL, which answers 302 to the landing page every time and fires the ad's ClickTracking (its
 Wrapper's too) once per session and ad, with the viewer's identity; an unknown ad is a 404; a `javascript:` or
 `data:` landing page is never listed nor redirected to, and counted; client-side reporting lists the landing page

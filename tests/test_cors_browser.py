@@ -1,4 +1,4 @@
-"""Issue 12 §1: hls.js on a page of another origin plays a stitched session through an ad break.
+"""CORS: hls.js on a page of another origin plays a stitched session through an ad break.
 
 The demo player page (proxy/demo/static/: hls.js vendored) is served by a plain static server on a port of its
 own, and told where the proxy is (`?proxy=`): every call it makes to the proxy (the session POST with its JSON

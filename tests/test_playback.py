@@ -270,7 +270,7 @@ def check_server_beacons(demo_server: str, session_id: str, requested: list[str]
     """Issue #6: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
     (ad, event) once, with the viewer's identity (the demo ad server records every hit). hls.js buffers ahead,
     so an ad whose first segment it fetched counts, played or not; each 6 s break here holds one 6 s ad.
-    Issue #12 §4: the one click on creative `clicked` fired its ClickTracking once."""
+    Click tracking: the one click on creative `clicked` fired its ClickTracking once."""
     started = {url.rsplit("/", 2)[1] for url in requested if "/seg/" in url and url.rsplit("/", 1)[1].startswith("0.")}
     sid = str(uuid.UUID(hex=session_id))  # the demo ad tag's sid=[session.uuid]
     deadline = time.monotonic() + 10

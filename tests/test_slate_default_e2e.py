@@ -20,25 +20,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from proxy import accounts
 from proxy.assetstore import creative_folder
-from proxy.db import Database
 from proxy.settings import Settings
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.media import make_source
-from tests.servers import free_port, run_server
+from tests.servers import api_key, free_port, run_server
 
 WAIT = 240.0  # seconds for two slate transcodes and a break on a loaded machine: a bound, not a measure
-
-
-async def _key(data_dir: Path) -> str:
-    db = Database.from_settings("", data_dir)
-    await db.migrate()
-    await accounts.create_account(db, "Acme", "acme")
-    key = await accounts.create_api_key(db, "acme")
-    await db.close()
-    return key
 
 
 async def _json(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
@@ -86,7 +75,7 @@ async def test_sessions_after_the_default_moved_play_the_new_default(tmp_path: P
     files = Starlette(routes=[Route("/media/{name}.mp4", serve)])
     origin = FakeOrigin(td=2, window=6, every=5, break_segments=2)
     port, data = free_port(), tmp_path / "data"
-    headers = {"X-API-KEY": await _key(data)}
+    headers = {"X-API-KEY": await api_key(data, "acme", "Acme")}
     settings = Settings(port=port, data_dir=data, egress_allow_loopback=True, transcode_preset="ultrafast")
     with (
         run_server(files, free_port()) as files_url,

@@ -80,11 +80,10 @@ def _client_reporting(mode: object) -> bool:
 
 def _client(request: Request) -> Client:
     """The viewer: X-Forwarded-For's first address when a load balancer set it, else the peer (seed 002)."""
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    peer = request.client.host if request.client else ""
     headers = request.headers
     raw = headers.get("x-forwarded-for", "")
-    return Client(forwarded or peer, headers.get("user-agent", ""), headers.get("referer", ""), raw)
+    peer = request.client.host if request.client else ""
+    return Client(raw.split(",")[0].strip() or peer, headers.get("user-agent", ""), headers.get("referer", ""), raw)
 
 
 async def create_session(request: Request) -> Response:
@@ -179,7 +178,7 @@ async def content_segment(request: Request) -> Response:
 
 
 async def click(request: Request) -> Response:
-    """Issue #12 §4: a 302 to the ad's landing page; with server-side beacons its ClickTracking is queued once."""
+    """A 302 to the ad's landing page; with server-side beacons its ClickTracking is queued once."""
     params = request.path_params
     service = _service(request)
     session = service.session(params["channel"], params["session"])

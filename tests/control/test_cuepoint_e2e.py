@@ -17,14 +17,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from proxy import accounts
-from proxy.db import Database
 from proxy.settings import Settings
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.media import make_source
-from tests.servers import free_port, local_settings, run_server
+from tests.servers import api_key, free_port, local_settings, run_server
 
 TD = 2
 NO_EDGE = 10**9
@@ -38,15 +36,6 @@ def fake_identity(uri: str) -> str:
         index = int(SEGMENT_NUMBER.findall(uri)[-1])
         return f"ad:slate:{index}"
     return f"content:c{uri.rsplit('/', 1)[1].removesuffix('.ts')}"
-
-
-async def _key(data_dir: Path) -> str:
-    db = Database.from_settings("", data_dir)
-    await db.migrate()
-    await accounts.create_account(db, "Operator", "op")
-    key = await accounts.create_api_key(db, "op")
-    await db.close()
-    return key
 
 
 def _file_server(path: Path) -> Starlette:
@@ -97,7 +86,7 @@ async def _play(http: aiohttp.ClientSession, base: str, seconds: float) -> dict[
 
 async def test_an_api_made_channel_plays_the_ads_of_an_inserted_cue_point(tmp_path: Path) -> None:
     origin = FakeOrigin(td=TD, window=6, every=10**6)  # the origin itself signals no break
-    key = await _key(tmp_path)
+    key = await api_key(tmp_path)
     slate = make_source(tmp_path, "square-video-only")
     settings = local_settings(data_dir=tmp_path, config_refresh=0.5)
     with (
@@ -117,7 +106,7 @@ async def test_an_api_made_channel_plays_the_ads_of_an_inserted_cue_point(tmp_pa
 
 
 async def test_a_channel_made_in_one_process_is_played_by_another_within_5_s(tmp_path: Path) -> None:
-    key = await _key(tmp_path)
+    key = await api_key(tmp_path)
     settings = Settings(data_dir=tmp_path, config_refresh=2.0)
     with TestClient(create_app(settings)) as writer, TestClient(create_app(settings)) as reader:
         body = {"name": "shared", "origin": "https://origin.invalid/master.m3u8"}

@@ -1,25 +1,11 @@
-"""A channel made through the control API as an operator would: an account and key in the store, a seed 002
+"""A channel made through the control API as an operator would: a seed 002
 application with the given ad tag, and a channel naming it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import aiohttp
-
-from proxy import accounts
-from proxy.db import Database
-
-
-async def api_key(data_dir: Path) -> str:
-    """An API key of a new account `op` in the store of `data_dir` (before the app opens it)."""
-    db = Database.from_settings("", data_dir)
-    await db.migrate()
-    await accounts.create_account(db, "Operator", "op")
-    key = await accounts.create_api_key(db, "op")
-    await db.close()
-    return key
 
 
 async def create_channel(

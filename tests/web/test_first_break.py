@@ -13,8 +13,8 @@ import aiohttp
 from proxy.settings import ChannelConfig, Settings, Transform
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
-from tests.servers import free_port, run_server
-from tests.web.apichannel import api_key, create_channel
+from tests.servers import api_key, free_port, run_server
+from tests.web.apichannel import create_channel
 
 TD = 2
 EVERY = 6  # a break of 4 segments (the fake ad's length) every 6 segments: the first comes within 2 TDs

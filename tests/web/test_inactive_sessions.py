@@ -14,8 +14,8 @@ import aiohttp
 from proxy.settings import Settings
 from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
-from tests.servers import free_port, run_server
-from tests.web.apichannel import api_key, create_channel
+from tests.servers import api_key, free_port, run_server
+from tests.web.apichannel import create_channel
 
 TD = 2
 # The proxy's activity window for this channel: TD + min(decision wait, TD/2) + the default 0.5 s spread.

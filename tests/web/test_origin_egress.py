@@ -16,12 +16,10 @@ from typing import Any
 
 import aiohttp
 
-from proxy import accounts
-from proxy.db import Database
 from proxy.settings import ChannelConfig, Settings
 from proxy.web.app import create_app
 from tests.rawhttp import RawOrigin, redirect
-from tests.servers import free_port, local_settings, run_server
+from tests.servers import api_key, free_port, local_settings, run_server
 
 POLICY = "refused by the egress policy"
 
@@ -95,15 +93,6 @@ async def test_every_redirect_is_checked_and_an_allowed_one_followed(tmp_path: P
     assert origin.requests["/metadata.m3u8"] == 1 and origin.requests["/master.m3u8"] == 1
 
 
-async def _key(data_dir: Path) -> str:
-    db = Database.from_settings("", data_dir)
-    await db.migrate()
-    await accounts.create_account(db, "Operator", "op")
-    key = await accounts.create_api_key(db, "op")
-    await db.close()
-    return key
-
-
 async def _channels(http: aiohttp.ClientSession, base: str) -> dict[str, str]:
     async with http.get(f"{base}/v1/ssai/channels") as answer:
         return {channel["name"]: channel["origin"] for channel in await answer.json()}
@@ -119,7 +108,7 @@ async def test_the_api_refuses_an_origin_the_policy_refuses_naming_the_field(tmp
         "http://169.254.169.254/latest/meta-data/": "cloud metadata address",
         "http://metadata.google.internal/master.m3u8": "cloud metadata service name",
     }
-    async with proxy(Settings(data_dir=tmp_path), await _key(tmp_path)) as (base, http):
+    async with proxy(Settings(data_dir=tmp_path), await api_key(tmp_path)) as (base, http):
         for url, reason in refused.items():
             async with http.post(f"{base}/v1/ssai/channels", json={"name": "news", "origin": url}) as answer:
                 error = (await answer.json())["error"]
@@ -136,7 +125,7 @@ async def test_the_api_refuses_an_origin_the_policy_refuses_naming_the_field(tmp
 
 async def test_private_origins_are_accepted_when_the_operator_allows_them_metadata_never(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, egress_allow_private=True)
-    async with proxy(settings, await _key(tmp_path)) as (base, http):
+    async with proxy(settings, await api_key(tmp_path)) as (base, http):
         body = {"name": "lan", "origin": "http://10.0.0.1/master.m3u8"}
         async with http.post(f"{base}/v1/ssai/channels", json=body) as answer:
             assert answer.status == 201, await answer.text()
