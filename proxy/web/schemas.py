@@ -32,7 +32,7 @@ from pydantic_core import ErrorDetails
 
 from proxy.ads import xslt
 from proxy.ads.macros import compile_ad_tag, compile_headers
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, TransformRefused
 from proxy.settings import ad_response_of, flat_metadata
 
 __all__ = [
@@ -134,9 +134,9 @@ def _header_value(value: str) -> str:
     return value
 
 
-def _refusal(error: BadRequest) -> ValueError:
+def _refusal(error: TransformRefused) -> ValueError:
     """proxy.ads.xslt's reason, cut: it may quote an expression of the stylesheet at length."""
-    reason = error.message.removeprefix("transform refused: ")
+    reason = error.detail
     if len(reason) > SHOWN_CHARS:
         reason = reason[:SHOWN_CHARS] + "…"
     return ValueError(f"expected a transform the proxy accepts: {reason}")
@@ -145,7 +145,7 @@ def _refusal(error: BadRequest) -> ValueError:
 def _stylesheet(value: str) -> str:
     try:
         xslt.compile_check(value)
-    except BadRequest as error:
+    except TransformRefused as error:
         raise _refusal(error) from None
     except ValueError:  # a lone surrogate cannot be encoded as UTF-8 (only from Python callers: JSON refuses it)
         raise ValueError("expected an XSLT 1.0 stylesheet in valid UTF-8") from None
@@ -155,7 +155,7 @@ def _stylesheet(value: str) -> str:
 def _xpath(value: str) -> str:
     try:
         xslt.check_xpath(value)
-    except BadRequest as error:
+    except TransformRefused as error:
         raise _refusal(error) from None
     return value
 
