@@ -49,8 +49,9 @@ class RequestTooLarge(BadRequest):
 
     status_code = 413
 
-    def __init__(self, what: str, size: int, limit: int) -> None:
-        super().__init__(f"{what} is {size} bytes: expected at most {limit}")
+    def __init__(self, size: int, limit: int, *, complete: bool = True) -> None:
+        size_text = f"{size} bytes" if complete else f"at least {size} bytes (the rest was not read)"
+        super().__init__(f"body is {size_text}: expected at most {limit} bytes")
         self.size, self.limit = size, limit
 
 
