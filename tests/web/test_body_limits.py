@@ -137,3 +137,13 @@ async def test_a_streamed_body_is_refused_as_soon_as_it_passes_its_limit(proxy: 
     assert answer.status == 413, answer.body[:300]
     message = orjson.loads(answer.body)["error"]
     assert message.startswith("body is at least ") and message.endswith(f": expected at most {limit} bytes")
+
+
+async def test_the_openapi_document_states_the_413_of_every_request_body(proxy: Proxy) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{proxy.base}/openapi.json") as response:
+        paths = (await response.json())["paths"]
+    with_body = {(path, method): op["responses"] for path, ops in paths.items() for method, op in ops.items()
+                 if "requestBody" in op}  # fmt: skip
+    assert ("/v1/ssai/applications", "post") in with_body
+    undocumented = sorted(where for where, responses in with_body.items() if "413" not in responses)
+    assert not undocumented, f"request bodies without their 413: {undocumented}"
