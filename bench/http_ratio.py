@@ -1,13 +1,17 @@
 """HTTP benchmark: stitched media playlists per second from one server process, against a baseline endpoint
 of the same app returning the same bytes without any work, then latency at half the stitched maximum.
 
-The server (`ssai-proxy demo`, one process) runs on core 0 and the load generators on core 1 (taskset),
-so neither steals the other's CPU (reference/perf-reliability.md §4.3). Maximum rates come from wrk
-(closed loop, 32 connections); the latency figure from an open-loop generator that sends at a fixed rate
-and measures from each request's scheduled time, so a slow server cannot hide its queueing delay
-(coordinated omission). Run: `python -m bench.http_ratio [--out PATH]` (needs wrk: `apt-get install wrk`); the
-figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json` updates
-the recorded one). The server listens on a free port.
+The server (`ssai-proxy demo`, one process) runs on core 0 and the load generators on core 1 (taskset), so
+neither steals the other's CPU. Maximum rates come from wrk (closed loop, 32 connections) in short rounds that
+alternate the two sides (bench/rounds.py): each side's median and spread, the ratio of the medians with the
+spread of the per-round ratios, the machine's load, steal and other processes' CPU share, and a warning (and
+`"trustworthy": false` in the JSON) when the machine was too busy for the figure to mean anything. The latency
+figure comes from an open-loop generator that sends at a fixed rate and measures from each request's scheduled
+time, so a slow server cannot hide its queueing delay (coordinated omission).
+
+Run: `python -m bench.http_ratio [--rounds N] [--seconds S] [--out PATH]` (needs wrk: `apt-get install wrk`).
+The figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json`
+updates the recorded one). The server listens on a free port.
 
 `--cors` measures instead what CORS costs the hot path: two servers of this build, one answering
 every origin (`SSAI_CORS_ORIGINS=*`, the default) and one without CORS (`SSAI_CORS_ORIGINS=`), both on core 0,
@@ -22,14 +26,18 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.output import write_result
+from bench.rounds import MachineWatch, compare, interleaved, process_cpu_seconds
 from proxy.testing import free_port
 
 PORT = free_port()
@@ -86,12 +94,6 @@ def wrk_run(url: str, seconds: int, headers: tuple[str, ...] = ()) -> tuple[floa
     return float(rate.group(1)), int(count.group(1))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (proc(5): fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def open_loop(path: str, rate: float, seconds: float, connections: int = 16, port: int = PORT) -> list[float]:
     """Send `rate` requests per second spread over keep-alive connections; latency from the scheduled time."""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
@@ -119,24 +121,22 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-def stitched_vs_baseline(data_dir: str, port: int) -> dict[str, object]:
+def stitched_vs_baseline(data_dir: str, port: int, rounds: int, seconds: int) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}"
     server = start_server(data_dir, port)
     try:
         session = session_with_ads(base)
         stitched = f"/v1/ssai/media/demo/{session}/v0.m3u8"
         baseline = f"/v1/ssai/_baseline/demo/{session}/v0.m3u8"
-        urllib.request.urlopen(base + stitched).read()
-        rates = {"stitched": 0.0, "baseline": 0.0}
-        for _ in range(2):  # alternate, keep the best of each, so drift does not favour one side
-            for name, path in (("stitched", stitched), ("baseline", baseline)):
-                rates[name] = max(rates[name], wrk(base + path))
-        half = rates["stitched"] / 2
+        for path in (stitched, baseline):  # warm-up, not counted
+            wrk(base + path, 1)
+        watch = MachineWatch([server.pid])
+        sides = {"stitched": _rate(base + stitched, seconds), "baseline": _rate(base + baseline, seconds)}
+        runs = interleaved(sides, rounds)
+        result = compare(runs, "stitched", "baseline", watch.report())
+        half = statistics.median(runs["stitched"]) / 2
         latencies = asyncio.run(open_loop(stitched, half, 10, port=port))
-        return {
-            "stitched_rps": round(rates["stitched"]),
-            "baseline_rps": round(rates["baseline"]),
-            "ratio": round(rates["stitched"] / rates["baseline"], 3),
+        return result | {
             "open_loop_rate": round(half),
             "p50_ms": round(percentile(latencies, 50) * 1000, 2),
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
@@ -147,10 +147,13 @@ def stitched_vs_baseline(data_dir: str, port: int) -> dict[str, object]:
         server.wait(timeout=10)
 
 
-def cors_on_vs_off(data_dir: str, rounds: int = 6, seconds: int = 5) -> dict[str, object]:
-    """The same stitched playlist from a server with CORS for every origin and one without CORS. Runs alternate;
-    besides the best rates, each server's CPU time per request is measured (/proc), which a loaded machine's
-    other processes disturb far less than a rate."""
+def _rate(url: str, seconds: int, headers: tuple[str, ...] = ()) -> Callable[[], float]:
+    return lambda: wrk_run(url, seconds, headers)[0]
+
+
+def cors_on_vs_off(data_dir: str, rounds: int, seconds: int) -> dict[str, object]:
+    """The same stitched playlist from a server with CORS for every origin and one without CORS, in interleaved
+    rounds; besides the rates, each server's CPU time per request (/proc), which other processes disturb less."""
     ports = {"cors": free_port(), "no_cors": free_port()}
     servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -161,26 +164,49 @@ def cors_on_vs_off(data_dir: str, rounds: int = 6, seconds: int = 5) -> dict[str
             urls[name] = f"{base}/v1/ssai/media/demo/{session_with_ads(base)}/v0.m3u8"
         granted = urllib.request.urlopen(urllib.request.Request(urls["cors"], headers={"Origin": ORIGIN}))
         assert granted.headers["Access-Control-Allow-Origin"] == "*", "the CORS server does not answer CORS"
-        runs: dict[str, list[tuple[float, float]]] = {"cors": [], "no_cors": []}
-        for index in range(rounds):
-            for name in ("cors", "no_cors") if index % 2 == 0 else ("no_cors", "cors"):
-                before = cpu_seconds(servers[name].pid)
+        cpu: dict[str, list[float]] = {"cors": [], "no_cors": []}
+
+        def side(name: str) -> Callable[[], float]:
+            def measure() -> float:
+                before = process_cpu_seconds(servers[name].pid)
                 rate, count = wrk_run(urls[name], seconds, (f"Origin: {ORIGIN}",))
-                runs[name].append((rate, (cpu_seconds(servers[name].pid) - before) / count * 1e6))
+                cpu[name].append((process_cpu_seconds(servers[name].pid) - before) / count * 1e6)
+                return rate
+
+            return measure
+
+        watch = MachineWatch([server.pid for server in servers.values()])
+        runs = interleaved({name: side(name) for name in ("cors", "no_cors")}, rounds)
+        result = compare(runs, "cors", "no_cors", watch.report())
     finally:
         for server in servers.values():
             server.terminate()
             server.wait(timeout=10)
-    best = {name: max(rate for rate, _ in found) for name, found in runs.items()}
-    cpu = {name: sorted(us for _, us in found)[len(found) // 2] for name, found in runs.items()}
-    return {
-        "cors_rps": round(best["cors"]),
-        "no_cors_rps": round(best["no_cors"]),
-        "ratio": round(best["cors"] / best["no_cors"], 3),
-        "cors_cpu_us_per_request": round(cpu["cors"], 1),
-        "no_cors_cpu_us_per_request": round(cpu["no_cors"], 1),
-        "cpu_ratio": round(cpu["no_cors"] / cpu["cors"], 3),  # as a rate ratio: below 1 is what CORS costs
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
+    return result | {
+        "cors_cpu_us_per_request": round(median_cpu["cors"], 1),
+        "no_cors_cpu_us_per_request": round(median_cpu["no_cors"], 1),
+        "cpu_ratio": round(median_cpu["no_cors"] / median_cpu["cors"], 3),  # as a rate ratio: below 1 is CORS's cost
     }
+
+
+def summary(result: dict[str, Any]) -> str:
+    """One line per side and the ratio with its spread; the warnings, loud, when the figure is not to be trusted."""
+    lines = [
+        f"{name}: median {side['median']} req/s (rounds {side['min']}–{side['max']}, IQR {side['q1']}–{side['q3']})"
+        for name, side in result["sides"].items()
+    ]
+    spread = result["ratio_per_round"]
+    per_round = f"per round {spread['min']}–{spread['max']}, IQR {spread['q1']}–{spread['q3']}"
+    lines.append(f"ratio of medians {result['ratio']} ({per_round})")
+    machine = result["machine"]
+    lines.append(
+        f"machine: {machine['cores']} cores, load {machine['load_average_before']} → {machine['load_average_after']}, "
+        f"steal {machine['steal_share']:.1%}, other processes {machine['other_cpu_share']:.1%} of the CPU"
+    )
+    for warning in result["warnings"]:
+        lines.append(f"WARNING: not a measurement: {warning}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,14 +215,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--data-dir", help="the demo's data (default: a temporary folder, removed after)")
     parser.add_argument("--out", type=Path, help="the result file (default: bench/results/latest/, untracked)")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds per side, interleaved (default: 8)")
+    parser.add_argument("--seconds", type=int, default=3, help="length of one round in seconds (default: 3)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     with tempfile.TemporaryDirectory(prefix="ssai-bench-") as scratch:
         data_dir = args.data_dir or scratch
-        result = cors_on_vs_off(data_dir) if args.cors else stitched_vs_baseline(data_dir, args.port or free_port())
-    print(f"written to {write_result(result, 'http_ratio_cors' if args.cors else 'http_ratio', args.out)}")
+        if args.cors:
+            result = cors_on_vs_off(data_dir, args.rounds, args.seconds)
+        else:
+            result = stitched_vs_baseline(data_dir, args.port or free_port(), args.rounds, args.seconds)
     print(json.dumps(result, indent=2))
+    print(summary(result))
+    print(f"written to {write_result(result, 'http_ratio_cors' if args.cors else 'http_ratio', args.out)}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInf
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
 from proxy.beacons import BeaconQueue
-from proxy.errors import AdError, ConfigError, OriginError, ProxyError
+from proxy.errors import AdError, ConfigError, OriginError, OriginTimeout, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -310,11 +310,10 @@ class DecisionService:
         return _context(info, session, config.channel if config is not None else ChannelInfo(), brk)
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
-        if isinstance(error, TimeoutError):
-            reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
+        if isinstance(error, ProxyError):
+            reason, message = failure_reason(error), error.message
         else:
-            message = getattr(error, "message", str(error))
-            reason = "ADS_TIMEOUT" if "longer than" in message else getattr(error, "reason", "ADS_ERROR")
+            reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
         self.counts[reason] += 1
         who = session.id if session else "every session"
         log.warning("break %s (%s): %s: %s; slate", brk.id, who, reason, message)
@@ -366,6 +365,15 @@ class DecisionService:
             log.info("break %s (%s): skipped ad %r: %s: %s", brk.id, who, skip.ad_id, skip.reason, skip.detail)
             for template in skip.error_urls if skip.code else ():
                 self.beacons.fire(error_url(template, skip.code, timestamp=now))
+
+
+def failure_reason(error: ProxyError) -> str:
+    """The skip reason of a decision that failed as a whole, by the error's type: an ad error knows its own (a
+    transform's timeout is TRANSFORM_FAILED), an ad server slower than its timeout is ADS_TIMEOUT, any other
+    failed fetch ADS_ERROR."""
+    if isinstance(error, AdError):
+        return error.reason
+    return "ADS_TIMEOUT" if isinstance(error, OriginTimeout) else "ADS_ERROR"
 
 
 def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk: Break | None) -> AdContext:

@@ -3,6 +3,8 @@
 ProxyError                      500
 ├── ConfigError                 500  bad settings or channel file (raised at start-up)
 ├── BadRequest                  400  a viewer's or operator's input, naming the field and the value
+│   ├── RequestTooLarge         413  a request body over the limit of its kind
+│   └── TransformRefused        400  a stylesheet or XPath the static check refuses (`detail`: why)
 ├── Unauthorized                401  missing or wrong API key, OAuth client or bearer token
 ├── Forbidden                   403  a read-only token asked to change something
 ├── NotFound                    404
@@ -16,10 +18,14 @@ ProxyError                      500
 │   └── FetchRefused            502  a URL (or a redirect's target) the egress policy refuses
 └── AdError                     (never reaches a viewer: the break gets slate or content)
     ├── AdResponseError              a VAST that cannot be used
+    │   └── TransformError           an ad_configuration_transforms stylesheet failed (TRANSFORM_FAILED)
+    │       └── TransformTimeout     … by running over its time limit
     └── AdMediaError                 a creative whose renditions cannot be stitched
 """
 
 from __future__ import annotations
+
+TRANSFORM_FAILED = "TRANSFORM_FAILED"  # the skip reason of every transform failure
 
 
 class ProxyError(Exception):
@@ -36,6 +42,25 @@ class ConfigError(ProxyError):
 
 class BadRequest(ProxyError):
     status_code = 400
+
+
+class RequestTooLarge(BadRequest):
+    """A request body over the limit of its kind (RFC 9110 §15.5.14: 413 Content Too Large)."""
+
+    status_code = 413
+
+    def __init__(self, size: int, limit: int, *, complete: bool = True) -> None:
+        size_text = f"{size} bytes" if complete else f"at least {size} bytes (the rest was not read)"
+        super().__init__(f"body is {size_text}: expected at most {limit} bytes")
+        self.size, self.limit = size, limit
+
+
+class TransformRefused(BadRequest):
+    """A stylesheet or XPath selector refused before anything runs; `detail` says why without the prefix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"transform refused: {detail}")
+        self.detail = detail
 
 
 class Unauthorized(ProxyError):
@@ -130,3 +155,16 @@ class AdResponseError(AdError):
 
 class AdMediaError(AdError):
     pass
+
+
+class TransformError(AdResponseError):
+    """An ad_configuration_transforms stylesheet that failed on a response: refused, erroneous, over a limit,
+    or its worker gone. The break's skip reason is the transform's, whatever the failure."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(TRANSFORM_FAILED, message)
+
+
+class TransformTimeout(TransformError):
+    """The transform ran over its wall-clock limit (its worker was killed): the transform's failure, not the
+    ad server's, so never counted as ADS_TIMEOUT."""

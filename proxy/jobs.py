@@ -25,12 +25,14 @@ KEEP_FINISHED = 10_000  # finished job records kept for the job list; older ones
 
 
 class JobFailed(Exception):
-    """A job's failure: `stage` is download, probe, transcode or verify."""
+    """A job's failure: `stage` is download, probe, transcode or verify; `timed_out` when it ran out of time
+    (told by the type of the error that ended it, never by its text)."""
 
-    def __init__(self, stage: str, message: str) -> None:
+    def __init__(self, stage: str, message: str, *, timed_out: bool = False) -> None:
         super().__init__(f"{stage}: {message}")
         self.stage = stage
         self.message = message
+        self.timed_out = timed_out
 
 
 @dataclass(slots=True)
@@ -44,6 +46,7 @@ class Job:
     percent: float = 0.0
     stage: str | None = None  # where it failed
     error: str | None = None
+    timed_out: bool = False  # the failure was a timeout (a download's: VAST error 402 rather than 401)
     created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
@@ -118,6 +121,7 @@ class JobQueue:
                 await work(job)
             except JobFailed as failed:
                 self._fail(job, failed.stage, failed.message)
+                job.timed_out = failed.timed_out
             except asyncio.CancelledError:
                 self._fail(job, "cancelled", "the proxy stopped")
                 raise

@@ -23,7 +23,7 @@ from cachetools import LRUCache
 from proxy.ads.errors import ErrorCode
 from proxy.assets import build_creative
 from proxy.assetstore import AssetStore, creative_folder
-from proxy.errors import OriginError, ProxyError
+from proxy.errors import OriginError, OriginTimeout, ProxyError
 from proxy.hls.fill import Creative
 from proxy.hls.master import Track
 from proxy.hls.playlist import parse_media
@@ -63,8 +63,7 @@ def failure_code(job: Job) -> int:
     """A failed download is "MediaFile not found" (402 when it timed out); a file ffmpeg cannot use is a
     "problem displaying MediaFile" (VAST 4.3 error table)."""
     if job.stage == "download":
-        timed_out = "took longer than" in (job.error or "")
-        return ErrorCode.MEDIA_TIMEOUT if timed_out else ErrorCode.MEDIA_NOT_FOUND
+        return ErrorCode.MEDIA_TIMEOUT if job.timed_out else ErrorCode.MEDIA_NOT_FOUND
     return ErrorCode.MEDIA_DISPLAY
 
 
@@ -169,7 +168,7 @@ class MediaPipeline:
                 source, path, timeout=self.options.download_timeout, max_bytes=self.options.max_bytes
             )
         except OriginError as error:
-            raise JobFailed("download", error.message) from None
+            raise JobFailed("download", error.message, timed_out=isinstance(error, OriginTimeout)) from None
         return path
 
     def _transcode(self, job: Job, source: Path, profile: TranscodeProfile | None, out: Path) -> None:

@@ -70,7 +70,7 @@ class Service:
             self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
         )
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
-        self.transforms = TransformPool(settings.transform_workers) if needs_pool else None
+        self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
         self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, pipeline_options(settings))
@@ -118,7 +118,7 @@ class Service:
         if runtime is None:
             self.decisions.configure(config)  # stored configurations were compiled when written
             if config.ad_transforms and self.decisions.transforms is None:
-                self.decisions.transforms = self.transforms = TransformPool(self.settings.transform_workers)
+                self.decisions.transforms = self.transforms = transform_pool(self.settings)
             runtime = ChannelRuntime(
                 config, self.settings, self.client, self.slates, self.decisions, self.clock, self.pipeline
             )
@@ -232,3 +232,7 @@ class Service:
         await self.beacons.close()
         if self.transforms is not None:
             await asyncio.to_thread(self.transforms.close)
+
+
+def transform_pool(settings: Settings) -> TransformPool:
+    return TransformPool(settings.transform_workers, timeout=settings.transform_timeout)

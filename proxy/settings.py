@@ -108,6 +108,7 @@ class Settings:
     egress_allow_private: bool = False  # let any fetch (origins, ad servers, …) reach private addresses (10/8, …)
     egress_allow_loopback: bool = False  # … and loopback (the demo's and the tests' servers are on 127.0.0.1)
     transform_workers: int = 1  # processes running ad_configuration_transforms (XSLT)
+    transform_timeout: float = 1.0  # one transform's wall-clock limit: its worker is killed, the break skipped
     # The media pipeline (issue #4): MP4 creatives and slates transcoded to each channel's ladder.
     asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets
     asset_base_url: str = "/v1/ssai/assets"  # served by the proxy; or a CDN/object storage URL mirroring asset_dir

@@ -65,7 +65,7 @@ from proxy.ads.xslt import (
     compile_check,
     specs_from_config,
 )
-from proxy.errors import AdResponseError
+from proxy.errors import AdResponseError, TransformError, TransformTimeout
 
 __all__ = [
     "TransformPool",
@@ -81,9 +81,6 @@ DEFAULT_MAX_DOCUMENT_BYTES = 1 * MiB  # ads.md §9.2: "cap response bytes before
 DEFAULT_MAX_OUTPUT_BYTES = 1 * MiB
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_MEMORY_LIMIT = 256 * MiB  # address space a worker may add to what it had when it started
-
-TRANSFORM_FAILED = "TRANSFORM_FAILED"
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Worker process side
@@ -322,7 +319,7 @@ class _Worker:
         if ready != _READY:
             reason = self.death() if ready or not self.process.is_alive() else f"not ready after {STARTUP_TIMEOUT:g} s"
             self.stop(kill=True)
-            raise AdResponseError(TRANSFORM_FAILED, f"a transform worker failed to start: {reason}")
+            raise TransformError(f"a transform worker failed to start: {reason}")
 
     def call(self, job: tuple[tuple[tuple[str, str], ...], bytes], timeout: float, max_reply: int) -> bytes | None:
         """The reply, or None when the job outlived `timeout` (the caller kills the worker)."""
@@ -457,8 +454,8 @@ class TransformPool:
         """`document` transformed by `spec` (unchanged when its xpath does not match).
 
         Raises `AdParseError` (an `AdResponseError` with reason VAST_PARSING_ERROR, VAST code 100) for a document
-        refused by the hardened parser and `AdResponseError("TRANSFORM_FAILED", …)` for a refused stylesheet, an
-        XSLT error, a limit reached or a worker that died.
+        refused by the hardened parser and `TransformError` (reason TRANSFORM_FAILED) for a refused stylesheet, an XSLT
+        error, a limit reached (`TransformTimeout` for the time limit) or a worker that died.
         """
         return await self.apply_all((spec,), document)
 
@@ -471,7 +468,7 @@ class TransformPool:
         try:
             pending = loop.run_in_executor(self._threads, self._call, job)
         except RuntimeError as exc:  # closed between the check and here
-            raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed") from exc
+            raise TransformError("the transform pool is closed") from exc
         return self._result(await pending, document)
 
     def run(self, specs: Sequence[TransformSpec], document: bytes) -> bytes:
@@ -483,7 +480,7 @@ class TransformPool:
 
     def _job(self, specs: Sequence[TransformSpec], document: bytes) -> tuple[tuple[tuple[str, str], ...], bytes] | None:
         if self._closed:
-            raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed")
+            raise TransformError("the transform pool is closed")
         if len(document) > self.max_document_bytes:
             raise AdParseError(
                 ErrorCode.XML_PARSING,
@@ -503,14 +500,14 @@ class TransformPool:
         message = payload.decode("utf-8", "replace")
         if status == _PARSE:
             raise AdParseError(ErrorCode.XML_PARSING, message)
-        raise AdResponseError(TRANSFORM_FAILED, message)
+        raise TransformError(message)
 
     def _checkout(self) -> _Worker:
         worker = self._idle.get()
         with self._lock:
             if self._closed:
                 self._idle.put(worker)
-                raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed")
+                raise TransformError("the transform pool is closed")
         if worker is not None and not worker.process.is_alive():
             worker.stop(kill=True)  # died while idle (killed from outside): replaced below
             self.workers_killed += 1
@@ -564,18 +561,17 @@ class TransformPool:
             try:
                 reply = worker.call(job, self.timeout, self.max_output_bytes + _REPLY_OVERHEAD)
                 if reply is None:
-                    raise AdResponseError(
-                        TRANSFORM_FAILED,
-                        f"the transform ran longer than its {self.timeout:g} s limit: worker killed and replaced",
+                    raise TransformTimeout(
+                        f"the transform ran longer than its {self.timeout:g} s limit: worker killed and replaced"
                     )
                 healthy = True
                 retire = reply.startswith(_RETIRE)
                 return reply[1:]
             except _WorkerGone as exc:
                 if self._closed:
-                    raise AdResponseError(TRANSFORM_FAILED, "the transform pool is closed") from exc
+                    raise TransformError("the transform pool is closed") from exc
                 if exc.job_sent or attempt == 2:
-                    raise AdResponseError(TRANSFORM_FAILED, f"{exc} during the transform") from exc
+                    raise TransformError(f"{exc} during the transform") from exc
             finally:
                 self._checkin(worker, healthy=healthy, retire=retire)
         raise AssertionError("unreachable")

@@ -10,6 +10,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -37,6 +38,7 @@ from tests.servers import free_port, run_server
 
 LOOPBACK = EgressPolicy(False, True)  # the test ad server is on 127.0.0.1
 OPTIONS = PipelineOptions("/v1/ssai/assets", None, "ultrafast", 120.0, 10, 2_000_000, 10.0)
+SLOW_DOWNLOAD_TIMEOUT = 0.5
 
 
 class Clock:
@@ -63,20 +65,30 @@ def adserver(files: Path) -> Iterator[str]:
         path = files / request.path_params["name"]
         return FileResponse(path) if path.is_file() else Response("no such creative", 404)
 
-    with run_server(Starlette(routes=[Route("/media/{name}", serve)]), free_port()) as url:
+    async def stall(request: Request) -> Response:  # answers after the download timeout of `slow_rig`
+        await asyncio.sleep(SLOW_DOWNLOAD_TIMEOUT * 4)
+        return await serve(request)
+
+    routes = [Route("/media/{name}", serve), Route("/stall/{name}", stall)]
+    with run_server(Starlette(routes=routes), free_port()) as url:
         yield url
 
 
 class Rig:
     def __init__(
-        self, root: Path, http: aiohttp.ClientSession, ads_http: aiohttp.ClientSession, policy: EgressPolicy = LOOPBACK
+        self,
+        root: Path,
+        http: aiohttp.ClientSession,
+        ads_http: aiohttp.ClientSession,
+        policy: EgressPolicy = LOOPBACK,
+        options: PipelineOptions = OPTIONS,
     ) -> None:
         self.clock = Clock()
         self.store = AssetStore(root)
         self.jobs = JobQueue(1, retry_after=300, clock=self.clock)
         trusted = HttpClient(http, max_bytes=1 << 20)
         ads = AdServerClient(HttpClient(ads_http, max_bytes=1 << 20), policy, concurrency=8)
-        self.pipeline = MediaPipeline(self.store, self.jobs, ads, trusted, OPTIONS)
+        self.pipeline = MediaPipeline(self.store, self.jobs, ads, trusted, options)
         self.master, self.profile = channel(*CHANNELS["ts"])
 
     async def creative(self, key: str, url: str, prefix: str | None = None) -> Creative | NotReady:
@@ -163,6 +175,20 @@ async def test_failed_jobs_say_why_and_are_not_retried_in_a_tight_loop(
     retried = await rig.creative("bad", url)
     assert isinstance(retried, NotReady) and retried.reason == "TRANSCODE_IN_PROGRESS"
     assert rig.jobs.jobs[job.id] is not job
+
+
+async def test_a_download_over_its_timeout_is_vast_error_402_not_401(tmp_path: Path, adserver: str) -> None:
+    """The timeout is told by the error's type: VAST 4.3 error 402 (timeout of MediaFile URI), not 401."""
+    options = replace(OPTIONS, download_timeout=SLOW_DOWNLOAD_TIMEOUT)
+    async with new_session(LOOPBACK) as http, new_session(LOOPBACK) as ads_http:
+        rig = Rig(tmp_path, http, ads_http, options=options)
+        url = f"{adserver}/stall/ad.mp4"
+        await rig.creative("slow", url)
+        await rig.jobs.wait()
+        failed = await rig.creative("slow", url)
+        await rig.jobs.close()
+    assert isinstance(failed, NotReady) and (failed.reason, failed.code) == ("TRANSCODE_ERROR", ErrorCode.MEDIA_TIMEOUT)
+    assert failed.detail == f"download: GET {url} took longer than {SLOW_DOWNLOAD_TIMEOUT:g} s"
 
 
 async def test_ad_sources_pass_the_egress_policy(tmp_path: Path, adserver: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from lxml import etree
 
 from proxy.ads.xmlsafe import hardened_parser
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, TransformRefused
 
 XSL_NS = "http://www.w3.org/1999/XSL/Transform"
 KiB = 1024
@@ -285,19 +285,20 @@ def _compile_xpath(xpath: str) -> etree.XPath:
 
 
 def compile_check(xslt: str) -> None:
-    """Raise `BadRequest` when the stylesheet `xslt` is refused (module docstring, layer 1)."""
+    """Raise `TransformRefused` (a `BadRequest`) when the stylesheet `xslt` is refused (module docstring, layer 1)."""
     try:
         _compile_stylesheet(xslt)
     except StylesheetRefused as exc:
-        raise BadRequest(f"transform refused: {exc}") from exc
+        raise TransformRefused(str(exc)) from exc
 
 
 def check_xpath(xpath: str) -> None:
-    """Raise `BadRequest` when `xpath` is not a plain XPath 1.0 selector (no extension functions)."""
+    """Raise `TransformRefused` (a `BadRequest`) when `xpath` is not a plain XPath 1.0 selector (no extension
+    functions)."""
     try:
         _compile_xpath(xpath)
     except StylesheetRefused as exc:
-        raise BadRequest(f"transform refused: {exc}") from exc
+        raise TransformRefused(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from proxy.channelstore import StoredChannel
 from proxy.control import ControlPlane
 from proxy.errors import BadRequest, Conflict, NotFound
 from proxy.service import Service
-from proxy.web.live_api import MAX_CONTROL_BODY, control_of
+from proxy.web.limits import BodyLimit
+from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import ChannelBody, CuePointBody, decode_object, merge_channel, parse
@@ -77,7 +78,7 @@ def _editable(stored: StoredChannel) -> None:
 
 async def create_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
-    body = parse(ChannelBody, await read_body(request, MAX_CONTROL_BODY))
+    body = parse(ChannelBody, await read_body(request, BodyLimit.CONTROL))
     _fetchable_origin(request, body.origin)
     stored = await control.channels.create(account, body.name, body.model_dump(mode="json"))
     await control.changed()
@@ -99,7 +100,7 @@ async def update_channel(request: Request) -> Response:
     whole GET answer may be sent: the fields the server sets must be unchanged."""
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
-    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     stored = await _owned(control, account, name)
     _editable(stored)
     patch = without_read_only(raw, current_values(channel_document(stored), READ_ONLY))
@@ -139,7 +140,7 @@ def _cue_point(name: str, cuepoint: dict[str, Any]) -> dict[str, Any]:
 async def insert_cuepoint(request: Request) -> Response:
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
-    body = parse(CuePointBody, await read_body(request, MAX_CONTROL_BODY))
+    body = parse(CuePointBody, await read_body(request, BodyLimit.CONTROL))
     starts_at = time.time() + (body.timecode or 0.0)
     cuepoint = await control.channels.add_cuepoint(account, name, starts_at, body.duration, body.ad_server_data)
     if cuepoint is None:

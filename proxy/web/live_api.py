@@ -21,11 +21,11 @@ from proxy.control import ControlPlane, own_account
 from proxy.documents import Stored
 from proxy.errors import NotFound
 from proxy.slates import Slate
+from proxy.web.limits import BodyLimit
 from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import ApplicationBody, SlateBody, SlateUpdate, decode_object, parse, validate
 
-MAX_CONTROL_BODY = 256 * 1024  # XSLT transforms make ad configurations the largest bodies
 APPLICATION_READ_ONLY = ("application_id", "account_id")
 SLATE_READ_ONLY = (
     "media_source_asset_id",
@@ -49,7 +49,7 @@ def application_document(stored: Stored) -> dict[str, Any]:
 async def _body(request: Request) -> tuple[ControlPlane, str, dict[str, Any]]:
     control = control_of(request)
     principal = await control.by_api_key(request.headers.get("x-api-key"))
-    body = parse(ApplicationBody, await read_body(request, MAX_CONTROL_BODY))
+    body = parse(ApplicationBody, await read_body(request, BodyLimit.CONTROL))
     account = own_account(principal, body.account_id)
     document = body.model_dump(mode="json", exclude={"account_id"})
     return control, account, document
@@ -70,7 +70,7 @@ async def update_application(request: Request) -> Response:
     if stored is None:
         raise NotFound(f"application {app_id!r} does not exist")
     current = current_values(application_document(stored), APPLICATION_READ_ONLY)
-    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     body = validate(ApplicationBody, without_read_only(raw, current))
     updated = await control.applications.update(account, app_id, body.model_dump(mode="json", exclude={"account_id"}))
     if updated is None:  # deleted meanwhile
@@ -113,7 +113,7 @@ async def delete_application(request: Request) -> Response:
 async def add_slate(request: Request) -> Response:
     control = control_of(request)
     principal = await control.by_api_key(request.headers.get("x-api-key"))
-    body = parse(SlateBody, await read_body(request, MAX_CONTROL_BODY))
+    body = parse(SlateBody, await read_body(request, BodyLimit.CONTROL))
     account = own_account(principal, body.account_id)
     slate = await control.slates.add(account, body.source_url, body.source_description)
     document = control.slates.as_seed(slate)  # its status when added, before anything else runs
@@ -145,7 +145,7 @@ async def update_slate(request: Request) -> Response:
     the description may change. The rest of what a GET answered may be sent back unchanged."""
     control, account, slate = await _slate(request)
     current = current_values(control.slates.as_seed(slate), SLATE_READ_ONLY)
-    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     body = validate(SlateUpdate, without_read_only(raw, current))
     updated = await control.slates.update(
         account, slate.id, default=body.wanted_default, description=body.media_source_asset_description

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
+from proxy.web.limits import BodyLimit
 from proxy.web.live_api import APPLICATION_READ_ONLY, SLATE_READ_ONLY
 from proxy.web.responses import JSONResponse
 from proxy.web.schemas import (
@@ -137,6 +138,10 @@ def _operation(op: Operation) -> dict[str, Any]:
         schema = {"$ref": f"#/components/schemas/{op.body.__name__}"}
         content = {"application/json": {"schema": schema}}
         document["requestBody"] = {"required": True, "content": content}
+        document["responses"]["413"] = {
+            "description": f"a body over {int(BodyLimit.CONTROL)} bytes, refused quoting its size and the limit",
+            "content": {"application/json": {"schema": ERROR}},
+        }
         notes = [f"Any subset of {op.body.__name__}'s fields, merged into the stored one."] if op.partial else []
         if op.read_only:
             fields = ", ".join(op.read_only)

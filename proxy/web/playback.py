@@ -14,9 +14,8 @@ from proxy.errors import BadRequest, NotFound
 from proxy.service import Service
 from proxy.sessions import Client, Session
 from proxy.tracking import tracking_document
+from proxy.web.limits import BodyLimit
 from proxy.web.responses import JSONResponse, PlaylistResponse, read_body
-
-MAX_BODY = 16 * 1024
 
 
 def _service(request: Request) -> Service:
@@ -44,7 +43,7 @@ def _player_params(request: Request) -> dict[str, str]:
 
 
 async def _body_document(request: Request) -> dict[str, Any]:
-    raw = await read_body(request, MAX_BODY)
+    raw = await read_body(request, BodyLimit.SESSION)
     if not raw.strip():
         return {}
     try:

@@ -8,7 +8,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, RequestTooLarge
+from proxy.web.limits import BodyLimit
 
 M3U8 = "application/vnd.apple.mpegurl"
 
@@ -31,14 +32,17 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it passes `limit`: a huge POST is never held in memory."""
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > limit:
-        raise BadRequest(f"Content-Length {declared!r}: expected a body of at most {limit} bytes")
+async def read_body(request: Request, limit: BodyLimit) -> bytes:
+    """The body, refused (413) by its Content-Length or as soon as it passes `limit`: a huge POST is never held
+    in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise BadRequest(f"Content-Length {declared!r}: expected a number of bytes")
+    if declared is not None and int(declared) > limit:
+        raise RequestTooLarge(int(declared), limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise BadRequest(f"body of more than {limit} bytes: expected at most {limit}")
+            raise RequestTooLarge(len(raw), limit, complete=False)
     return bytes(raw)

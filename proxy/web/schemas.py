@@ -32,8 +32,9 @@ from pydantic_core import ErrorDetails
 
 from proxy.ads import xslt
 from proxy.ads.macros import compile_ad_tag, compile_headers
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, RequestTooLarge, TransformRefused
 from proxy.settings import ad_response_of, flat_metadata
+from proxy.web.limits import BodyLimit
 
 __all__ = [
     "AdConfiguration",
@@ -47,7 +48,8 @@ __all__ = [
     "ChannelOptions",
     "CuePointBody",
     "Discontinuities",
-    "MAX_BODY_BYTES",
+    "MAX_TRANSFORMS",
+    "MAX_XSLT",
     "SHOWN_CHARS",
     "SlateBody",
     "SlateUpdate",
@@ -67,11 +69,10 @@ __all__ = [
 T = TypeVar("T", bound=BaseModel)
 
 SHOWN_CHARS = 200  # at most this much of a bad value is echoed back
-# The largest legitimate body is an application with 20 transforms of 64 KiB (1.25 MiB) plus its headers.
-MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_TEXT = 1000  # names and descriptions
 MAX_URL = 4096  # URLs and templates
 MAX_XSLT = 64 * 1024
+MAX_TRANSFORMS = 20  # with MAX_XSLT, what makes an ad configuration the largest body (proxy/web/limits.py)
 MAX_METADATA = 100  # a channel's metadata values, nested ones counted
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 RESPONSE_TYPES = ("Dfp", "Vast", "SmartXML")  # seed 002's spelling
@@ -134,9 +135,9 @@ def _header_value(value: str) -> str:
     return value
 
 
-def _refusal(error: BadRequest) -> ValueError:
+def _refusal(error: TransformRefused) -> ValueError:
     """proxy.ads.xslt's reason, cut: it may quote an expression of the stylesheet at length."""
-    reason = error.message.removeprefix("transform refused: ")
+    reason = error.detail
     if len(reason) > SHOWN_CHARS:
         reason = reason[:SHOWN_CHARS] + "…"
     return ValueError(f"expected a transform the proxy accepts: {reason}")
@@ -145,7 +146,7 @@ def _refusal(error: BadRequest) -> ValueError:
 def _stylesheet(value: str) -> str:
     try:
         xslt.compile_check(value)
-    except BadRequest as error:
+    except TransformRefused as error:
         raise _refusal(error) from None
     except ValueError:  # a lone surrogate cannot be encoded as UTF-8 (only from Python callers: JSON refuses it)
         raise ValueError("expected an XSLT 1.0 stylesheet in valid UTF-8") from None
@@ -155,7 +156,7 @@ def _stylesheet(value: str) -> str:
 def _xpath(value: str) -> str:
     try:
         xslt.check_xpath(value)
-    except BadRequest as error:
+    except TransformRefused as error:
         raise _refusal(error) from None
     return value
 
@@ -226,7 +227,7 @@ class AdConfiguration(_Body):
     ad_configuration_headers: Headers = Field(default_factory=dict, description="header name → value template")
     ad_configuration_headers_for_impressions: bool = False
     ad_configuration_strategy: Literal["SingleAdResponse", "MultipleAdResponse"] = "MultipleAdResponse"
-    ad_configuration_transforms: list[AdTransform] = Field(default_factory=list, max_length=20)
+    ad_configuration_transforms: list[AdTransform] = Field(default_factory=list, max_length=MAX_TRANSFORMS)
     ad_configuration_url_format: UrlTemplate = Field(description="the ad tag: an http(s) URL template")
 
 
@@ -493,9 +494,10 @@ def _message(model: type[BaseModel], error: ErrorDetails) -> str:
 
 
 def decode_object(raw: bytes) -> dict[str, Any]:
-    """A request body as a JSON object; `BadRequest` for anything else."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"body is {len(raw)} bytes: expected at most {MAX_BODY_BYTES}")
+    """A control-plane request body as a JSON object; `RequestTooLarge` over its limit, `BadRequest` for anything
+    else. (The handlers refuse an over-limit body before reading it whole, with the same limit.)"""
+    if len(raw) > BodyLimit.CONTROL:
+        raise RequestTooLarge(len(raw), BodyLimit.CONTROL)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:

@@ -21,12 +21,11 @@ from proxy.accounts import TOKEN_SECONDS, issue_token
 from proxy.control import ControlPlane, own_account
 from proxy.documents import Stored
 from proxy.errors import NotFound, Unauthorized
-from proxy.web.live_api import MAX_CONTROL_BODY, control_of
+from proxy.web.limits import BodyLimit
+from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import SSAI_SERVER_FIELDS, SsaiConfig, decode_object, merge_ssai_config, parse
-
-MAX_FORM_BODY = 4 * 1024
 
 
 def timestamp(when: datetime) -> str:
@@ -63,7 +62,7 @@ async def list_configs(request: Request) -> Response:
 
 async def create_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
-    body = parse(SsaiConfig, await read_body(request, MAX_CONTROL_BODY))
+    body = parse(SsaiConfig, await read_body(request, BodyLimit.CONTROL))
     stored = await control.ssai_configs.create(account, body.model_dump(mode="json"))
     return JSONResponse(config_document(stored))
 
@@ -78,7 +77,7 @@ async def update_config(request: Request) -> Response:
     The whole GET answer may be sent: its config_id, account_id and timestamps must be the stored ones."""
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
-    raw = decode_object(await read_body(request, MAX_CONTROL_BODY))
+    raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     stored = await _owned(control, account, config_id)
     patch = without_read_only(raw, current_values(config_document(stored), sorted(SSAI_SERVER_FIELDS)))
     merged = merge_ssai_config(stored.document, patch).model_dump(mode="json")
@@ -117,7 +116,7 @@ def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[s
 
 
 async def access_token(request: Request) -> Response:
-    raw = await read_body(request, MAX_FORM_BODY)
+    raw = await read_body(request, BodyLimit.TOKEN_FORM)
     form = parse_qs(raw.decode(errors="replace")) | parse_qs(request.url.query)
     grant = form.get("grant_type", [""])[0]
     if grant != "client_credentials":

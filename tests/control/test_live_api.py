@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from proxy.web.limits import BodyLimit
 from tests.control.conftest import Api
 
 XSLT = (
@@ -104,8 +105,9 @@ def test_a_bad_body_is_refused_naming_the_field_and_nothing_is_stored(api: Api) 
     assert response.status_code == 400
     message = response.json()["error"]
     assert "ad_configuration_url_format" in message and "ftp://ads.example.com/vast" in message
-    big = api.client.post("/v1/ssai/applications", content=b"{" + b" " * 300_000 + b"}", headers=api.headers("acct-a"))
-    assert big.status_code == 400 and "at most" in big.json()["error"]
+    big = b"{" + b" " * BodyLimit.CONTROL + b"}"
+    refused = api.client.post("/v1/ssai/applications", content=big, headers=api.headers("acct-a"))
+    assert refused.status_code == 413 and refused.json()["error"].endswith(f"at most {BodyLimit.CONTROL} bytes")
     assert api.client.get("/v1/ssai/applications/account/acct-a", headers=api.headers("acct-a")).json() == []
 
 

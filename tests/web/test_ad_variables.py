@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -31,12 +30,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from proxy import accounts
-from proxy.db import Database
 from proxy.settings import Settings, load_channels
 from proxy.testing import MASTER, FakeOrigin
 from proxy.web.app import create_app
-from tests.servers import free_port, run_server
+from tests.servers import free_port, key_and_client, run_server
 
 TD = 2
 EVERY = 5  # a 3-segment break every 5 segments
@@ -184,16 +181,6 @@ class Run:
     ended_ms: int = 0
 
 
-async def _credentials(data_dir: Path) -> tuple[str, tuple[str, str]]:
-    db = Database.from_settings("", data_dir)
-    await db.migrate()
-    await accounts.create_account(db, "Operator", "op")
-    key = await accounts.create_api_key(db, "op")
-    client = await accounts.create_client(db, "op", ("video-cloud/video/all",))
-    await db.close()
-    return key, client
-
-
 async def _json(response: aiohttp.ClientResponse, status: int = 200) -> Any:
     assert response.status == status, await response.text()
     return await response.json()
@@ -312,7 +299,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         DatedOrigin(td=TD, window=6, every=EVERY, break_segments=3, epoch=float(int(time.time()) - 12)),
         AdServer(),
     )
-    key, client = asyncio.run(_credentials(data_dir))
+    key, client = asyncio.run(key_and_client(data_dir))
     with run_server(origin.app, free_port()) as origin_url, run_server(ads.app, free_port()) as ads_url:
         channel_file = data_dir / "channels.toml"
         tag = _template(ads_url, "file", MEDIATAILOR, "mt")

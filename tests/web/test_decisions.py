@@ -14,6 +14,7 @@ from proxy.demo.app import DemoOptions, create_demo_app, demo_channel
 from proxy.demo.media import DemoMedia
 from proxy.settings import Settings, Transform
 from tests.servers import free_port, run_server
+from tests.test_transforms import CPU_BOMB  # never ends: it always meets the time limit
 
 RETITLE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 <xsl:template match="@*|node()"><xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template>
@@ -78,3 +79,46 @@ async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media
     assert "302" in codes, f"the Wrapper limit is reported to the Wrappers' Error URIs (got {codes})"
     assert metrics["decisions"].get("ADS_ERROR", 0) >= 1
     assert metrics["beacons"].get("fired", 0) >= 1
+
+
+async def failed_decisions(http: aiohttp.ClientSession, base: str, deadline: float) -> dict[str, int]:
+    """/metrics' decision counts once a decision has failed (a late decision fails after its break got slate)."""
+    while True:
+        async with http.get(f"{base}/metrics") as response:
+            counts: dict[str, int] = (await response.json())["decisions"]
+        if {"TRANSFORM_FAILED", "ADS_TIMEOUT", "ADS_ERROR"} & counts.keys() or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("ad_query", "transforms", "reason", "not_reason"),
+    [
+        ("", (Transform(xpath="/VAST", xslt=CPU_BOMB),), "TRANSFORM_FAILED", "ADS_TIMEOUT"),  # the transform's
+        ("mode=slow&delay=5", (), "ADS_TIMEOUT", "TRANSFORM_FAILED"),  # the ad server over ad_timeout
+    ],
+    ids=["transform-over-its-limit", "ad-server-over-its-timeout"],
+)
+async def test_a_failed_decision_is_counted_under_the_reason_of_what_failed(
+    demo_media: DemoMedia,
+    tmp_path: Path,
+    ad_query: str,
+    transforms: tuple[Transform, ...],
+    reason: str,
+    not_reason: str,
+) -> None:
+    """A transform that runs over its time limit is the transform's failure, not an ad server timeout."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    channels = {"failing": replace(demo_channel(base, "failing", ad_query), ad_transforms=transforms)}
+    settings = Settings(port=port, data_dir=tmp_path, transform_timeout=0.5, ad_timeout=1.0).with_channels(channels)
+    options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
+    with run_server(create_demo_app(settings, demo_media, options), port):
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 60
+            outcome = await first_filled_break(http, base, "failing", deadline)
+            counts = await failed_decisions(http, base, deadline)
+    assert outcome == "slate"
+    assert counts.get(reason, 0) >= 1, counts
+    assert not_reason not in counts, counts

@@ -647,7 +647,7 @@ def test_xslt_refusal_names_the_transform_and_the_stylesheet() -> None:
 
 def test_huge_body_refused_before_decoding() -> None:
     message = refusal(CuePointBody, b" " * (2 * 1024 * 1024 + 1))
-    assert message == "body is 2097153 bytes: expected at most 2097152"
+    assert message == "body is 2097153 bytes: expected at most 2097152 bytes"
 
 
 def test_validate_checks_python_values_too() -> None:
