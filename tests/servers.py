@@ -6,7 +6,7 @@ from proxy import accounts
 from proxy.db import Database
 from proxy.testing import LOCAL_POLICY, free_port, local_settings, run_server
 
-__all__ = ["LOCAL_POLICY", "api_key", "free_port", "local_settings", "run_server"]
+__all__ = ["LOCAL_POLICY", "api_key", "free_port", "local_settings", "oauth_client", "run_server"]
 
 
 async def api_key(data_dir: Path, account: str = "op", name: str = "Operator") -> str:
@@ -18,3 +18,15 @@ async def api_key(data_dir: Path, account: str = "op", name: str = "Operator") -
     key = await accounts.create_api_key(db, account)
     await db.close()
     return key
+
+
+async def oauth_client(
+    data_dir: Path, account: str = "op", operations: tuple[str, ...] = ("video-cloud/video/all",)
+) -> tuple[str, str]:
+    """(client_id, client_secret) of a new OAuth client of `account` in the store of `data_dir`, as an operator
+    makes one with `ssai-proxy client create`."""
+    db = Database.from_settings("", data_dir)
+    await db.migrate()
+    client = await accounts.create_client(db, account, operations)
+    await db.close()
+    return client
