@@ -6,7 +6,7 @@ from proxy import accounts
 from proxy.db import Database
 from proxy.testing import LOCAL_POLICY, free_port, local_settings, run_server
 
-__all__ = ["LOCAL_POLICY", "api_key", "free_port", "key_and_client", "local_settings", "run_server"]
+__all__ = ["LOCAL_POLICY", "api_key", "free_port", "key_and_client", "local_settings", "oauth_client", "run_server"]
 
 
 async def api_key(data_dir: Path, account: str = "op", name: str = "Operator") -> str:
@@ -20,12 +20,19 @@ async def api_key(data_dir: Path, account: str = "op", name: str = "Operator") -
     return key
 
 
-async def key_and_client(data_dir: Path, account: str = "op") -> tuple[str, tuple[str, str]]:
-    """An API key and a read-write OAuth client (id, secret) of a new account in the store of `data_dir`."""
+async def oauth_client(
+    data_dir: Path, account: str = "op", operations: tuple[str, ...] = ("video-cloud/video/all",)
+) -> tuple[str, str]:
+    """(client_id, client_secret) of a new OAuth client of `account` in the store of `data_dir`, as an operator
+    makes one with `ssai-proxy client create`."""
     db = Database.from_settings("", data_dir)
     await db.migrate()
-    await accounts.create_account(db, "Operator", account)
-    key = await accounts.create_api_key(db, account)
-    client = await accounts.create_client(db, account, ("video-cloud/video/all",))
+    client = await accounts.create_client(db, account, operations)
     await db.close()
-    return key, client
+    return client
+
+
+async def key_and_client(data_dir: Path, account: str = "op") -> tuple[str, tuple[str, str]]:
+    """An API key and a read-write OAuth client (id, secret) of a new account in the store of `data_dir`."""
+    key = await api_key(data_dir, account)
+    return key, await oauth_client(data_dir, account)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,7 +22,7 @@ from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, channels_api, cors, live_api, openapi, playback, vc_api
+from proxy.web import assets, channels_api, cors, live_api, openapi, playback, routing, vc_api
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -106,12 +107,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
     routes += [*channels_api.routes, Route("/openapi.json", openapi.endpoint)]
     routes += [Route("/healthz", health), Route("/metrics", metrics)]
-    routes += extra_routes
-    if settings.baseline_endpoint:
-        routes += playback.baseline_routes
+    openapi.check_routes(routes)  # before the extras: a benchmark's baseline, a test's own routes
+    unofficial = [*extra_routes, *(playback.baseline_routes if settings.baseline_endpoint else ())]
+    routes += unofficial
     return Starlette(
-        routes=routes,
+        routes=routing.by_path(routes),
         lifespan=lifespan,
-        exception_handlers={ProxyError: proxy_error},
+        exception_handlers={ProxyError: proxy_error, HTTPException: routing.http_error},
         middleware=cors.middleware(settings),  # players on pages of other origins (Fetch standard, CORS)
     )

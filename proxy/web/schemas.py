@@ -75,6 +75,7 @@ MAX_XSLT = 64 * 1024
 MAX_TRANSFORMS = 20  # with MAX_XSLT, what makes an ad configuration the largest body (proxy/web/limits.py)
 MAX_METADATA = 100  # a channel's metadata values, nested ones counted
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+_HEADER_TOKEN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"  # RFC 9110 §5.6.2 token, as proxy.ads.macros checks it
 RESPONSE_TYPES = ("Dfp", "Vast", "SmartXML")  # seed 002's spelling
 BeaconType = Literal[
     "content_start", "content_first_quartile", "content_midpoint", "content_third_quartile", "content_complete",
@@ -105,7 +106,10 @@ def _http_url(value: str) -> str:
 
 
 def _url_template(value: str) -> str:
-    """An ad tag or beacon template the proxy compiles (proxy.ads.macros), addressed to an http(s) server."""
+    """An ad tag or beacon template the proxy compiles (proxy.ads.macros), addressed to an http(s) server, without
+    control characters (a URL has none, RFC 3986 §2; blanks may sit in `{{ name }}` placeholders)."""
+    if any(char < " " or char == "\x7f" for char in value):
+        raise ValueError("expected an http(s) URL template without control characters (TAB, CR, LF, NUL…)")
     try:
         compile_ad_tag(value)
     except ValueError:
@@ -186,17 +190,37 @@ def _response_type(value: str) -> str:
 
 # --- field types ---
 
+# What the checks above refuse, written in the JSON Schema of the OpenAPI document (ECMA-262 patterns, JSON
+# Schema 2020-12 §7.3.5 `format: uri`) so that a client learns it there; the checks themselves stay the judges
+# (a pattern cannot say "the port is a number"), and are never looser than these.
+_HTTP = "^[Hh][Tt][Tt][Pp][Ss]?://"
+WEB_URL_SCHEMA = {"format": "uri", "pattern": _HTTP + r"[^\x00-\x20\x7f/?#]+([/?#][^\x00-\x20\x7f]*)?$"}
+URL_TEMPLATE_SCHEMA = {"pattern": _HTTP + r"[^\x00-\x1f\x7f/?#][^\x00-\x1f\x7f]*$"}
+HEADER_NAME_SCHEMA = {"pattern": _HEADER_TOKEN}
+HEADER_VALUE_SCHEMA = {"pattern": r"^[^\x00-\x08\x0a-\x1f\x7f]*$"}  # HTAB is the one control character allowed
+
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-WebUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_http_url)]
-UrlTemplate = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_url_template)]
-HeaderName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_header_name)]
-HeaderValue = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_header_value)]
+WebUrl = Annotated[str, Field(max_length=MAX_URL, json_schema_extra=WEB_URL_SCHEMA), AfterValidator(_http_url)]
+UrlTemplate = Annotated[
+    str, Field(max_length=MAX_URL, json_schema_extra=URL_TEMPLATE_SCHEMA), AfterValidator(_url_template)
+]
+HeaderName = Annotated[
+    str, Field(min_length=1, max_length=256, json_schema_extra=HEADER_NAME_SCHEMA), AfterValidator(_header_name)
+]
+HeaderValue = Annotated[
+    str, Field(max_length=MAX_URL, json_schema_extra=HEADER_VALUE_SCHEMA), AfterValidator(_header_value)
+]
 Headers = Annotated[dict[HeaderName, HeaderValue], Field(max_length=50)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 VariableName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")]
 Defaults = Annotated[dict[VariableName, Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=50)]
 DataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+METADATA_SCHEMA = {
+    "propertyNames": {"pattern": f"^{_METADATA_KEY.pattern}$"},
+    "additionalProperties": {"anyOf": [{"type": "string", "maxLength": MAX_TEXT}, {"type": "object"}]},
+    "maxProperties": MAX_METADATA,
+}
+Metadata = Annotated[dict[str, Any], Field(json_schema_extra=METADATA_SCHEMA), AfterValidator(_metadata)]
 Versions = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)]
 
 

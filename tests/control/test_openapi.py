@@ -1,5 +1,6 @@
-"""/openapi.json (proxy/web/openapi.py): it names exactly the app's routes, and a hypothesis run over its request
-body schemas (plus arbitrary JSON) never gets a 5xx and never stores anything from a refused request."""
+"""/openapi.json (proxy/web/openapi.py): it names exactly the app's routes (an app whose routes differ does not
+start), and a hypothesis run over its request body schemas (plus arbitrary JSON) never gets a 5xx and never
+stores anything from a refused request."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from proxy.errors import BadRequest
 from proxy.settings import Settings
 from proxy.web.app import create_app
-from proxy.web.openapi import OPERATIONS, document
+from proxy.web.openapi import OPERATIONS, check_routes, document, documented, served
+from proxy.web.schemas import SlateBody, TemplateUrl, validate
 from tests.control.conftest import Api
 from tests.control.test_live_api import CREATE as APPLICATION
 from tests.control.test_vc_api import CREATE as SSAI_CONFIG, token
@@ -26,16 +31,23 @@ JSON = st.recursive(
 
 def test_the_document_names_exactly_the_apps_routes(tmp_path: Any) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    served = {
-        (method.lower(), re.sub(r":\w+}", "}", route.path))
-        for route in app.routes
-        if isinstance(route, Route)
-        for method in route.methods or ()
-        if method != "HEAD" or "GET" not in (route.methods or ())  # Starlette adds HEAD to every GET
-    }
-    described = {(method, path) for path, item in document()["paths"].items() for method in item}
-    assert described - {("head", "/v1/ssai/assets/{path}")} == served - {("head", "/v1/ssai/assets/{path}")}
-    assert ("head", "/v1/ssai/assets/{path}") in described
+    assert served(app.routes) == documented()
+    assert ("delete", "/v1/accounts/{account_id}/ssai_configs/{config_id}") in served(app.routes)
+
+
+async def _endpoint(request: Request) -> Response:
+    return Response()
+
+
+def test_routes_and_document_that_differ_stop_the_start(tmp_path: Any) -> None:
+    routes = list(create_app(Settings(data_dir=tmp_path)).routes)
+    with pytest.raises(RuntimeError, match=r"undocumented \[\('get', '/v1/ssai/undocumented'\), \('head'"):
+        check_routes([*routes, Route("/v1/ssai/undocumented", _endpoint)])
+    kept = [route for route in routes if not (isinstance(route, Route) and route.path == "/healthz")]
+    with pytest.raises(
+        RuntimeError, match=r"documented but not served \[\('get', '/healthz'\), \('head', '/healthz'\)\]"
+    ):
+        check_routes(kept)
 
 
 def test_every_body_schema_resolves() -> None:
@@ -141,3 +153,38 @@ def test_fuzzed_bodies_get_no_5xx_and_refusals_store_nothing(api: Api, op: Any) 
             assert _snapshot(api, bearer) == before, f"{response.status_code} but something was stored"
 
     run()
+
+
+URL_FIELDS = [  # (model, the body around a value, the field's schema in the document)
+    (SlateBody, lambda value: {"source_url": value}, ("SlateBody", "source_url")),
+    (TemplateUrl, lambda value: {"template": value}, ("TemplateUrl", "template")),
+]
+URL_LIKE = st.tuples(st.sampled_from(["http://", "HTTPS://", "https:/", "ftp://", "", "javascript:"]), st.text())
+
+
+def _accepted(model: Any, body: dict[str, Any]) -> bool:
+    try:
+        validate(model, body)
+    except BadRequest:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("model", "body", "where"), URL_FIELDS, ids=[field[2][0] for field in URL_FIELDS])
+@settings(max_examples=300, deadline=None)
+@given(parts=URL_LIKE)
+def test_a_url_the_handler_accepts_matches_the_documented_pattern(
+    model: Any, body: Any, where: Any, parts: Any
+) -> None:
+    value = "".join(parts)
+    pattern = document()["components"]["schemas"][where[0]]["properties"][where[1]]["pattern"]
+    if _accepted(model, body(value)):
+        assert re.search(pattern, value), f"{value!r} accepted but the document's pattern {pattern} refuses it"
+
+
+@pytest.mark.parametrize(("model", "body", "where"), URL_FIELDS, ids=[field[2][0] for field in URL_FIELDS])
+@pytest.mark.parametrize("value", ["ftp://host/x", "http:///x", "https://", " http://host/", "http://host/\x00", "//x"])
+def test_a_url_both_refuse(model: Any, body: Any, where: Any, value: str) -> None:
+    pattern = document()["components"]["schemas"][where[0]]["properties"][where[1]]["pattern"]
+    assert not _accepted(model, body(value))
+    assert not re.search(pattern, value)
