@@ -55,6 +55,7 @@ OPERATIONS = (
     ),
     Operation("get", "/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", "302 to a content segment", ()),
     Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call (seed 000)", ()),
+    Operation("get", "/v1/ssai/tracking/{channel}/{session}/events", "The session's beacons and their outcomes", ()),
     Operation(
         "get", "/v1/ssai/click/{channel}/{session}/{ad}", "302 to an ad's landing page; fires its ClickTracking", ()
     ),
