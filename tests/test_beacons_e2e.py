@@ -136,6 +136,15 @@ async def _events(http: aiohttp.ClientSession, base: str, sid: str, *, settled: 
         await asyncio.sleep(0.2)
 
 
+async def _play_a_break(rig: Rig) -> tuple[str, dict[str, Any], list[tuple[str, str, dict[str, str]]], dict[str, Any]]:
+    """A server-side session played through a break: its id, what `_play` saw, the beacons received, its log."""
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http)
+        every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
+        return sid, played, every, await _events(http, rig.base, sid)
+
+
 async def _beacons(origin: FakeOrigin, count: int, seconds: float = 10) -> list[tuple[str, str, dict[str, str]]]:
     deadline = time.monotonic() + seconds
     while len(origin.beacons) < count and time.monotonic() < deadline:
@@ -146,11 +155,7 @@ async def _beacons(origin: FakeOrigin, count: int, seconds: float = 10) -> list[
 
 @pytest.mark.slow
 async def test_a_played_break_fires_each_event_once_in_order_with_the_viewers_identity(rig: Rig) -> None:
-    async with aiohttp.ClientSession() as http:
-        sid = await _session(http, rig.base)
-        played = await _play(rig, sid, http)
-        every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
-        log = await _events(http, rig.base, sid)
+    sid, played, every, log = await _play_a_break(rig)
     assert played["requested"] == 4
     assert (log["firedBy"], log["dropped"], log["session"]) == ("proxy", 0, sid)
     logged = sorted((e["event"], e["outcome"]) for e in log["events"])
@@ -265,11 +270,7 @@ async def test_a_failing_beacon_endpoint_leaves_playback_alone(rig: Rig) -> None
 @pytest.mark.slow
 @pytest.mark.parametrize("rig", ["cap"], indirect=True)
 async def test_the_event_log_keeps_the_newest_beacons_and_counts_those_dropped(rig: Rig) -> None:
-    async with aiohttp.ClientSession() as http:
-        sid = await _session(http, rig.base)
-        played = await _play(rig, sid, http)
-        await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
-        log = await _events(http, rig.base, sid)
+    _sid, played, _every, log = await _play_a_break(rig)
     assert played["requested"] == 4
     # The last ad segment queues thirdQuartile, its template, then complete, ad_complete and ad_break_end.
     assert [e["event"] for e in log["events"]] == ["complete", "ad_complete", "ad_break_end"], log
