@@ -52,7 +52,8 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     """The fake origin and ad server, and the proxy; `@pytest.mark.parametrize("rig", ["vmap"], indirect=True)`
-    makes the ad server answer VMAP with break tracking ("segments": segment templates, "cap": 3 logged events)."""
+    makes the ad server answer VMAP with break tracking ("segments": segment templates, "cap": 3 logged events,
+    "refused": an on_load template the egress policy refuses)."""
     param = getattr(request, "param", "")
     query = "&mode=vmap" if param == "vmap" else ""
     kinds: tuple[str, ...] = ("on_load", "ad_break_start", "ad_quartiles", "ad_complete", "ad_break_end")
@@ -62,6 +63,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     origin_port = free_port()
     origin_url = f"http://127.0.0.1:{origin_port}"
     templates = tuple((kind, f"{origin_url}/beacon/tpl-{kind}?sid={{{{session.session_id}}}}") for kind in kinds)
+    if param == "refused":  # a private address: the egress policy refuses it before any connection
+        templates = (("on_load", "http://10.0.0.1/beacon/on_load"),)
     channel = ChannelConfig(
         "fake",
         origin=f"{origin_url}/master.m3u8",
@@ -275,6 +278,19 @@ async def test_the_event_log_keeps_the_newest_beacons_and_counts_those_dropped(r
     # The last ad segment queues thirdQuartile, its template, then complete, ad_complete and ad_break_end.
     assert [e["event"] for e in log["events"]] == ["complete", "ad_complete", "ad_break_end"], log
     assert (log["cap"], log["dropped"]) == (3, len(ORDER) + len(TEMPLATES) - 3)
+
+
+@pytest.mark.parametrize("rig", ["refused"], indirect=True)
+async def test_a_beacon_the_egress_policy_refuses_is_logged_refused_and_never_retried(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)  # on_load fires as the session starts
+        log = await _events(http, rig.base, sid)
+        async with http.get(f"{rig.base}/metrics") as response:
+            counts = (await response.json())["beacons"]
+    assert [(e["event"], e["adId"], e["break"], e["outcome"]) for e in log["events"]] == [
+        ("on_load", None, None, "refused")
+    ], log
+    assert counts == {"failed": 1}, "one try, no retry"
 
 
 async def test_an_unknown_session_has_no_event_log(rig: Rig) -> None:
