@@ -246,7 +246,8 @@
   function beaconRow(e) {
     var row = document.createElement("tr");
     row.className = "outcome-" + e.outcome;
-    [new Date(e.time).toLocaleTimeString([], { hour12: false }), e.event, e.adId || "–", e.break || "–", e.outcome].forEach(function (text) {
+    var time = new Date(e.time).toLocaleTimeString([], { hour12: false });
+    [time, e.event, e.adId || "–", e.break || "–", e.outcome].forEach(function (text) {
       var cell = document.createElement("td");
       cell.textContent = text;
       row.appendChild(cell);
