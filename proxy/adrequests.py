@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from proxy.egress import EgressPolicy, EgressRefused
-from proxy.errors import OriginError
+from proxy.errors import FetchRefused, OriginError
 from proxy.origin import HttpClient
 
 
@@ -39,9 +39,7 @@ class AdServerClient:
         try:
             self.policy.check_url(url)
         except EgressRefused as refused:
-            error = OriginError(refused.message)
-            error.retryable = False  # the policy will refuse it again
-            raise error from None
+            raise FetchRefused(refused.message) from None  # final: the policy would refuse it again
         self.requests[urlsplit(url).netloc.lower()] += 1
         await self.client.get(url, timeout=timeout, headers=headers, beacon=True)
 

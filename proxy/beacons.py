@@ -3,7 +3,8 @@
 They go out through the ad server client, so the egress policy applies to every beacon URL (also on the
 address it resolves to). A call times out after 3 s (MediaTailor's); a network error, a timeout or a 5xx is
 tried again `retries` times with doubling backoff, a 4xx or a refused URL never. Every outcome is counted:
-fired, retried, failed, dropped (the queue was full), and fired per event type.
+fired, retried, failed, dropped (the queue was full), and fired per event type. A beacon fired for a session
+carries that session's record (`proxy.eventlog`), whose outcome follows the call's.
 """
 
 from __future__ import annotations
@@ -15,11 +16,20 @@ from collections import Counter
 from collections.abc import Mapping
 
 from proxy.adrequests import AdServerClient
-from proxy.errors import OriginError
+from proxy.errors import FetchRefused, OriginError
+from proxy.eventlog import DROPPED, FAILED, FIRED, REFUSED, RETRYING, BeaconRecord
 
 log = logging.getLogger("proxy.beacons")
 BEACON_TIMEOUT = 3.0  # MediaTailor's beacon timeout
 BACKOFF = 0.5  # seconds before the first retry; doubled for each next one
+
+
+Beacon = tuple[str, Mapping[str, str], str, BeaconRecord | None]  # URL, headers, event, the session's record
+
+
+def _mark(record: BeaconRecord | None, outcome: str) -> None:
+    if record is not None:
+        record.outcome = outcome
 
 
 class BeaconQueue:
@@ -37,38 +47,48 @@ class BeaconQueue:
         self.retries, self.timeout, self.backoff = retries, timeout, backoff
         self.counts: Counter[str] = Counter()
         self.events: Counter[str] = Counter()  # fired, by event type (impression, start, …, error)
-        self._queue: asyncio.Queue[tuple[str, Mapping[str, str], str]] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[Beacon] = asyncio.Queue(maxsize)
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
 
-    def fire(self, url: str, headers: Mapping[str, str] | None = None, event: str = "error") -> None:
+    def fire(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        event: str = "error",
+        record: BeaconRecord | None = None,
+    ) -> None:
         try:
-            self._queue.put_nowait((url, headers or {}, event))
+            self._queue.put_nowait((url, headers or {}, event, record))
         except asyncio.QueueFull:
             self.counts["dropped"] += 1
+            _mark(record, DROPPED)
             log.warning("beacon queue full: dropped %s %s", event, url[:200])
 
     async def _work(self) -> None:
         while True:
-            url, headers, event = await self._queue.get()
+            url, headers, event, record = await self._queue.get()
             try:
-                await self._send(url, headers, event)
+                await self._send(url, headers, event, record)
             finally:
                 self._queue.task_done()
 
-    async def _send(self, url: str, headers: Mapping[str, str], event: str) -> None:
+    async def _send(self, url: str, headers: Mapping[str, str], event: str, record: BeaconRecord | None) -> None:
         for attempt in range(self.retries + 1):
             try:
                 await self.client.beacon(url, timeout=self.timeout, headers=headers)
             except OriginError as error:
                 if not error.retryable or attempt == self.retries:
                     self.counts["failed"] += 1
+                    _mark(record, REFUSED if isinstance(error, FetchRefused) else FAILED)
                     log.info("beacon %s failed after %d tries: %s", event, attempt + 1, error.message)
                     return
                 self.counts["retried"] += 1
+                _mark(record, RETRYING)
                 await asyncio.sleep(self.backoff * 2**attempt)
             else:
                 self.counts["fired"] += 1
                 self.events[event] += 1
+                _mark(record, FIRED)
                 return
 
     async def drain(self) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from proxy.ads.models import Ad
 from proxy.egress import ALLOWED_SCHEMES
 from proxy.errors import NotFound
+from proxy.eventlog import ad_id_of
 from proxy.impressions import ImpressionTracker
 from proxy.sessions import Decided, Session
 from proxy.settings import ChannelConfig
@@ -105,4 +106,5 @@ class ClickTracker:
         templates = decided.ads[index].click_tracking
         if templates:
             headers = self.impressions.decisions.beacon_headers(config, session, brk)
-            self.impressions.fire_vast(session, templates, headers, EVENT)
+            ad_id = ad_id_of(decided.ads[index])
+            self.impressions.fire_vast(session, templates, headers, EVENT, ad_id=ad_id, break_id=brk.id)

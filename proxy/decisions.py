@@ -36,6 +36,7 @@ from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
 from proxy.beacons import BeaconQueue
 from proxy.errors import AdError, ConfigError, OriginError, OriginTimeout, ProxyError
+from proxy.eventlog import EventRecorder
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -133,8 +134,10 @@ class DecisionService:
         default_break: float,
         spread: float,
         clock: Callable[[], float] = time.monotonic,
+        events: EventRecorder | None = None,
     ) -> None:
         self.ads, self.loader, self.beacons, self.transforms = ads, loader, beacons, transforms
+        self.events = events if events is not None else EventRecorder(0)
         self.pipeline, self.clock = pipeline, clock
         self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
         self.configs: dict[tuple[str, str], AdConfig] = {}  # by ChannelConfig.key
@@ -364,7 +367,8 @@ class DecisionService:
             who = session.id if session else "every session"
             log.info("break %s (%s): skipped ad %r: %s: %s", brk.id, who, skip.ad_id, skip.reason, skip.detail)
             for template in skip.error_urls if skip.code else ():
-                self.beacons.fire(error_url(template, skip.code, timestamp=now))
+                record = self.events.record(session, "error", skip.ad_id, brk.id) if session else None
+                self.beacons.fire(error_url(template, skip.code, timestamp=now), record=record)
 
 
 def failure_reason(error: ProxyError) -> str:

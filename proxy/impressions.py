@@ -3,7 +3,8 @@
 Nothing fires when a playlist is built or fetched: only a segment request says the ad is being played. The
 events of a segment come from `proxy.ads.events`; each (session, break, ad, event) fires at most once within
 the beacon guard TTL, whatever variant or rendition asked (MediaTailor's rules, anchors-mission.md §1.4–1.5),
-through the bounded beacon queue, so the redirect itself never waits on a tracking server.
+through the bounded beacon queue, so the redirect itself never waits on a tracking server. Each URL queued is
+recorded in the session's event log (`proxy.eventlog`) with its ad and break.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from proxy.ads.events import event_urls, segment_events
 from proxy.beacons import BeaconQueue
 from proxy.decisions import DecisionService
 from proxy.errors import NotFound
+from proxy.eventlog import EventRecorder, ad_id_of
 from proxy.hls.fill import Fill, Item
 from proxy.hls.render import Window
 from proxy.sessions import Decided, Session
@@ -43,8 +45,10 @@ class ImpressionTracker:
         decisions: DecisionService,
         guard_ttl: float,
         clock: Callable[[], float] = time.monotonic,
+        events: EventRecorder | None = None,
     ) -> None:
         self.beacons, self.decisions, self.guard_ttl, self.clock = beacons, decisions, guard_ttl, clock
+        self.events = events if events is not None else EventRecorder(0)
 
     def segment(self, config: ChannelConfig, session: Session, track: str, break_id: str, k: int) -> str:
         """The real URL of item `k` of the session's break `break_id` in `track`; its beacons are queued."""
@@ -92,23 +96,24 @@ class ImpressionTracker:
         if urls:
             headers = self.decisions.beacon_headers(config, session, None)
             for kind, url in urls:
-                self.beacons.fire(url, headers, kind)
+                self.queue(session, url, headers, kind, break_id=None if place == "content" else place)
 
     def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
         assert item.ad_index is not None
         ad = decided.ads[item.ad_index]
+        ad_id, break_id = ad_id_of(ad), fill.brk.id
         headers: dict[str, str] | None = None
         for event in segment_events(item.creative.durations, item.index):
             if not self.first_time(config, session, (fill.brk.id, item.ad_index, event)):
                 continue
             headers = headers if headers is not None else self.decisions.beacon_headers(config, session, fill.brk)
-            self.fire_vast(session, event_urls(ad, event), headers, event)
+            self.fire_vast(session, event_urls(ad, event), headers, event, ad_id=ad_id, break_id=break_id)
             kinds = self._kinds(event, fill, item)
             for kind, url in self.decisions.template_beacons(config, session, fill.brk, kinds):
-                self.beacons.fire(url, headers, kind)
+                self.queue(session, url, headers, kind, ad_id=ad_id, break_id=break_id)
             for vmap_event in (VMAP_EVENTS[kind] for kind in kinds if kind in VMAP_EVENTS):
                 templates = [template for name, template in decided.break_tracking if name == vmap_event]
-                self.fire_vast(session, templates, headers, vmap_event)
+                self.fire_vast(session, templates, headers, vmap_event, break_id=break_id)
 
     def first_time(self, config: ChannelConfig, session: Session, key: tuple[str, int, str]) -> bool:
         """The beacon guard: True (and `key` recorded) unless `key` fired for the session within the guard TTL
@@ -122,11 +127,33 @@ class ImpressionTracker:
         fired[key] = now
         return True
 
-    def fire_vast(self, session: Session, templates: Iterable[str], headers: dict[str, str], event: str) -> None:
+    def fire_vast(
+        self,
+        session: Session,
+        templates: Iterable[str],
+        headers: dict[str, str],
+        event: str,
+        *,
+        ad_id: str | None = None,
+        break_id: str | None = None,
+    ) -> None:
         """Queue VAST tracking URLs with their macros expanded for the session's viewer."""
         for template in templates:
             url = tracking_url(template, timestamp=datetime.now(UTC), macros=self._macros(session))
-            self.beacons.fire(url, headers, event)
+            self.queue(session, url, headers, event, ad_id=ad_id, break_id=break_id)
+
+    def queue(
+        self,
+        session: Session,
+        url: str,
+        headers: dict[str, str],
+        event: str,
+        *,
+        ad_id: str | None = None,
+        break_id: str | None = None,
+    ) -> None:
+        """Queue one beacon of the session, recorded in its event log with the ad and break it is for."""
+        self.beacons.fire(url, headers, event, self.events.record(session, event, ad_id, break_id))
 
     @staticmethod
     def _kinds(event: str, fill: Fill, item: Item) -> tuple[str, ...]:
@@ -144,7 +171,7 @@ class ImpressionTracker:
             if urls:
                 headers = self.decisions.beacon_headers(config, session, None)
                 for kind, url in urls:
-                    self.beacons.fire(url, headers, kind)
+                    self.queue(session, url, headers, kind)
 
     @staticmethod
     def _macros(session: Session) -> dict[str, str]:

@@ -16,6 +16,7 @@ from proxy.clicks import ClickTracker
 from proxy.decisions import DecisionService
 from proxy.egress import EgressPolicy
 from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
+from proxy.eventlog import EventRecorder
 from proxy.hls.breaks import CuePoint
 from proxy.impressions import ImpressionTracker
 from proxy.jobs import JobQueue
@@ -66,6 +67,7 @@ class Service:
         self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
+        self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player
         self.beacons = BeaconQueue(
             self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
         )
@@ -85,8 +87,11 @@ class Service:
             default_break=settings.default_break_duration,
             spread=settings.ad_spread,
             clock=clock,
+            events=self.events,
         )
-        self.impressions = ImpressionTracker(self.beacons, self.decisions, settings.beacon_guard_ttl, clock)
+        self.impressions = ImpressionTracker(
+            self.beacons, self.decisions, settings.beacon_guard_ttl, clock, self.events
+        )
         self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
@@ -173,11 +178,13 @@ class Service:
         _check_params(merged)
         session.params = merged
 
-    def session(self, channel: str, session_id: str) -> Session:
+    def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
+        """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
         session = self.sessions.get(session_id)
         if session is None or session.channel != channel:
             raise SessionNotFound(session_id)
-        session.expires_at = self.clock() + self.runtime_of(session).idle_after
+        if keep_alive:
+            session.expires_at = self.clock() + self.runtime_of(session).idle_after
         return session
 
     async def sweep_forever(self, every: float = 10.0) -> None:

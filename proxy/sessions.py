@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from proxy.ads.models import Ad
+from proxy.eventlog import EventLog
 from proxy.hls.fill import Fill
 
 
@@ -54,6 +55,7 @@ class Session:
         "last_start",
         "server_beacons",
         "fired",
+        "events",
     )
 
     def __init__(
@@ -80,6 +82,7 @@ class Session:
         # when each (break id, ad index, event) fired, for the beacon guard.
         self.server_beacons = False
         self.fired: dict[tuple[str, int, str], float] | None = None
+        self.events: EventLog | None = None  # its beacons and what became of them, for the player page
         # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
 

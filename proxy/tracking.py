@@ -8,6 +8,7 @@ from typing import Any
 from proxy.ads.events import event_offsets, event_urls
 from proxy.ads.models import Ad
 from proxy.clicks import click_path, landing_pages
+from proxy.eventlog import LISTED, EventRecorder, ad_id_of
 from proxy.hls.fill import Fill
 from proxy.sessions import Session
 
@@ -70,7 +71,7 @@ def _ads_json(
             continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
         out.append(
             {
-                "adId": ad.creative_id or ad.ad_id,
+                "adId": ad_id_of(ad),
                 "duration": iso_duration(item.creative.duration),
                 "durationInSeconds": round(item.creative.duration, 3),
                 "startTime": iso_duration(start),
@@ -88,8 +89,19 @@ def _ads_json(
     return out
 
 
-def tracking_document(session: Session, click_counts: Counter[str] | None = None) -> dict[str, Any]:
-    """The ads inserted since the last call; a landing page left out is counted in `click_counts` (`omitted`)."""
+def _record_listed(events: EventRecorder, session: Session, break_id: str, ads: list[dict[str, Any]]) -> None:
+    """Client-side reporting: each beacon URL handed to the player goes into the session's event log (`listed`)."""
+    for ad in ads:
+        for event in ad["trackingEvents"]:
+            for _url in event["beaconUrls"]:
+                events.record(session, event["eventType"], ad["adId"], break_id, LISTED)
+
+
+def tracking_document(
+    session: Session, click_counts: Counter[str] | None = None, events: EventRecorder | None = None
+) -> dict[str, Any]:
+    """The ads inserted since the last call; a landing page left out is counted in `click_counts` (`omitted`);
+    with client-side reporting what the player is told to fire is recorded by `events`."""
     avails = []
     shift_msn, _, shift_time = session.shift
     for fill in session.fills or ():
@@ -98,6 +110,8 @@ def tracking_document(session: Session, click_counts: Counter[str] | None = None
         avail_start = brk.start_time - session.join_time + shift_time
         first_msn = brk.start_msn + shift_msn
         ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, first_msn, click_counts)
+        if ads and events is not None and not session.server_beacons:
+            _record_listed(events, session, brk.id, ads)
         if ads:
             avails.append(
                 {"ads": ads, "startTime": iso_duration(avail_start), "startTimeInSeconds": round(avail_start, 3)}

@@ -2,7 +2,8 @@
 session and ad, in order, whatever variant asked, with the viewer's identity), nothing fires for playlists,
 client-side reporting fires nothing and hands every event to the tracking API once; a failing or slow beacon
 endpoint is retried a bounded number of times and never slows the redirects; a flood larger than the queue is
-dropped with a count."""
+dropped with a count. Each session's event log (`…/tracking/{channel}/{session}/events`) lists its beacons with
+their outcomes, the newest kept past its cap and the rest counted."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     """The fake origin and ad server, and the proxy; `@pytest.mark.parametrize("rig", ["vmap"], indirect=True)`
-    makes the ad server answer VMAP with break tracking."""
+    makes the ad server answer VMAP with break tracking ("segments": segment templates, "cap": 3 logged events,
+    "refused": an on_load template the egress policy refuses)."""
     param = getattr(request, "param", "")
     query = "&mode=vmap" if param == "vmap" else ""
     kinds: tuple[str, ...] = ("on_load", "ad_break_start", "ad_quartiles", "ad_complete", "ad_break_end")
@@ -61,6 +63,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     origin_port = free_port()
     origin_url = f"http://127.0.0.1:{origin_port}"
     templates = tuple((kind, f"{origin_url}/beacon/tpl-{kind}?sid={{{{session.session_id}}}}") for kind in kinds)
+    if param == "refused":  # a private address: the egress policy refuses it before any connection
+        templates = (("on_load", "http://10.0.0.1/beacon/on_load"),)
     channel = ChannelConfig(
         "fake",
         origin=f"{origin_url}/master.m3u8",
@@ -69,7 +73,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # seed 002 custom headers…
         ad_headers_for_impressions=True,  # … on the impressions too
     )
-    settings = local_settings(data_dir=tmp_path).with_channels({"fake": channel})
+    cap = 3 if param == "cap" else 100  # `cap`: a session's event log keeps 3 beacons
+    settings = local_settings(data_dir=tmp_path, session_events=cap).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         yield Rig(origin, base)
 
@@ -121,6 +126,28 @@ async def _play(rig: Rig, sid: str, http: aiohttp.ClientSession, *, stop_after: 
     return {"outputs": outputs, "requested": requested, "latencies": latencies}
 
 
+async def _events(http: aiohttp.ClientSession, base: str, sid: str, *, settled: bool = True) -> dict[str, Any]:
+    """The session's event log; with `settled`, once no beacon is queued or being retried (or 20 s passed)."""
+    deadline = time.monotonic() + 20
+    while True:
+        async with http.get(f"{base}/v1/ssai/tracking/fake/{sid}/events") as response:
+            assert response.status == 200, await response.text()
+            document: dict[str, Any] = await response.json()
+        busy = [e for e in document["events"] if e["outcome"] in ("queued", "retrying")]
+        if not settled or not busy or time.monotonic() > deadline:
+            return document
+        await asyncio.sleep(0.2)
+
+
+async def _play_a_break(rig: Rig) -> tuple[str, dict[str, Any], list[tuple[str, str, dict[str, str]]], dict[str, Any]]:
+    """A server-side session played through a break: its id, what `_play` saw, the beacons received, its log."""
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        played = await _play(rig, sid, http)
+        every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
+        return sid, played, every, await _events(http, rig.base, sid)
+
+
 async def _beacons(origin: FakeOrigin, count: int, seconds: float = 10) -> list[tuple[str, str, dict[str, str]]]:
     deadline = time.monotonic() + seconds
     while len(origin.beacons) < count and time.monotonic() < deadline:
@@ -131,11 +158,12 @@ async def _beacons(origin: FakeOrigin, count: int, seconds: float = 10) -> list[
 
 @pytest.mark.slow
 async def test_a_played_break_fires_each_event_once_in_order_with_the_viewers_identity(rig: Rig) -> None:
-    async with aiohttp.ClientSession() as http:
-        sid = await _session(http, rig.base)
-        played = await _play(rig, sid, http)
+    sid, played, every, log = await _play_a_break(rig)
     assert played["requested"] == 4
-    every = await _beacons(rig.origin, len(ORDER) + len(TEMPLATES))
+    assert (log["firedBy"], log["dropped"], log["session"]) == ("proxy", 0, sid)
+    logged = sorted((e["event"], e["outcome"]) for e in log["events"])
+    assert logged == sorted((event.removeprefix("tpl-").removesuffix("2"), "fired") for event, _q, _h in every), log
+    assert {e["adId"] for e in log["events"] if e["event"] == "complete"} == {"fake-creative"}
     received = [hit for hit in every if not hit[0].startswith("tpl-")]
     templates = [(event, query) for event, query, _headers in every if event.startswith("tpl-")]
     assert sorted(event for event, _query in templates) == sorted(TEMPLATES), templates
@@ -191,6 +219,7 @@ async def test_a_viewer_who_leaves_after_the_first_ad_segment_counts_impression_
 @pytest.mark.slow
 async def test_client_side_reporting_fires_nothing_and_lists_every_event_once(rig: Rig) -> None:
     seen: list[tuple[str, str]] = []
+    handed: list[tuple[str, str]] = []  # one per beacon URL
     async with aiohttp.ClientSession() as http:
         sid = await _session(http, rig.base, "client")
         deadline = time.monotonic() + 45
@@ -202,6 +231,7 @@ async def test_client_side_reporting_fires_nothing_and_lists_every_event_once(ri
             for avail in document["avails"]:
                 for ad in avail["ads"]:
                     seen += [(ad["adId"], event["eventType"]) for event in ad["trackingEvents"]]
+                    handed += [(ad["adId"], e["eventType"]) for e in ad["trackingEvents"] for _url in e["beaconUrls"]]
                     assert all(event["beaconUrls"] and "startTimeInSeconds" in event for event in ad["trackingEvents"])
             await asyncio.sleep(TD / 2)
     assert sorted(event for _ad, event in seen) == sorted(
@@ -210,6 +240,11 @@ async def test_client_side_reporting_fires_nothing_and_lists_every_event_once(ri
     assert len(seen) == len(set(seen)), "an event is never returned twice"
     await asyncio.sleep(1)
     assert rig.origin.beacons == [], "the server fired nothing"
+    async with aiohttp.ClientSession() as http:
+        log = await _events(http, rig.base, sid)
+    assert log["firedBy"] == "player" and {e["outcome"] for e in log["events"]} == {"listed"}, log
+    listed = [(e["adId"], e["event"]) for e in log["events"]]
+    assert sorted(listed) == sorted(handed), "each beacon URL the tracking document handed over, listed once"
 
 
 @pytest.mark.slow
@@ -230,6 +265,42 @@ async def test_a_failing_beacon_endpoint_leaves_playback_alone(rig: Rig) -> None
     beacons = len(ORDER) + len(TEMPLATES)
     assert (counts.get("fired", 0), counts["retried"], counts["failed"]) == (0, 2 * beacons, beacons), counts
     assert len(rig.origin.beacons) == 3 * beacons
+    async with aiohttp.ClientSession() as http:
+        log = await _events(http, rig.base, sid)
+    assert [e["outcome"] for e in log["events"]] == ["failed"] * beacons, log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rig", ["cap"], indirect=True)
+async def test_the_event_log_keeps_the_newest_beacons_and_counts_those_dropped(rig: Rig) -> None:
+    _sid, played, _every, log = await _play_a_break(rig)
+    assert played["requested"] == 4
+    # The last ad segment queues thirdQuartile, its template, then complete, ad_complete and ad_break_end.
+    assert [e["event"] for e in log["events"]] == ["complete", "ad_complete", "ad_break_end"], log
+    assert (log["cap"], log["dropped"]) == (3, len(ORDER) + len(TEMPLATES) - 3)
+
+
+@pytest.mark.parametrize("rig", ["refused"], indirect=True)
+async def test_a_beacon_the_egress_policy_refuses_is_logged_refused_and_never_retried(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)  # on_load fires as the session starts
+        log = await _events(http, rig.base, sid)
+        async with http.get(f"{rig.base}/metrics") as response:
+            counts = (await response.json())["beacons"]
+    assert [(e["event"], e["adId"], e["break"], e["outcome"]) for e in log["events"]] == [
+        ("on_load", None, None, "refused")
+    ], log
+    assert counts == {"failed": 1}, "one try, no retry"
+
+
+async def test_an_unknown_session_has_no_event_log(rig: Rig) -> None:
+    async with aiohttp.ClientSession() as http:
+        sid = await _session(http, rig.base)
+        for channel, session in (("fake", "f" * 32), ("other", sid)):
+            async with http.get(f"{rig.base}/v1/ssai/tracking/{channel}/{session}/events") as response:
+                assert response.status == 404
+                answer = await response.json()
+            assert answer == {"error": f"session {session!r} does not exist or has expired"}
 
 
 async def _queue(origin_url: str, **options: Any) -> tuple[BeaconQueue, aiohttp.ClientSession]:

@@ -2,7 +2,8 @@
 
 The demo player page (proxy/demo/static/: hls.js vendored) is served by a plain static server on a port of its
 own, and told where the proxy is (`?proxy=`): every call it makes to the proxy (the session POST with its JSON
-preflight, playlists, the segment redirects, the ad server's creatives, the tracking API) is cross-origin.
+preflight, playlists, the segment redirects, the ad server's creatives, the tracking API, the session's beacon
+events) is cross-origin, and its beacon panel shows the session's own events.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from proxy.demo.app import STATIC
+from tests.beacon_panel import beacon_panel, check_beacon_panel, fired_shown
 from tests.servers import free_port, run_server
 from tests.test_playback import (
     DEMO_PATHS,
@@ -80,6 +82,7 @@ def test_hlsjs_on_a_page_of_another_origin_plays_through_a_break(
         query = urllib.parse.urlencode({"channel": "demo", "proxy": demo_server})
         page.goto(f"{page_server}/?{query}", wait_until="load")
         snapshot = play_until_a_break_is_crossed(page)
+        panel = beacon_panel(page)
 
     report = f"{summary(snapshot, DEMO_PATHS)}\nfailed responses: {failed}"
     assert snapshot["sessionId"], f"no session: the cross-origin POST (JSON, preflighted) failed\n{report}"
@@ -94,3 +97,5 @@ def test_hlsjs_on_a_page_of_another_origin_plays_through_a_break(
     assert any("/seg/" in url for url in from_proxy) and any("/demo/ads/creatives/" in url for url in from_proxy)
     assert not failed, report
     assert not snapshot["trackingErrors"] and snapshot["ads"], f"the tracking API read cross-origin: {report}"
+    assert "impression" in fired_shown(panel), f"the beacon panel shows no fired impression: {panel}"
+    check_beacon_panel(panel, demo_server, "demo", snapshot["sessionId"])

@@ -30,6 +30,8 @@ import imageio_ffmpeg
 import pytest
 from playwright.sync_api import Error as PlaywrightError, Page, Request, Response, sync_playwright
 
+from tests.beacon_panel import beacon_panel, check_beacon_panel, fired_shown
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -359,8 +361,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
 
         elapsed = time.monotonic() - started
         page.screenshot(path=str(artifacts / "playback-end.png"))
-        page.wait_for_function("document.getElementById('status-beacons').textContent.includes('impression')")
-        beacons_shown = page.locator("#status-beacons").inner_text()
+        panel = beacon_panel(page, ("impression", "complete", "clickTracking"))
 
     report = f"after {elapsed:.1f} s: {summary(snapshot, paths)}\nfailed responses: {failed}\n{stalled}"
     print(report)  # shown with -s or on failure
@@ -375,7 +376,9 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
     assert not unexpected, f"hls.js errors that point at the stream: {unexpected}\n{report}"
     assert not snapshot["trackingErrors"], report
     check_server_beacons(demo_server, snapshot["sessionId"], requested, report, clicked)
-    assert "impression" in beacons_shown and "complete" in beacons_shown, f"beacon counts shown: {beacons_shown}"
+    shown = fired_shown(panel)
+    assert {"impression", "complete", "clickTracking"} <= shown, f"this session's beacons shown: {panel}"
+    check_beacon_panel(panel, demo_server, channel, snapshot["sessionId"])
 
     # Everything the page needs is served by the demo (hls.js is vendored: no CDN, no Internet).
     foreign = [url for url in requested if url.startswith("http") and not url.startswith((demo_server, LANDING))]

@@ -81,6 +81,8 @@ OPERATIONS = (
     Operation("get", MEDIA + "/cseg/{track}/{item}", "302 to a content segment", (), answers=(a.REDIRECT,)),
     Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call", (),
               answers=(a.TRACKING,)),
+    Operation("get", "/v1/ssai/tracking/{channel}/{session}/events", "The session's beacons and their outcomes", (),
+              answers=(a.ok(a.OBJECT),)),
     Operation("get", "/v1/ssai/click/{channel}/{session}/{ad}",
               "302 to an ad's landing page; fires its ClickTracking", (), answers=(a.REDIRECT,)),
     Operation("get", "/v1/ssai/assets/{path}", "A transcoded ad or slate file", (), answers=(a.ASSET,)),

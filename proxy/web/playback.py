@@ -198,7 +198,16 @@ async def tracking(request: Request) -> Response:
     params = request.path_params
     service = _service(request)
     session = service.session(params["channel"], params["session"])
-    return JSONResponse(tracking_document(session, service.clicks.counts))
+    return JSONResponse(tracking_document(session, service.clicks.counts, service.events))
+
+
+async def events(request: Request) -> Response:
+    """The session's beacons and what became of them (fired by the proxy, or listed for the player to fire).
+    Reading them does not keep the session alive: only playing does."""
+    params = request.path_params
+    service = _service(request)
+    session = service.session(params["channel"], params["session"], keep_alive=False)
+    return JSONResponse(service.events.document(session))
 
 
 routes = [
@@ -209,6 +218,7 @@ routes = [
     Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),
     Route("/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", content_segment, methods=["GET"]),
     Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
+    Route("/v1/ssai/tracking/{channel}/{session}/events", events, methods=["GET"]),
     Route("/v1/ssai/click/{channel}/{session}/{ad}", click, methods=["GET"]),
 ]
 baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]

@@ -7,6 +7,8 @@
  *   3. poll trackingUrl every target duration; each ad is returned once, with its clickThrough URL
  *   4. while an ad plays, show a clickable overlay; a click opens beaconUrls[0] in a new tab (with server-side
  *      beacons a proxy URL that fires the ad's ClickTracking and redirects to the landing page)
+ *   5. poll trackingUrl + "/events": this session's beacons, each with its ad, break, time and outcome (fired by
+ *      the proxy; with client-side reporting, listed for the player to fire)
  *
  * How the page knows an ad is playing: every ad of the tracking API carries `mediaSequence` and
  * `segmentCount`, the media sequence numbers of its segments in the session's playlists (the same in
@@ -33,10 +35,11 @@
     sessionId: null,
     manifestUrl: null,
     trackingUrl: null,
+    eventsUrl: null, // trackingUrl + "/events": this session's beacons and their outcomes
     targetDuration: DEFAULT_TARGET_DURATION,
     errors: [], // every hls.js ERROR event: {type, details, fatal, sn, url, status, message, currentTime}
     fatalErrors: [], // the fatal ones among them (also in `errors`)
-    trackingErrors: [], // failed polls of the tracking API
+    trackingErrors: [], // failed polls of the tracking API and of the session's events
     fragments: [], // fragments loaded by hls.js: {sn, url, level, cc, start, duration}
     played: [], // fragments playback entered (FRAG_CHANGED), same shape as `fragments`
     ads: [], // ads received from the tracking API, in order, each once
@@ -45,6 +48,7 @@
     state: "none", // "content", "ad" or "slate": what the current fragment is
     breaks: 0, // ad breaks playback entered (content -> ad or slate)
     overlayAdId: null, // adId whose overlay is shown, or null
+    beacons: { firedBy: null, events: [], dropped: 0 }, // the last answer of eventsUrl (the proxy bounds it)
   };
   window.demo = demo;
 
@@ -76,6 +80,7 @@
     // Relative to the session API's URL (RFC 3986 §5.1.3), not to this page: the proxy may be elsewhere.
     demo.manifestUrl = new URL(session.manifestUrl, response.url).href;
     demo.trackingUrl = new URL(session.trackingUrl, response.url).href;
+    demo.eventsUrl = demo.trackingUrl + "/events";
     demo.sessionId =
       new URL(demo.manifestUrl).searchParams.get("session_id") || demo.trackingUrl.split("/").pop();
     setText("manifest-url", session.manifestUrl);
@@ -208,23 +213,46 @@
     }
   }
 
-  // Server-side beacons (issue #6): the proxy's counts from /metrics, all sessions together (a control route:
-  // unavailable to a page of another origin unless SSAI_CONTROL_CORS_ORIGINS lists it).
-  async function pollBeacons() {
+  // This session's beacons (a player route, like trackingUrl: readable from a page of any allowed origin). With
+  // server-side beacons the proxy fired them (outcome fired, failed, refused, dropped; queued or retrying while
+  // under way); with client-side reporting the player fires them and the proxy lists what it handed over.
+  async function pollEvents() {
     try {
-      var response = await fetch(new URL("/metrics", PROXY), { cache: "no-store" });
-      if (!response.ok) return;
+      var response = await fetch(demo.eventsUrl, { cache: "no-store" });
+      if (!response.ok) throw new Error("HTTP " + response.status);
       var doc = await response.json();
-      var fired = doc.beacon_events || {};
-      var parts = Object.keys(fired).sort().map(function (event) { return event + " " + fired[event]; });
-      var outcome = doc.beacons || {};
-      parts.push("failed " + (outcome.failed || 0) + ", dropped " + (outcome.dropped || 0));
-      setText("status-beacons", parts.join(" · "));
+      demo.beacons = { firedBy: doc.firedBy, events: doc.events || [], dropped: doc.dropped || 0 };
+      renderBeacons();
     } catch (err) {
+      push(demo.trackingErrors, { message: "events: " + err, at: new Date().toISOString() });
       setText("status-beacons", "unavailable: " + err);
     } finally {
-      setTimeout(pollBeacons, demo.targetDuration * 1000);
+      setTimeout(pollEvents, demo.targetDuration * 1000);
     }
+  }
+
+  function renderBeacons() {
+    var outcomes = {};
+    demo.beacons.events.forEach(function (e) { outcomes[e.outcome] = (outcomes[e.outcome] || 0) + 1; });
+    var parts = Object.keys(outcomes).sort().map(function (outcome) { return outcome + " " + outcomes[outcome]; });
+    var who = demo.beacons.firedBy === "player" ? "client-side reporting: the player fires them" : "fired by the proxy";
+    var dropped = demo.beacons.dropped ? ", " + demo.beacons.dropped + " older dropped" : "";
+    setText("status-beacons", who + (parts.length ? " · " + parts.join(" · ") : " · none yet") + dropped);
+    var rows = document.getElementById("beacons-rows");
+    rows.replaceChildren.apply(rows, demo.beacons.events.slice().reverse().map(beaconRow)); // newest first
+    setText("beacons-count", demo.beacons.events.length);
+  }
+
+  function beaconRow(e) {
+    var row = document.createElement("tr");
+    row.className = "outcome-" + e.outcome;
+    var time = new Date(e.time).toLocaleTimeString([], { hour12: false });
+    [time, e.event, e.adId || "–", e.break || "–", e.outcome].forEach(function (text) {
+      var cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    });
+    return row;
   }
 
   // With server-side beacons the clickThrough is the proxy's click URL (relative to it, like trackingUrl): it
@@ -310,7 +338,7 @@
     function () {
       startPlayback();
       pollTracking();
-      pollBeacons();
+      pollEvents();
     },
     function (err) {
       showError(String(err));
