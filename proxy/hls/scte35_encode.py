@@ -2,7 +2,8 @@
 
 Pure and small: the demo origin signals its ad breaks with these, and tests build cues with them.
 Only the shapes an origin needs are written: splice_insert (OUT/IN) and time_signal with one
-segmentation_descriptor. Nothing is encrypted, tier is 0xFFF (all tiers), pts_adjustment defaults to 0.
+segmentation_descriptor (optionally carrying a segmentation_upid, §10.3.3.1 Table 21). Nothing is
+encrypted, tier is 0xFFF (all tiers), pts_adjustment defaults to 0.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ def encode_splice_insert(
     return _section(0x05, b"".join(parts), b"", pts_adjustment)
 
 
-def _segmentation_descriptor(event_id: int, type_id: int, duration_s: float | None) -> bytes:
-    """One CUEI segmentation_descriptor, program-level, delivery not restricted, no UPID."""
+def _segmentation_descriptor(event_id: int, type_id: int, duration_s: float | None, upid: tuple[int, bytes]) -> bytes:
+    """One CUEI segmentation_descriptor, program-level, delivery not restricted."""
     _check("segmentation_event_id", event_id, 0xFFFFFFFF)
     _check("segmentation_type_id", type_id, 0xFF)
     # program_segmentation_flag 1, duration flag, delivery_not_restricted_flag 1, 5 reserved bits set.
@@ -130,7 +131,10 @@ def _segmentation_descriptor(event_id: int, type_id: int, duration_s: float | No
     parts = [_CUEI, event_id.to_bytes(4, "big"), b"\x7f", bytes((flags,))]
     if duration_s is not None:
         parts.append(_ticks("duration_s", duration_s, _MAX_40).to_bytes(5, "big"))
-    parts.append(bytes((0x00, 0x00, type_id, 0x00, 0x00)))  # upid_type 0, upid_length 0, type, num, expected
+    upid_type, upid_bytes = _check("upid_type", upid[0], 0xFF), upid[1]
+    _check("upid length", len(upid_bytes), 0xFF)
+    parts.append(bytes((upid_type, len(upid_bytes))) + upid_bytes)
+    parts.append(bytes((type_id, 0x00, 0x00)))  # segmentation_type_id, segment_num, segments_expected
     if type_id in _SUB_SEGMENT_TYPES:
         parts.append(b"\x00\x00")  # sub_segment_num, sub_segments_expected
     payload = b"".join(parts)
@@ -144,7 +148,9 @@ def encode_time_signal(
     segmentation_type_id: int,
     duration_s: float | None,
     pts_adjustment: int = 0,
+    upid: tuple[int, bytes] = (0, b""),
 ) -> bytes:
-    """A time_signal carrying one segmentation_descriptor (e.g. 0x34 PPO start / 0x35 PPO end)."""
-    descriptor = _segmentation_descriptor(segmentation_event_id, segmentation_type_id, duration_s)
+    """A time_signal carrying one segmentation_descriptor (e.g. 0x34 PPO start / 0x35 PPO end); `upid` is
+    (segmentation_upid_type, its bytes), none by default."""
+    descriptor = _segmentation_descriptor(segmentation_event_id, segmentation_type_id, duration_s, upid)
     return _section(0x06, _splice_time(pts_time), descriptor, pts_adjustment)

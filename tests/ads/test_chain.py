@@ -400,21 +400,30 @@ async def test_absolute_wrapper_targets_map_to_local_copies(name: str, ad_id: st
     assert fetch.requested[1] in ALIASES
 
 
-async def test_google_ad_rules_mid_roll_pod_with_unfilled_bumpers() -> None:
+def ad_rules_files(source: str) -> tuple[bytes, bytes]:
+    """(ad rules VMAP, the inline VAST 3 answering each of its slots): the project's, or Google's captured
+    ones (no licence: ../shared only)."""
+    if source == "own":
+        return (DATA / "ad_rules_pod_bumpers_vmap.xml").read_bytes(), (
+            DATA / "inline_linear_vast3_10s.xml"
+        ).read_bytes()
+    root = shared_dir("testdata", "ads")
+    vmap = (root / "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
+    return vmap, (root / "google_dfp/ima_single_inline_linear_vast3.xml").read_bytes()
+
+
+@pytest.mark.parametrize("source", ["own", "google"])
+async def test_ad_rules_mid_roll_pod_with_unfilled_bumpers(source: str) -> None:
     fetch = shared()
-    root = shared_dir("testdata", "ads")  # Google's captured responses carry no licence: ../shared only
-    ad_rules = (root / "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
-    fetch.files[ADS + "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml"] = ad_rules
+    ad_rules, inline_ad = ad_rules_files(source)
+    fetch.files[ADS + "ad_rules.xml"] = ad_rules
     schedule = parse_response(ad_rules)
     assert isinstance(schedule, AdSchedule)
-    inline_ad = (root / "google_dfp/ima_single_inline_linear_vast3.xml").read_bytes()
     for brk in schedule.breaks:
         if brk.break_id == "midroll-1":
-            fetch.files[brk.ad_tag_uri] = (
-                (root / "synthetic/wrapper_chain/empty.xml").read_bytes() if brk.bumper else inline_ad
-            )
+            fetch.files[brk.ad_tag_uri] = (DATA / "empty.xml").read_bytes() if brk.bumper else inline_ad
     response = await resolve(
-        ADS + "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml",
+        ADS + "ad_rules.xml",
         fetch,
         expected="dfp_ad_rules",
         position=BreakPosition(index=2, start=40.0, previous=10.0),  # the first break after its 15 s mid-roll

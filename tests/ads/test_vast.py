@@ -191,6 +191,15 @@ def summary(response: AdResponse) -> tuple[tuple[tuple[float, int], ...], tuple[
 # -- the project's own fixtures (no ../shared needed) --------------------------------------------------------
 
 
+def test_vast3_inline_with_streams_and_companions() -> None:
+    # The shape of an ad-rules slot's answer (google_dfp/ima_single_inline_linear_vast3.xml in ../shared).
+    response = parse_vast((DATA / "inline_linear_vast3_10s.xml").read_bytes())
+    assert summary(response) == (((10.0, 6),), ())
+    assert (len(response.wrappers), len(response.buffet)) == (0, 0)
+    (ad,) = response.ads
+    assert (ad.ad_id, ad.creative_id) == ("own-10s", "own-creative-10s")
+
+
 def test_vast2_inline_fields() -> None:
     response = parse_vast((DATA / "inline_vast2.xml").read_bytes())
     assert response.skipped == ()

@@ -95,8 +95,22 @@ def test_repeat_after_valid_and_invalid_values() -> None:
         assert [b.repeat_after for b in parse_vmap((root / name).read_bytes()).breaks] == [None, None]
 
 
-def test_google_ad_rules_slots_and_the_live_break() -> None:
-    body = sample("ads", "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml").read_bytes()
+AD_RULES = {  # the project's ad rules, and Google's captured ones (no licence: ../shared only)
+    "own": lambda: DATA / "ad_rules_pod_bumpers_vmap.xml",
+    "google": lambda: sample("ads", "google_dfp/ima_ad_rules_premidpostpodbumper_vmap.xml"),
+}
+
+
+def test_own_ad_rules_fixture_lists_every_slot() -> None:
+    schedule = parse_vmap(AD_RULES["own"]().read_bytes())
+    slot = "preroll@start:AdTagURI; " * 2 + "midroll-1@00:00:15.000:AdTagURI; " * 5 + "postroll@end:AdTagURI; " * 2
+    assert describe(schedule) == "VMAP 1.0 · 9 AdBreak(s) · " + slot.removesuffix("; ")
+    assert [b.bumper for b in schedule.breaks] == [False, True, True, False, False, False, True, True, False]
+
+
+@pytest.mark.parametrize("source", sorted(AD_RULES))
+def test_ad_rules_slots_and_the_live_break(source: str) -> None:
+    body = AD_RULES[source]().read_bytes()
     schedule = parse_vmap(body)
     assert [(slot[0].break_id, len(slot)) for slot in slots(schedule)] == [
         ("preroll", 2),

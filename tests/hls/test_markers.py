@@ -16,6 +16,7 @@ from proxy.hls.attributes import parse_attributes, parse_date, parse_iso8601_dur
 from proxy.hls.cues import Cue
 from proxy.hls.markers import SKIPPED, detect
 from tests.conftest import sample
+from tests.hls.scte35_stand_ins import stand_ins
 
 HLS_DIR = Path(__file__).parents[2].parent / "shared" / "testdata" / "real" / "hls"
 
@@ -310,6 +311,55 @@ GOLDEN: dict[str, Golden] = {
 }
 
 
+# The project's playlists in the MediaTailor, MediaConvert and SCTE 35 §12.2 dialects (tests/data/dialects,
+# README.md there): every marker behaviour the vendor files of ../shared show, proven without ../shared.
+DIALECTS = Path(__file__).parents[1] / "data" / "dialects"
+OWN_GOLDEN: dict[str, Golden] = {
+    "own_mediaconvert_elemental_style_vod.m3u8": {
+        **seq(1, out(30.0), cont(10, 30), cont(20, 30), in_()),
+        **seq(7, out(30.0), cont(10, 30), cont(20, 30), in_()),
+    },
+    "own_mediaconvert_scte35_enhanced_vod.m3u8": {  # the OATCLS before CUE-IN lends CUE-IN its bytes
+        **seq(1, out(30.0, sc=True), cont(10, 30, sc=True), cont(20, 30, sc=True), in_(sc=True)),
+        **seq(7, out(30.0, sc=True), cont(10, 30, sc=True), cont(20, 30, sc=True), in_(sc=True)),
+    },
+    "own_mediatailor_origin_live_scte35_enhanced.m3u8": seq(  # CONT's Duration=21 is its own, not CUE-OUT's
+        2, out(20.02, sc=True), cont(2.002, 21, sc=True), cont(8.008, 21, sc=True), cont(14.014, 21, sc=True), in_()
+    ),
+    "own_mediatailor_origin_master.m3u8": {},
+    "own_mediatailor_personalized_master.m3u8": {},
+    "own_mediatailor_personalized_live_stitched.m3u8": {},  # stitched output: no markers left
+    # The TYPE=0x10 line has no CUE-OUT / CUE-IN attribute: informational (SCTE 35 §12.2).
+    "own_scte35_2022_ext_x_scte35_live.m3u8": {
+        2: (out(120.12, id="brk-42", d=SC, sc=True),),
+        4: (cont(id="brk-42", d=SC),),
+        5: (in_(id="brk-42", d=SC, sc=True),),
+    },
+}
+
+
+def test_every_own_dialect_file_has_golden_expectations() -> None:
+    assert {path.name for path in DIALECTS.glob("*.m3u8")} == set(OWN_GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(OWN_GOLDEN))
+def test_own_dialect_golden(name: str) -> None:
+    check_detected((DIALECTS / name).read_text("utf-8"), OWN_GOLDEN[name])
+
+
+def test_own_golden_bytes_come_from_the_right_tag() -> None:
+    def cues(name: str, index: int) -> tuple[Cue, ...]:
+        return detect(segments((DIALECTS / name).read_text("utf-8"))[index])
+
+    vectors = stand_ins()
+    (cue_in,) = cues("own_mediaconvert_scte35_enhanced_vod.m3u8", 4)
+    assert cue_in.scte35 == b64(vectors["34"]["value"])  # the OATCLS IN message before CUE-IN
+    (second_out,) = cues("own_mediaconvert_scte35_enhanced_vod.m3u8", 7)
+    assert second_out.scte35 == b64(vectors["35"]["value"])
+    (out_cue,) = cues("own_scte35_2022_ext_x_scte35_live.m3u8", 2)
+    assert out_cue.scte35 == b64(vectors["42"]["value"])
+
+
 def hls_dir() -> Path:
     if not HLS_DIR.is_dir():
         pytest.skip(f"shared HLS fixtures not found at {HLS_DIR} (checkout ../shared next to the repo)")
@@ -324,10 +374,14 @@ def test_every_shared_file_has_golden_expectations() -> None:
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden(name: str) -> None:
-    groups = segments(sample("real", "hls", name).read_text("utf-8"))
-    actual = {index: tuple(project(cue) for cue in detect(lines)) for index, lines in enumerate(groups)}
+    check_detected(sample("real", "hls", name).read_text("utf-8"), GOLDEN[name])
+
+
+def check_detected(text: str, golden: Golden) -> None:
+    """The cues detected on each segment of a playlist are its golden ones (segments without cues left out)."""
+    actual = {index: tuple(project(cue) for cue in detect(lines)) for index, lines in enumerate(segments(text))}
     assert {index: cues for index, cues in actual.items() if cues} == {
-        index: normal(cues) for index, cues in GOLDEN[name].items()
+        index: normal(cues) for index, cues in golden.items()
     }
 
 

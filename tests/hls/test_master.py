@@ -66,6 +66,41 @@ def test_render_puts_each_session_in_its_own_uris() -> None:
     assert one.count("/aaa/") == 5  # 3 variants + 2 audio renditions
 
 
+DIALECTS = Path(__file__).parents[1] / "data" / "dialects"  # the project's vendor-dialect playlists
+
+
+def test_own_mediatailor_style_origin_master() -> None:
+    body = (DIALECTS / "own_mediatailor_origin_master.m3u8").read_bytes()
+    master = parse_master(body, "https://origin.example.com/out/v1/index.m3u8", PATH)
+    assert [(t.name, t.uri, t.bandwidth) for t in master.tracks] == [
+        ("v0", "live_720.m3u8", 3100000),
+        ("v1", "live_480.m3u8", 1600000),
+        ("v2", "live_360.m3u8", 700000),
+    ]
+    assert master.render("0123abcd").decode().splitlines() == [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-STREAM-INF:BANDWIDTH=3100000,AVERAGE-BANDWIDTH=2900000,RESOLUTION=1280x720,FRAME-RATE=25.000,"
+        'CODECS="avc1.64001f,mp4a.40.2"',
+        "/v1/ssai/media/chan/0123abcd/v0.m3u8",
+        "#EXT-X-STREAM-INF:BANDWIDTH=1600000,AVERAGE-BANDWIDTH=1500000,RESOLUTION=854x480,FRAME-RATE=25.000,"
+        'CODECS="avc1.4d401e,mp4a.40.2"',
+        "/v1/ssai/media/chan/0123abcd/v1.m3u8",
+        "#EXT-X-STREAM-INF:BANDWIDTH=700000,AVERAGE-BANDWIDTH=650000,RESOLUTION=640x360,FRAME-RATE=25.000,"
+        'CODECS="avc1.42c01e,mp4a.40.2"',
+        "/v1/ssai/media/chan/0123abcd/v2.m3u8",
+    ]
+
+
+def test_own_personalized_master_subtitles_first_middle_and_last() -> None:
+    master = parse_master((DIALECTS / "own_mediatailor_personalized_master.m3u8").read_bytes(), URL, PATH)
+    assert [(t.name, t.bandwidth) for t in master.tracks] == [("v0", 3100000), ("v1", 1600000), ("v2", 700000)]
+    text = master.render("x").decode()
+    assert "SUBTITLES" not in text and ",," not in text and ":," not in text and not text.count(",\n")
+    assert '#EXT-X-STREAM-INF:CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720,BANDWIDTH=3100000' in text
+
+
 def test_mediatailor_origin_master() -> None:
     body = sample("real", "hls", "mediatailor_origin_master.m3u8").read_bytes()
     master = parse_master(body, "https://origin.example.com/out/v1/index.m3u8", PATH)

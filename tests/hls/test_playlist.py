@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -221,11 +222,35 @@ def test_every_real_playlist_parses() -> None:
     ],
 )
 def test_real_playlist_counts(name: str, count: int, first_msn: int, discontinuities: int, endlist: bool) -> None:
-    playlist = parse_media(sample("real", "hls", name).read_bytes(), name)
+    check_counts(
+        parse_media(sample("real", "hls", name).read_bytes(), name), count, first_msn, discontinuities, endlist
+    )
+
+
+def check_counts(playlist: MediaPlaylist, count: int, first_msn: int, discontinuities: int, endlist: bool) -> None:
     assert len(playlist.segments) == count
     assert playlist.media_sequence == playlist.segments[0].msn == first_msn
     assert sum(s.discontinuity for s in playlist.segments) == discontinuities
     assert playlist.endlist is endlist
+
+
+DIALECTS = Path(__file__).parents[1] / "data" / "dialects"  # the project's vendor-dialect playlists
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "first_msn", "discontinuities", "endlist"),
+    [
+        ("own_mediatailor_origin_live_scte35_enhanced.m3u8", 9, 4200100, 0, False),
+        ("own_mediatailor_personalized_live_stitched.m3u8", 10, 4200100, 2, False),
+        ("own_mediaconvert_scte35_enhanced_vod.m3u8", 12, 1, 0, True),
+        ("own_mediaconvert_elemental_style_vod.m3u8", 12, 1, 0, True),
+        ("own_scte35_2022_ext_x_scte35_live.m3u8", 7, 900, 0, False),
+    ],
+)
+def test_own_dialect_playlist_counts(
+    name: str, count: int, first_msn: int, discontinuities: int, endlist: bool
+) -> None:
+    check_counts(parse_media((DIALECTS / name).read_bytes(), name), count, first_msn, discontinuities, endlist)
 
 
 def test_real_stitched_fmp4_window() -> None:

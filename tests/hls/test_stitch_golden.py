@@ -60,6 +60,22 @@ def test_own_copy_stitches_to_the_same_golden_output(name: str) -> None:
     check_golden(name, (OWN / name).read_bytes())
 
 
+DIALECTS = Path(__file__).parents[1] / "data" / "dialects"  # the project's vendor-dialect playlists
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "own_mediatailor_origin_live_scte35_enhanced.m3u8",
+        "own_mediaconvert_scte35_enhanced_vod.m3u8",
+        "own_mediaconvert_elemental_style_vod.m3u8",
+        "own_scte35_2022_ext_x_scte35_live.m3u8",
+    ],
+)
+def test_own_dialect_playlist_stitches_to_its_golden_output(name: str) -> None:
+    check_golden(name, (DIALECTS / name).read_bytes())
+
+
 def check_golden(name: str, body: bytes) -> None:
     out, fills = stitch(body, f"https://origin.example/live/{name}")
     assert fills, f"{name}: expected at least one break"
