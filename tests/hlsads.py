@@ -26,6 +26,11 @@ FPS = 25
 LADDERS = {
     # One muxed Baseline variant, level 3.1: a creative at level 3.0 fits it.
     "baseline": ('#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,CODECS="avc1.42C01F,mp4a.40.2"\nv0.m3u8\n'),
+    # The baseline variant without its audio, which comes from a stereo rendition of its own.
+    "demuxed": (
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",CHANNELS="2",URI="a0.m3u8"\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,CODECS="avc1.42C01F,mp4a.40.2",AUDIO="aud"\nv0.m3u8\n'
+    ),
     # High 1280x720 and 640x360 (muxed): a Baseline 640x360 creative matches neither.
     "high": (
         '#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,CODECS="avc1.64001F,mp4a.40.2"\nv0.m3u8\n'
@@ -48,40 +53,54 @@ class CreativeSpec:
     segment: int  # -hls_time: the creative's own segment length
     gop: float  # seconds between keyframes: where a stream copy can cut
     fmp4: bool = False
+    demuxed: bool = False  # video and audio in renditions of their own, as in a demuxed ladder
 
 
 CREATIVES = {
     "long": CreativeSpec(6, 6, 1),  # 6 s segments, a keyframe every second: re-segmented by a stream copy
     "long-gop": CreativeSpec(6, 6, 6),  # one keyframe per 6 s segment: a stream copy cannot cut it
     "long-fmp4": CreativeSpec(6, 6, 1, fmp4=True),
+    "long-demuxed": CreativeSpec(6, 6, 1, demuxed=True),
     "small": CreativeSpec(6, 2, 1),  # 2 s segments: fits a 2 s channel as it is
     "slate": CreativeSpec(2, 2, 1),
 }
 
 
 def make_creative(folder: Path, name: str) -> str:
-    """`folder/name/master.m3u8` and its one muxed rendition (640x360 Baseline 3.0, AAC): its CODECS."""
+    """`folder/name/master.m3u8` and its rendition (640x360 Baseline 3.0 with AAC; a demuxed creative has its
+    audio in `a0/`): its CODECS."""
     spec = CREATIVES[name]
-    out = folder / name / "v0"
-    out.mkdir(parents=True)
-    ext = "m4s" if spec.fmp4 else "ts"
     argv = [default_ffmpeg(), "-nostdin", "-y", "-loglevel", "error"]
     argv += ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={FPS}:duration={spec.seconds}"]
     argv += ["-f", "lavfi", "-i", f"sine=frequency=500:sample_rate=48000:duration={spec.seconds}"]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-level:v", "3.0"]
     argv += ["-pix_fmt", "yuv420p", "-g", str(round(spec.gop * FPS)), "-keyint_min", str(round(spec.gop * FPS))]
-    argv += ["-sc_threshold", "0", "-c:a", "aac", "-b:a", "96k", "-f", "hls", "-hls_time", str(spec.segment)]
-    argv += ["-hls_playlist_type", "vod", "-hls_segment_type", "fmp4" if spec.fmp4 else "mpegts"]
-    argv += ["-hls_segment_filename", str(out / f"seg-%03d.{ext}"), str(out / "index.m3u8")]
+    argv += ["-sc_threshold", "0", "-c:a", "aac", "-b:a", "96k"]
+    if spec.demuxed:
+        argv += [
+            *_hls_output(folder / name / "v0", spec, ["-map", "0:v"]),
+            *_hls_output(folder / name / "a0", spec, ["-map", "1:a"]),
+        ]
+    else:
+        argv += _hls_output(folder / name / "v0", spec, [])
     subprocess.run(argv, check=True, timeout=120)
-    header = (out / "init.mp4") if spec.fmp4 else (out / "seg-000.ts")
+    header = (folder / name / "v0" / "init.mp4") if spec.fmp4 else (folder / name / "v0" / "seg-000.ts")
     codecs = stream_codecs(header.read_bytes(), video=True)
-    version = 7 if spec.fmp4 else 3
-    (folder / name / "master.m3u8").write_text(
-        f"#EXTM3U\n#EXT-X-VERSION:{version}\n"
-        f'#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,CODECS="{codecs}"\nv0/index.m3u8\n'
-    )
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if spec.fmp4 else 3}"]
+    if spec.demuxed:
+        lines.append('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",CHANNELS="2",URI="a0/index.m3u8"')
+    audio = ',AUDIO="aud"' if spec.demuxed else ""
+    lines += [f'#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,CODECS="{codecs}"{audio}', "v0/index.m3u8"]
+    (folder / name / "master.m3u8").write_text("\n".join(lines) + "\n")
     return codecs
+
+
+def _hls_output(out: Path, spec: CreativeSpec, maps: list[str]) -> list[str]:
+    out.mkdir(parents=True)
+    ext = "m4s" if spec.fmp4 else "ts"
+    args = [*maps, "-f", "hls", "-hls_time", str(spec.segment), "-hls_playlist_type", "vod"]
+    args += ["-hls_segment_type", "fmp4" if spec.fmp4 else "mpegts"]
+    return [*args, "-hls_segment_filename", str(out / f"seg-%03d.{ext}"), str(out / "index.m3u8")]
 
 
 def ladder_profile(ladder: str, target_duration: int = 2) -> tuple[MasterPlaylist, TranscodeProfile]:

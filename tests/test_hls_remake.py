@@ -27,7 +27,7 @@ OPTIONS = PipelineOptions("/v1/ssai/assets", None, "ultrafast", 120.0, 10, 2_000
 @pytest.fixture(scope="module")
 def creatives(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("creatives")
-    for name in ("long", "long-gop", "long-fmp4"):
+    for name in ("long", "long-gop", "long-fmp4", "long-demuxed"):
         make_creative(folder, name)
     elsewhere = folder / "elsewhere"  # a creative whose segment is on a private address
     (elsewhere / "v0").mkdir(parents=True)
@@ -86,6 +86,16 @@ async def test_a_fitting_creative_with_long_segments_is_cut_by_a_stream_copy(
     assert segment[0] == 0x47, "MPEG-TS, the channel's packaging, whatever the creative's"
     # Copied, not re-encoded: the creative's own level 3.0 (an encode for the channel would say 3.1, 1F).
     assert stream_codecs(segment, video=True) == "avc1.42C01E,mp4a.40.2"
+
+
+async def test_a_demuxed_creative_is_cut_into_renditions_of_one_numbering(pipeline: MediaPipeline, edge: str) -> None:
+    creative = await prepare(pipeline, f"{edge}/creatives/long-demuxed/master.m3u8", "demuxed")
+    assert isinstance(creative, Creative), creative
+    assert set(creative.uris) == {"v0", "a0"}
+    assert creative.extinfs["v0"] == pytest.approx((2, 2, 2), abs=0.05)
+    assert len(creative.extinfs["a0"]) == 3, "the audio rendition numbered as the video (one numbering)"
+    assert all(duration <= 2.5 for duration in creative.extinfs["a0"]), creative.extinfs
+    assert stream_codecs(first_segment(pipeline, creative), video=True) == "avc1.42C01E,mp4a.40.2", "copied"
 
 
 async def test_keyframes_further_apart_than_the_target_duration_fall_back_to_a_transcode(
