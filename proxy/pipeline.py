@@ -177,7 +177,7 @@ class MediaPipeline:
         self, url: str, master: Path, profile: TranscodeProfile | None, work: Path, trusted: bool
     ) -> HlsSource | Path:
         """An HLS source's renditions on disk; for a probe (no profile), only its playlist is checked."""
-        if (_local_path(url) if trusted else None) is not None:
+        if trusted and _local_path(url) is not None:
             raise JobFailed("download", f"{url!r} is a playlist on disk: expected a video file, or a playlist URL")
         try:
             if profile is None:
