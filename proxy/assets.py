@@ -5,6 +5,10 @@ rendition; every chosen rendition must have the same segment count (one numberin
 ARCHITECTURE.md §4.4) and no segment longer than the channel's target duration (§4.5). Results are kept by
 (creative key, media URL) and loaded once however many sessions ask (single-flight); a failure is kept for
 `retry_after` seconds so a broken creative is not fetched in a tight loop.
+
+A creative with longer segments, or (given the channel's profile) whose master declares renditions unlike the
+channel's ladder (proxy.hls.conformance), raises `CreativeMisfit`: the media pipeline remakes it for the
+channel, and a creative that fits is used as it is.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from proxy.errors import AdMediaError, ProxyError
+from proxy.hls.conformance import mismatch
 from proxy.hls.fill import Creative
 from proxy.hls.master import Track, parse_master
 from proxy.hls.playlist import MediaPlaylist, parse_media
+from proxy.hls.profile import TranscodeProfile
 from proxy.hls.render import resolve
 from proxy.origin import Fetcher
 
@@ -28,63 +35,94 @@ def _nearest(variants: Sequence[Track], bandwidth: int) -> Track:
     return min(variants, key=lambda variant: abs(variant.bandwidth - bandwidth))
 
 
+class CreativeMisfit(AdMediaError):
+    """A creative that plays only once remade for the channel (re-segmented or transcoded by the media pipeline):
+    segments longer than the channel's target duration, or renditions unlike the channel's ladder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Renditions:
+    """The ad renditions chosen for a channel's tracks (by track name: v0…, a0…)."""
+
+    urls: dict[str, str]  # the media playlist URL of each
+    paired: dict[str, Track]  # the ad master's track of each; empty for a creative that is one media playlist
+
+
+def choose_renditions(body: bytes, url: str, tracks: Sequence[Track]) -> Renditions:
+    """Each content variant gets the ad variant nearest in bandwidth, each audio rendition the ad's first one."""
+    if b"#EXT-X-STREAM-INF" not in body:
+        if any(track.name.startswith("a") for track in tracks):
+            raise AdMediaError("NO_VARIANT_MATCH", f"{url} is one muxed rendition; the channel has audio renditions")
+        return Renditions({track.name: url for track in tracks}, {})
+    master = parse_master(body, url, "")
+    variants, audio = master.variants, [t for t in master.tracks if t.name.startswith("a")]
+    paired = {}
+    for track in tracks:
+        if track.name.startswith("v"):
+            paired[track.name] = _nearest(variants, track.bandwidth)
+        elif audio:
+            paired[track.name] = audio[0]
+        else:
+            raise AdMediaError("NO_VARIANT_MATCH", f"{url} has no audio rendition for track {track.name}")
+    return Renditions({name: resolve(url, ad.uri) for name, ad in paired.items()}, paired)
+
+
 class CreativeLoader:
     def __init__(self, client: Fetcher, *, timeout: float, retry_after: float = 60.0) -> None:
         self.client = client
         self.timeout = timeout
         self.retry_after = retry_after
-        self._loaded: dict[tuple[str, str, int], asyncio.Task[Creative]] = {}
-        self._failed_at: dict[tuple[str, str, int], float] = {}
+        self._loaded: dict[tuple[str, str, int, str], asyncio.Task[Creative]] = {}
+        self._failed_at: dict[tuple[str, str, int, str], float] = {}
 
     async def load(
-        self, key: str, url: str, tracks: Sequence[Track], target_duration: int, prefix: str | None = None
+        self,
+        key: str,
+        url: str,
+        tracks: Sequence[Track],
+        target_duration: int,
+        prefix: str | None = None,
+        profile: TranscodeProfile | None = None,
     ) -> Creative:
-        cache_key = (key, url, target_duration)
+        """The creative as it is; `CreativeMisfit` when it must be remade first (for `profile`, when given)."""
+        cache_key = (key, url, target_duration, profile.key if profile is not None else "")
         task = self._loaded.get(cache_key)
         failed_at = self._failed_at.get(cache_key)
         if task is None or (failed_at is not None and time.monotonic() - failed_at > self.retry_after):
-            task = asyncio.ensure_future(self._load(key, url, tracks, target_duration, prefix))
+            task = asyncio.ensure_future(self._load(key, url, tracks, target_duration, prefix, profile))
             task.add_done_callback(lambda done: self._done(cache_key, done))
             self._loaded[cache_key] = task
         return await asyncio.shield(task)
 
-    def _done(self, cache_key: tuple[str, str, int], task: asyncio.Task[Creative]) -> None:
+    def _done(self, cache_key: tuple[str, str, int, str], task: asyncio.Task[Creative]) -> None:
         if task.cancelled() or task.exception() is not None:
             self._failed_at[cache_key] = time.monotonic()
         else:
             self._failed_at.pop(cache_key, None)
 
     async def _load(
-        self, key: str, url: str, tracks: Sequence[Track], target_duration: int, prefix: str | None
+        self,
+        key: str,
+        url: str,
+        tracks: Sequence[Track],
+        target_duration: int,
+        prefix: str | None,
+        profile: TranscodeProfile | None,
     ) -> Creative:
         body = await self.client.get(url, timeout=self.timeout)
         try:
-            chosen = self._choose(body, url, tracks)
+            chosen = choose_renditions(body, url, tracks)
+            unlike = mismatch(profile, chosen.paired) if profile is not None else None
+            if unlike is not None:
+                raise CreativeMisfit("PROFILE_MISMATCH", f"creative {key!r} at {url}: {unlike}")
             playlists = {
-                u: parse_media(await self.client.get(u, timeout=self.timeout), u) for u in set(chosen.values())
+                u: parse_media(await self.client.get(u, timeout=self.timeout), u) for u in set(chosen.urls.values())
             }
+        except CreativeMisfit:
+            raise
         except ProxyError as error:
             raise AdMediaError("MEDIA_FILE_UNAVAILABLE", f"creative {key!r} at {url}: {error.message}") from None
-        return build_creative(key, chosen, playlists, target_duration, prefix)
-
-    def _choose(self, body: bytes, url: str, tracks: Sequence[Track]) -> dict[str, str]:
-        if b"#EXT-X-STREAM-INF" not in body:
-            if any(track.name.startswith("a") for track in tracks):
-                raise AdMediaError(
-                    "NO_VARIANT_MATCH", f"{url} is one muxed rendition; the channel has audio renditions"
-                )
-            return {track.name: url for track in tracks}
-        master = parse_master(body, url, "")
-        variants, audio = master.variants, [t for t in master.tracks if t.name.startswith("a")]
-        chosen = {}
-        for track in tracks:
-            if track.name.startswith("v"):
-                chosen[track.name] = resolve(url, _nearest(variants, track.bandwidth).uri)
-            elif audio:
-                chosen[track.name] = resolve(url, audio[0].uri)
-            else:
-                raise AdMediaError("NO_VARIANT_MATCH", f"{url} has no audio rendition for track {track.name}")
-        return chosen
+        return build_creative(key, chosen.urls, playlists, target_duration, prefix)
 
 
 def build_creative(
@@ -96,7 +134,7 @@ def build_creative(
     for url, playlist in playlists.items():
         for segment in playlist.segments:
             if round(segment.duration) > target_duration:
-                raise AdMediaError(
+                raise CreativeMisfit(
                     "SEGMENT_TOO_LONG",
                     f"creative {key!r} at {url}: segment {segment.uri} lasts {segment.duration:g} s,"
                     f" longer than the channel's target duration {target_duration} s",

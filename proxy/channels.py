@@ -17,7 +17,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad, BreakPosition
-from proxy.assets import CreativeLoader
+from proxy.assets import CreativeLoader, CreativeMisfit
 from proxy.decisions import DecisionService, Profile, plan_for
 from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError, ProxyError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
@@ -111,6 +111,7 @@ class ChannelRuntime:
         self.master: MasterPlaylist | None = None
         self.slate: Creative | None = None
         self.slate_status: NotReady | None = None  # why a transcoded slate is not there yet
+        self.slate_remade = False  # an HLS slate that does not fit as it is: the media pipeline remakes it
         self.transcode_profile: TranscodeProfile | None = None
         self.target_duration = 0
         self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
@@ -180,10 +181,15 @@ class ChannelRuntime:
             await self.refresh_slate()
             return
         loader = self.loader if self.config.slate_trusted else self.decisions.loader  # egress-checked
+        tracks, prefix = self.master.tracks, self.config.ad_segment_prefix
         try:
             self.slate = await loader.load(
-                "slate", self.config.slate, self.master.tracks, self.target_duration, self.config.ad_segment_prefix
+                "slate", self.config.slate, tracks, self.target_duration, prefix, self.transcode_profile
             )
+        except CreativeMisfit as misfit:
+            log.info("channel %s: slate %s is remade for the channel: %s", self.config.name, self.config.slate, misfit)
+            self.slate_remade = self.pipeline is not None
+            await self.refresh_slate()
         except (OriginError, AdError) as error:
             log.error(
                 "channel %s: slate %s unusable, breaks fall back to content: %s",
@@ -193,9 +199,12 @@ class ChannelRuntime:
             )
 
     async def refresh_slate(self) -> None:
-        """A slate from a video file: look for its renditions until they are ready (its job runs meanwhile)."""
+        """A slate from a video file, or an HLS one that does not fit the channel as it is: look for its
+        renditions until they are ready (its job runs meanwhile)."""
         source, profile = self.config.slate, self.transcode_profile
-        if self.slate is not None or source is None or is_playlist(source) or self.master is None:
+        if self.slate is not None or source is None or self.master is None:
+            return
+        if is_playlist(source) and not self.slate_remade:
             return
         if self.pipeline is None or profile is None:
             return

@@ -33,7 +33,7 @@ from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
 from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo, page_names
 from proxy.ads.xslt import TransformSpec, compile_check
-from proxy.assets import CreativeLoader
+from proxy.assets import CreativeLoader, CreativeMisfit
 from proxy.beacons import BeaconQueue
 from proxy.errors import AdError, ConfigError, OriginError, OriginTimeout, ProxyError
 from proxy.eventlog import EventRecorder
@@ -331,14 +331,19 @@ class DecisionService:
         return creatives, usable, [result for result in results if isinstance(result, Skip)]
 
     async def _creative(self, channel: ChannelConfig, profile: Profile, ad: Ad) -> Creative | Skip:
-        """A preconditioned HLS MediaFile is used as it is; otherwise the best progressive one is transcoded."""
+        """A preconditioned HLS MediaFile is used as it is when it fits the channel, else remade by the media
+        pipeline like the best progressive one, which is always transcoded."""
         hls = next((media for media in ad.media_files if media.is_hls and not media.is_interactive), None)
         if hls is None:
             return await self._transcoded(channel, profile, ad)
         try:
             return await self.loader.load(
-                ad.key, hls.url, profile.tracks, profile.target_duration, channel.ad_segment_prefix
+                ad.key, hls.url, profile.tracks, profile.target_duration, channel.ad_segment_prefix, profile.transcode
             )
+        except CreativeMisfit as misfit:
+            if self.pipeline is None:
+                return Skip(ad.ad_id, misfit.reason, misfit.message, 405, ad.errors)
+            return await self._prepared(channel, profile, ad, hls.url)
         except AdError as error:
             return Skip(ad.ad_id, error.reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
         except OriginError as error:
@@ -350,11 +355,16 @@ class DecisionService:
             unsupported = unsupported_media(ad, lambda media: False)
             assert unsupported is not None
             return unsupported
+        return await self._prepared(channel, profile, ad, source.url)
+
+    async def _prepared(self, channel: ChannelConfig, profile: Profile, ad: Ad, source: str) -> Creative | Skip:
+        """The creative remade from `source` for the channel's profile, or why it cannot play yet."""
+        assert self.pipeline is not None
         if profile.transcode is None:
             detail = f"channel {channel.name!r} has no transcode profile (its master could not be read)"
             return Skip(ad.ad_id, "PROFILE_NOT_FOUND", detail, ErrorCode.MEDIA_DISPLAY, ad.errors)
         ready = await self.pipeline.creative(
-            ad.key, source.url, profile.transcode, profile.tracks, channel.ad_segment_prefix
+            ad.key, source, profile.transcode, profile.tracks, channel.ad_segment_prefix
         )
         if isinstance(ready, NotReady):
             return Skip(ad.ad_id, ready.reason, f"creative {ad.key!r}: {ready.detail}", ready.code, ad.errors)

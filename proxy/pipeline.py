@@ -4,8 +4,10 @@ Asked for a creative, it answers at once: the `Creative` when its renditions for
 else a `NotReady` naming why (NEW_CREATIVE, TRANSCODE_IN_PROGRESS, TRANSCODE_ERROR: MediaTailor's skip
 reasons) after making sure a job prepares it. The job downloads the source (ad MediaFiles through the egress
 policy, with a size limit), probes and transcodes it with ffmpeg at a lower CPU priority in a worker thread,
-and publishes the folder atomically. Nothing here is awaited by a playlist request: decisions call it, and
-they already run beside the hot path.
+and publishes the folder atomically. A source that is an HLS playlist (a creative or slate that does not fit
+its channel as it is) is downloaded rendition by rendition (proxy.hlssource) and re-segmented by a stream copy
+when its media fit the channel's ladder (proxy.restream), transcoded otherwise. Nothing here is awaited by a
+playlist request: decisions call it, and they already run beside the hot path.
 """
 
 from __future__ import annotations
@@ -15,25 +17,23 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
 
 from proxy.ads.errors import ErrorCode
-from proxy.assets import build_creative
+from proxy.assets import build_creative, choose_renditions
 from proxy.assetstore import AssetStore, creative_folder
 from proxy.errors import OriginError, OriginTimeout, ProxyError
 from proxy.hls.fill import Creative
 from proxy.hls.master import Track
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile
+from proxy.hlssource import Downloader, HlsSource, HlsSourceError, fetch_hls, is_playlist
 from proxy.jobs import Job, JobFailed, JobQueue
-from proxy.transcode import TranscodeError, probe, transcode
-
-
-class Downloader(Protocol):
-    async def download(self, url: str, path: Path, *, timeout: float, max_bytes: int) -> int: ...
+from proxy.restream import remux, restream
+from proxy.transcode import TranscodeError, default_ffmpeg, probe, transcode
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +147,9 @@ class MediaPipeline:
         try:
             job.state = "downloading"
             path = await self._fetch(job.source, work, trusted)
+            source = await self._fetch_hls(job.source, path, profile, work, trusted) if is_playlist(path) else path
             job.state, job.percent = "transcoding", 5.0
-            await asyncio.to_thread(self._transcode, job, path, profile, work / "out")
+            await asyncio.to_thread(self._transcode, job, source, profile, work / "out")
             if profile is not None:
                 self.store.publish(work / "out", self.store.folder(profile.key, job.key))
         except TranscodeError as error:
@@ -171,11 +172,41 @@ class MediaPipeline:
             raise JobFailed("download", error.message, timed_out=isinstance(error, OriginTimeout)) from None
         return path
 
-    def _transcode(self, job: Job, source: Path, profile: TranscodeProfile | None, out: Path) -> None:
-        """In a worker thread: probe only (no profile) or the full transcode, reporting progress into `job`."""
+    async def _fetch_hls(
+        self, url: str, master: Path, profile: TranscodeProfile | None, work: Path, trusted: bool
+    ) -> HlsSource | Path:
+        """An HLS source's renditions on disk; for a probe (no profile), only its playlist is checked."""
+        if trusted and _local_path(url) is not None:
+            raise JobFailed("download", f"{url!r} is a playlist on disk: expected a video file, or a playlist URL")
+        try:
+            if profile is None:
+                choose_renditions(master.read_bytes(), url, ())
+                return master
+            options = self.options
+            return await fetch_hls(
+                self._downloaders[trusted],
+                master,
+                url,
+                profile,
+                work,
+                timeout=options.download_timeout,
+                max_bytes=options.max_bytes,
+            )
+        except OriginError as error:
+            raise JobFailed("download", error.message) from None
+        except (HlsSourceError, ProxyError) as error:
+            raise JobFailed("probe", error.message) from None
+
+    def _transcode(self, job: Job, source: Path | HlsSource, profile: TranscodeProfile | None, out: Path) -> None:
+        """In a worker thread: probe only (no profile) or the full transcode, reporting progress into `job`. An
+        HLS source whose renditions fit the channel is re-segmented by a stream copy when its keyframes allow."""
         options = self.options
         if profile is None:
-            probe(source, options.ffmpeg)
+            if isinstance(source, Path) and not is_playlist(source):
+                probe(source, options.ffmpeg)
+            return
+        path = self._hls_source(source, profile, out) if isinstance(source, HlsSource) else source
+        if path is None:
             return
 
         def progress(fraction: float) -> None:
@@ -184,7 +215,7 @@ class MediaPipeline:
             job.percent = 5.0 + 90.0 * fraction
 
         transcode(
-            source,
+            path,
             profile,
             out,
             ffmpeg=options.ffmpeg,
@@ -193,6 +224,14 @@ class MediaPipeline:
             progress=progress,
             nice=options.nice,
         )
+
+    def _hls_source(self, source: HlsSource, profile: TranscodeProfile, out: Path) -> Path | None:
+        """None when a stream copy made `out`; else the file to transcode."""
+        exe, timeout = self.options.ffmpeg or default_ffmpeg(), self.options.timeout
+        if source.declared_fit and restream(source.renditions, profile, out, ffmpeg=exe, timeout=timeout):
+            return None
+        shutil.rmtree(out, ignore_errors=True)
+        return remux(exe, source.video, source.audio, out.parent / "source.mkv", timeout)
 
     def _load(
         self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None

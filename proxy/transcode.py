@@ -109,7 +109,7 @@ def transcode(
     plan = _Plan(profile, info, out_dir, seg, preset)
     argv = [exe, "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *plan.argv(source)]
     _run_with_progress(argv, timeout, info.duration, progress or (lambda _: None), nice)
-    _fold_audio_dust(profile, out_dir)
+    fold_audio_dust(profile, out_dir)
     renditions = verify(profile, out_dir)
     master = out_dir / "master.m3u8"
     master.write_text(render_master(profile, renditions))
@@ -278,7 +278,7 @@ def verify(profile: TranscodeProfile, out_dir: Path) -> tuple[RenditionResult, .
     return tuple(_rendition(name, out_dir / name, playlists[name], sizes.get(name)) for name in names)
 
 
-def _fold_audio_dust(profile: TranscodeProfile, out_dir: Path) -> None:
+def fold_audio_dust(profile: TranscodeProfile, out_dir: Path) -> None:
     """Audio-only renditions are cut on AAC frames (21.3 ms at 48 kHz), not on the forced video keyframes, and
     the encoder's priming frame makes them a frame longer than the video: the HLS muxer then opens one more
     segment holding a frame or two. Fold that dust into the previous segment so all counts match."""

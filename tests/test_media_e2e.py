@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -98,16 +98,37 @@ async def poll_until_two_ad_breaks(
 ) -> None:
     """Poll every track until two breaks after the first have played the ad: the transcode's length depends
     on the machine's load, so the test waits for the event (generous deadline) rather than a fixed time."""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+
+    def done() -> bool:
+        return (
+            len(outputs["v0"]) % 8 == 0 and sum("ad" in fill for fill in ordered_breaks(outputs["v0"], kind)[1:]) >= 2
+        )
+
+    await poll_until(http, url, outputs, done, 0.7, lambda: ordered_breaks(outputs["v0"], kind))
+
+
+async def poll_until(
+    http: aiohttp.ClientSession,
+    url: str,
+    outputs: dict[str, list[bytes]],
+    done: Callable[[], bool],
+    interval: float,
+    seen: Callable[[], object],
+    deadline: float = 300,
+) -> None:
+    """Poll every track of `outputs` (the session's media playlists under `url`) until `done()`, for at most
+    `deadline` seconds: a deadline, not a threshold (ffmpeg shares a loaded machine); `seen()` says what was
+    seen instead."""
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
         for track, bodies in outputs.items():
             async with http.get(f"{url}/{track}.m3u8") as response:
                 assert response.status == 200, await response.text()
                 bodies.append(await response.read())
-        if len(outputs["v0"]) % 8 == 0 and sum("ad" in fill for fill in ordered_breaks(outputs["v0"], kind)[1:]) >= 2:
+        if done():
             return
-        await asyncio.sleep(0.7)
-    raise AssertionError(f"no two breaks played the transcoded ad in 300 s: {ordered_breaks(outputs['v0'], kind)}")
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not done in {deadline:g} s: {seen()}")
 
 
 @pytest.mark.slow
