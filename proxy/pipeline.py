@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
@@ -29,6 +29,7 @@ from proxy.hls.master import Track
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile
 from proxy.jobs import Job, JobFailed, JobQueue
+from proxy.slatepieces import cut_pieces, piece_folders
 from proxy.transcode import TranscodeError, probe, transcode
 
 
@@ -194,8 +195,30 @@ class MediaPipeline:
             progress=progress,
             nice=options.nice,
         )
+        if job.kind == "slate":  # ready with its pieces, so that the first break it fills ends on time too
+            cut_pieces(
+                source,
+                profile,
+                out,
+                ffmpeg=options.ffmpeg,
+                timeout=options.timeout,
+                preset=options.preset,
+                nice=options.nice,
+                progress=lambda _: progress(1.0),  # stays at 95 % (a cancel still stops it between pieces)
+            )
 
     def _load(
+        self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None
+    ) -> Creative:
+        """The creative from its folder, with its pieces when it is a slate (`proxy.slatepieces`)."""
+        creative = self._load_renditions(key, folder, tracks, target_duration, prefix)
+        pieces = tuple(
+            self._load_renditions(f"{key}#{piece.name}", piece, tracks, target_duration, prefix)
+            for piece in piece_folders(folder)
+        )
+        return replace(creative, pieces=pieces) if pieces else creative
+
+    def _load_renditions(
         self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None
     ) -> Creative:
         """The creative from its folder: rendition names are the channel's track names (v0…, a0…)."""
