@@ -185,27 +185,23 @@ class MediaPipeline:
                 raise TranscodeError("transcode", "cancelled")
             job.percent = 5.0 + 90.0 * fraction
 
-        transcode(
-            source,
-            profile,
-            out,
-            ffmpeg=options.ffmpeg,
-            timeout=options.timeout,
-            preset=options.preset,
-            progress=progress,
-            nice=options.nice,
-        )
-        if job.kind == "slate":  # ready with its pieces, so that the first break it fills ends on time too
-            cut_pieces(
+        def encode(folder: Path, frames: int | None = None) -> None:
+            # A piece's progress is not the slate's: the job stays at 95 % while they are cut (a cancel still stops).
+            transcode(
                 source,
                 profile,
-                out,
+                folder,
                 ffmpeg=options.ffmpeg,
                 timeout=options.timeout,
                 preset=options.preset,
+                progress=progress if frames is None else lambda _: progress(1.0),
                 nice=options.nice,
-                progress=lambda _: progress(1.0),  # stays at 95 % (a cancel still stops it between pieces)
+                frames=frames,
             )
+
+        encode(out)
+        if job.kind == "slate":  # ready with its pieces, so that the first break it fills ends on time too
+            cut_pieces(source, profile, out, options.ffmpeg, encode)
 
     def _load(
         self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None

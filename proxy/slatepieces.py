@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy.hls.profile import TranscodeProfile
-from proxy.transcode import frame_rate, probe, transcode
+from proxy.transcode import frame_rate, probe
 
 PIECES = "pieces"
 
@@ -34,25 +34,14 @@ def piece_frames(segment_frames: int) -> list[int]:
 
 
 def cut_pieces(
-    source: Path,
-    profile: TranscodeProfile,
-    out_dir: Path,
-    *,
-    ffmpeg: str | None,
-    timeout: float,
-    preset: str,
-    nice: int,
-    progress: Callable[[float], None],
+    source: Path, profile: TranscodeProfile, out_dir: Path, ffmpeg: str | None, encode: Callable[[Path, int], None]
 ) -> list[int]:
-    """Cut every piece of `source` for `profile` into `out_dir/pieces/{n}`, telling `progress` the fraction
-    done after each; the frame counts cut. A slate segment lasts at most the target duration and the source."""
+    """Cut every piece of `source` for `profile` into `out_dir/pieces/{n}` with `encode(folder, n)` (a
+    `transcode(frames=n)`); the frame counts cut. A slate segment lasts at most the target duration and the source."""
     info = probe(source, ffmpeg)
-    rate = frame_rate(profile.variants[0], info)
-    counts = piece_frames(round(min(profile.target_duration, info.duration) * rate))
-    for done, n in enumerate(counts, start=1):
-        out = out_dir / PIECES / str(n)
-        transcode(source, profile, out, ffmpeg=ffmpeg, timeout=timeout, preset=preset, nice=nice, frames=n)
-        progress(done / len(counts))
+    counts = piece_frames(round(min(profile.target_duration, info.duration) * frame_rate(profile.variants[0], info)))
+    for n in counts:
+        encode(out_dir / PIECES / str(n), n)
     return counts
 
 
