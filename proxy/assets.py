@@ -139,7 +139,8 @@ def build_creative(
                     f"creative {key!r} at {url}: segment {segment.uri} lasts {segment.duration:g} s,"
                     f" longer than the channel's target duration {target_duration} s",
                 )
-    reference = playlists[chosen[min(chosen)]]
+    video = [track for track in chosen if track.startswith("v")]  # "a0" sorts before "v0"
+    reference = playlists[chosen[min(video or chosen)]]
     return Creative(
         key=key,
         durations=tuple(s.duration for s in reference.segments),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -33,6 +33,7 @@ from proxy.hls.profile import TranscodeProfile
 from proxy.hlssource import Downloader, HlsSource, HlsSourceError, fetch_hls, is_playlist
 from proxy.jobs import Job, JobFailed, JobQueue
 from proxy.restream import remux, restream
+from proxy.slatepieces import cut_pieces, piece_folders
 from proxy.transcode import TranscodeError, default_ffmpeg, probe, transcode
 
 
@@ -214,16 +215,23 @@ class MediaPipeline:
                 raise TranscodeError("transcode", "cancelled")
             job.percent = 5.0 + 90.0 * fraction
 
-        transcode(
-            path,
-            profile,
-            out,
-            ffmpeg=options.ffmpeg,
-            timeout=options.timeout,
-            preset=options.preset,
-            progress=progress,
-            nice=options.nice,
-        )
+        def encode(folder: Path, frames: int | None = None) -> None:
+            # A piece's progress is not the slate's: the job stays at 95 % while they are cut (a cancel still stops).
+            transcode(
+                path,
+                profile,
+                folder,
+                ffmpeg=options.ffmpeg,
+                timeout=options.timeout,
+                preset=options.preset,
+                progress=progress if frames is None else lambda _: progress(1.0),
+                nice=options.nice,
+                frames=frames,
+            )
+
+        encode(out)
+        if job.kind == "slate":  # ready with its pieces, so that the first break it fills ends on time too
+            cut_pieces(path, profile, out, options.ffmpeg, encode)
 
     def _hls_source(self, source: HlsSource, profile: TranscodeProfile, out: Path) -> Path | None:
         """None when a stream copy made `out`; else the file to transcode."""
@@ -234,6 +242,17 @@ class MediaPipeline:
         return remux(exe, source.video, source.audio, out.parent / "source.mkv", timeout)
 
     def _load(
+        self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None
+    ) -> Creative:
+        """The creative from its folder, with its pieces when it is a slate (`proxy.slatepieces`)."""
+        creative = self._load_renditions(key, folder, tracks, target_duration, prefix)
+        pieces = tuple(
+            self._load_renditions(f"{key}#{piece.name}", piece, tracks, target_duration, prefix)
+            for piece in piece_folders(folder)
+        )
+        return replace(creative, pieces=pieces) if pieces else creative
+
+    def _load_renditions(
         self, key: str, folder: Path, tracks: Sequence[Track], target_duration: int, prefix: str | None
     ) -> Creative:
         """The creative from its folder: rendition names are the channel's track names (v0…, a0…)."""

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -93,11 +93,14 @@ def transcode(
     preset: str = "veryfast",
     progress: Callable[[float], None] | None = None,
     nice: int = 0,
+    frames: int | None = None,
 ) -> TranscodeResult:
     """Encode `source` into `out_dir` (best empty: files are overwritten, not cleaned) for `profile`.
 
     `progress` is called from this thread with the fraction of the source encoded so far; `nice` lowers
-    ffmpeg's CPU priority so a transcode never starves the playlist hot path of its core."""
+    ffmpeg's CPU priority so a transcode never starves the playlist hot path of its core. With `frames`, only
+    the source's first `frames` frames (at the first variant's rate) are encoded, with as much audio: a piece
+    of one segment shorter than the target duration (a slate piece, `proxy.slatepieces`)."""
     started = time.monotonic()
     exe = ffmpeg or default_ffmpeg()
     # RFC 8216bis §4.4.3.1: every EXTINF, rounded, must be <= TARGETDURATION; cutting at it keeps us within.
@@ -105,8 +108,10 @@ def transcode(
     if not 0 < seg <= profile.target_duration:
         raise ValueError(f"segment_seconds={seg} must be in (0, {profile.target_duration}]")
     info = probe(source, exe, timeout=min(timeout, PROBE_TIMEOUT))
+    if frames is not None:
+        info = replace(info, duration=frames / frame_rate(profile.variants[0], info))
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan = _Plan(profile, info, out_dir, seg, preset)
+    plan = _Plan(profile, info, out_dir, seg, preset, cut=frames is not None)
     argv = [exe, "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *plan.argv(source)]
     _run_with_progress(argv, timeout, info.duration, progress or (lambda _: None), nice)
     fold_audio_dust(profile, out_dir)
@@ -152,8 +157,11 @@ def probe(source: Path, ffmpeg: str | None = None, *, timeout: float = PROBE_TIM
 class _Plan:
     """The argv of the one ffmpeg run: a filter graph splitting video and audio, then one HLS output per rendition."""
 
-    def __init__(self, profile: TranscodeProfile, info: SourceInfo, out_dir: Path, seg: float, preset: str) -> None:
+    def __init__(
+        self, profile: TranscodeProfile, info: SourceInfo, out_dir: Path, seg: float, preset: str, *, cut: bool
+    ) -> None:
         self.profile, self.info, self.out_dir, self.seg, self.preset = profile, info, out_dir, seg, preset
+        self.cut = cut  # the first `info.duration` seconds only, cut on frames
         # Variants with an AUDIO group are video-only, like the content's (the group's renditions carry audio).
         self.muxed = [v for v in profile.variants if v.audio_group is None or not profile.audio]
         self.warnings: tuple[str, ...] = tuple(
@@ -195,7 +203,10 @@ class _Plan:
             "setsar=1",
             "format=yuv420p",
         ]
-        if variant.frame_rate:
+        if self.cut:  # a frame count is only exact at a known rate; `trim` ends the stream there, not `-t`
+            rate = frame_rate(variant, self.info)
+            filters = [f"fps={rate:g}", *filters, f"trim=end_frame={max(1, round(self.info.duration * rate))}"]
+        elif variant.frame_rate:
             filters.insert(0, f"fps={variant.frame_rate:g}")
         return ",".join(filters)
 
@@ -204,7 +215,7 @@ class _Plan:
         target = (variant.average_bandwidth or int(variant.bandwidth * 0.85)) - audio_bps
         peak = int(variant.bandwidth * 0.9) - audio_bps  # ~10% for TS/fMP4 overhead
         video_bps, max_bps = max(target, 64_000), max(peak, target, 64_000)
-        fps = variant.frame_rate or self.info.frame_rate or 30.0
+        fps = frame_rate(variant, self.info)
         gop = str(max(1, math.ceil(self.seg * fps)))
         return [
             *("-c:v", "libx264", "-preset", self.preset, "-profile:v", variant.h264_profile),
@@ -226,7 +237,9 @@ class _Plan:
         args = [arg for pad in pads for arg in ("-map", pad)] + codec_args
         if channels:
             args += ["-c:a", "aac", "-b:a", str(_audio_bitrate(channels)), "-ar", str(SAMPLE_RATE)]
-        args += ["-t", f"{self.info.duration:.3f}", "-f", "hls", "-hls_time", f"{self.seg:g}"]
+        if not self.cut:  # a cut's filters end each stream on its last frame (`-t` could drop the audio's last)
+            args += ["-t", f"{self.info.duration:.3f}"]
+        args += ["-f", "hls", "-hls_time", f"{self.seg:g}"]
         args += ["-hls_list_size", "0", "-hls_playlist_type", "vod", "-hls_flags", "independent_segments"]
         args += ["-hls_segment_type", "fmp4" if fmp4 else "mpegts"]
         if fmp4:
@@ -235,11 +248,17 @@ class _Plan:
         return [*args, str(folder / "index.m3u8")]
 
 
+def frame_rate(variant: VariantProfile, info: SourceInfo) -> float:
+    """The rate a variant is encoded at: the channel's, else the source's."""
+    return variant.frame_rate or info.frame_rate or 30.0
+
+
 def audio_samples(duration: float) -> int:
     """How many samples of audio an ad of `duration` seconds carries: whole AAC frames, the encoder's priming
-    frame included, ending no later than the video (see `_audio_filter`)."""
+    frame included, ending no later than the video (see `_audio_filter`), but at least one after the priming
+    frame: a track without a packet is no track (a one-frame slate piece's audio then ends < 10 ms late)."""
     frames = math.floor(duration * SAMPLE_RATE / AAC_FRAME)  # including the priming frame
-    return (frames - 1) * AAC_FRAME
+    return max(frames - 1, 1) * AAC_FRAME
 
 
 def _audio_filter(channels: int, samples: int) -> str:

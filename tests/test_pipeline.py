@@ -117,6 +117,7 @@ async def test_a_new_creative_is_skipped_then_plays_once_transcoded(rig: Rig, ad
     creative = await rig.creative("creative-1", url)
     assert isinstance(creative, Creative)
     check_creative(creative, rig.master, rig.profile)
+    assert creative.pieces == (), "pieces are a slate's"
     folder = rig.store.folder(rig.profile.key, "creative-1")
     assert creative.uris["v0"][0] == f"/v1/ssai/assets/{rig.store.relative(folder)}/v0/seg-000.ts"
     assert not list((rig.store.root / ".work").iterdir()), "the build folder is gone once published"
@@ -216,6 +217,23 @@ async def test_cancelled_jobs_kill_ffmpeg(rig: Rig, files: Path) -> None:
     await asyncio.wait_for(rig.jobs.close(), 30)
     assert (job.state, job.stage) == ("error", "cancelled")
     assert not rig.store.is_ready(rig.store.folder(rig.profile.key, "slow"))
+
+
+@pytest.mark.slow
+async def test_a_slate_is_ready_with_its_first_frames_cut_in_pieces(rig: Rig, adserver: str) -> None:
+    """The ts ladder's first variant runs at 25 fps with 2 s segments: pieces of 1, 2, 4 … 32 frames (their sums
+    make any remainder up to 63 frames), one segment per track each, every track within a frame of the first."""
+    url, tracks = f"{adserver}/media/ad.mp4", rig.master.tracks
+    assert isinstance(await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate"), NotReady)
+    await rig.jobs.wait()
+    slate = await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate")
+    assert isinstance(slate, Creative)
+    assert [piece.durations for piece in slate.pieces] == [(n / 25,) for n in (32, 16, 8, 4, 2, 1)]
+    assert slate.frame == 1 / 25
+    for piece in slate.pieces:
+        assert {track: len(uris) for track, uris in piece.uris.items()} == {track.name: 1 for track in tracks}
+        assert all(abs(extinfs[0] - piece.duration) < 1 / 25 for extinfs in piece.extinfs.values()), piece.extinfs
+        assert all("/pieces/" in uris[0] for uris in piece.uris.values())
 
 
 @pytest.mark.slow

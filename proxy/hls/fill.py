@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 from proxy.hls.breaks import Break
 
-# Float noise in summed EXTINF values must not hold an item back for a whole poll.
+# Float noise in summed EXTINF values must not hold an ad's item back for a whole poll.
 EPSILON = 0.05
+# Slate is the proxy's own: its items wait for the content under them, so that none is published past the
+# end of a break (which is known only once it has closed) and the fill ends within half a frame of it.
+SLATE_EPSILON = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +33,18 @@ class Creative:
     uris: Mapping[str, tuple[str, ...]]  # track name -> absolute segment URIs
     extinfs: Mapping[str, tuple[float, ...]]  # track name -> EXTINF of each segment
     map_lines: Mapping[str, str] = field(default_factory=dict)  # track name -> EXT-X-MAP line (fMP4 only)
+    # A slate's first 2^k frames (k = 0, 1, …; each shorter than a segment), longest first, each one segment
+    # that starts on a keyframe: whatever a break has left after whole segments is a sum of a few of them.
+    pieces: tuple[Creative, ...] = ()
 
     @property
     def duration(self) -> float:
         return sum(self.durations)
+
+    @property
+    def frame(self) -> float | None:
+        """One frame of a slate with pieces (its shortest piece), None without."""
+        return self.pieces[-1].duration if self.pieces else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ class Fill:
         self._chunks: dict[tuple[int, str], bytes] = {}
         self._ads_items = 0
         self._settled: tuple[int, int, int] | None = None
+        self._end: float | None = None  # the closed break's duration, once the slate fills up to it
         self._extend_ads()
 
     def _extend_ads(self) -> None:
@@ -97,14 +109,36 @@ class Fill:
 
     def _grow(self, until: float) -> None:
         slate = self.plan.slate
-        if slate is None or not slate.durations:
+        if slate is None or not slate.durations or self._end is not None:
+            return
+        if self.brk.end_msn is not None:
+            self._fill_to(slate, self.brk.time_into(self.brk.end_msn))
             return
         while not self.items or self.items[-1].end <= until + EPSILON:
-            last = self.items[-1] if self.items else None
-            at = last.end if last else 0.0
-            index = 0 if last is None or last.ad_index is not None else (last.index + 1) % len(slate.durations)
-            # Every loop of the slate restarts its timestamps, so each one opens with a discontinuity.
-            self.items.append(Item(at, at + slate.durations[index], slate, index, None, index == 0))
+            self.items.append(self._next_segment(slate))
+
+    def _next_segment(self, slate: Creative) -> Item:
+        last = self.items[-1] if self.items else None
+        at = last.end if last else 0.0
+        index = (last.index + 1) % len(slate.durations) if last is not None and last.creative is slate else 0
+        # Every loop of the slate restarts its timestamps, so each one opens with a discontinuity.
+        return Item(at, at + slate.durations[index], slate, index, None, index == 0)
+
+    def _fill_to(self, slate: Creative, end: float) -> None:
+        """Slate up to the closed break's `end` within half a frame, so the timeline after it (PROGRAM-DATE-TIME)
+        goes on without a hole: whole segments while they fit, then the pieces that sum to what is left."""
+        self._end = end
+        # Slate items past the end were only looked ahead, never published (`published` stops before them).
+        while self.items and self.items[-1].ad_index is None and self.items[-1].end > end + SLATE_EPSILON:
+            self.items.pop()
+        limit = end + (slate.frame / 2 if slate.frame is not None else SLATE_EPSILON)
+        while (item := self._next_segment(slate)).end <= limit:
+            self.items.append(item)
+        for piece in slate.pieces:
+            at = self.items[-1].end if self.items else 0.0
+            if at + piece.duration <= limit:
+                # A piece has its own timestamps, from the slate's first frame: a discontinuity (RFC 8216bis §6.2.1).
+                self.items.append(Item(at, at + piece.duration, piece, 0, None, True))
 
     def end_msn(self) -> int | None:
         """The content segment this session returns to, once known."""
@@ -124,10 +158,17 @@ class Fill:
         self._grow(available)
         count = 0
         for item in self.items:
-            if item.end > available + EPSILON:
+            if self._due(item) > available:
                 break
             count += 1
         return count
+
+    def _due(self, item: Item) -> float:
+        """How much of the break must be published before `item` is: once the slate has filled the closed
+        break, its last items (which end within half a frame of it) are due at its end."""
+        if item.ad_index is not None:
+            return item.end - EPSILON
+        return (item.end if self._end is None else min(item.end, self._end)) - SLATE_EPSILON
 
     def settled(self) -> tuple[int, int, int] | None:
         """(items, discontinuities among them, return msn) once the session has gone back to content.

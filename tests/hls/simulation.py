@@ -7,13 +7,14 @@ content `https://origin.test/{track}/c{msn}.ts`, creatives `https://ads.test/{ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from proxy.hls.breaks import BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.playlist import MediaPlaylist, parse_media
 from proxy.hls.render import Window, render
 from proxy.sessions import Decided, Session
+from proxy.slatepieces import piece_frames
 
 TRACKS = ("v0", "v1", "a0")
 ORIGIN = "https://origin.test/live/{track}.m3u8"
@@ -33,6 +34,14 @@ def creative(key: str, durations: Sequence[float], tracks: Sequence[str] = TRACK
         uris={t: tuple(f"https://ads.test/{key}/{t}/{i}.ts" for i in range(len(durations))) for t in tracks},
         extinfs={t: tuple(durations) for t in tracks},
     )
+
+
+def slate_with_pieces(key: str, durations: Sequence[float], fps: float, tracks: Sequence[str] = TRACKS) -> Creative:
+    """A slate whose pieces are its first 1, 2, 4, … frames at `fps`, fewer than its first segment has, as the
+    media pipeline cuts them (proxy.slatepieces), EXTINFs printed to the microsecond as ffmpeg does."""
+    counts = piece_frames(round(durations[0] * fps))
+    pieces = tuple(creative(f"{key}-{n}", [round(n / fps, 6)], tracks) for n in reversed(counts))
+    return replace(creative(key, durations, tracks), pieces=pieces)
 
 
 def origin_playlist(

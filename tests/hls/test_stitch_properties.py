@@ -8,7 +8,7 @@ from proxy.hls.fill import FillPlan
 from proxy.hls.scte35_encode import encode_splice_insert, to_hex
 from proxy.sessions import Session
 from tests.hls.invariants import check_track, check_tracks_agree
-from tests.hls.simulation import TRACKS, OriginSegment, SimSession, Simulation, creative
+from tests.hls.simulation import TRACKS, OriginSegment, SimSession, Simulation, creative, slate_with_pieces
 
 DIALECTS = ("cue-out", "bare", "slash", "daterange", "adobe", "scte35")
 
@@ -79,6 +79,7 @@ def plans(td: int) -> list[FillPlan]:
         FillPlan("slate", (), slate),
         FillPlan("empty", (), None),
         FillPlan("b+a", (ad_b, ad_a), None),
+        FillPlan("b+pieces", (ad_b,), slate_with_pieces("cut", [td, td], 25)),  # fills to the break's end
     ]
 
 
