@@ -207,6 +207,7 @@ class ChannelRuntime:
             self.config.ad_segment_prefix,
             kind="slate",
             trusted=self.config.slate_trusted,
+            account=self.config.account_id,
         )
         if isinstance(ready, NotReady):
             if ready != self.slate_status:

@@ -352,7 +352,7 @@ class DecisionService:
             detail = f"channel {channel.name!r} has no transcode profile (its master could not be read)"
             return Skip(ad.ad_id, "PROFILE_NOT_FOUND", detail, ErrorCode.MEDIA_DISPLAY, ad.errors)
         ready = await self.pipeline.creative(
-            ad.key, source.url, profile.transcode, profile.tracks, channel.ad_segment_prefix
+            ad.key, source.url, profile.transcode, profile.tracks, channel.ad_segment_prefix, account=channel.account_id
         )
         if isinstance(ready, NotReady):
             return Skip(ad.ad_id, ready.reason, f"creative {ad.key!r}: {ready.detail}", ready.code, ad.errors)

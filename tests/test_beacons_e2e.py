@@ -69,7 +69,7 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # seed 002 custom headers…
         ad_headers_for_impressions=True,  # … on the impressions too
     )
-    settings = local_settings(data_dir=tmp_path).with_channels({"fake": channel})
+    settings = local_settings(data_dir=tmp_path, metrics_open=True).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         yield Rig(origin, base)
 

@@ -80,7 +80,7 @@ class Rig:
         self.master, self.profile = channel(*CHANNELS["ts"])
 
     async def creative(self, key: str, url: str, prefix: str | None = None) -> Creative | NotReady:
-        return await self.pipeline.creative(key, url, self.profile, self.master.tracks, prefix)
+        return await self.pipeline.creative(key, url, self.profile, self.master.tracks, prefix, account="acct")
 
 
 @pytest.fixture
@@ -180,7 +180,9 @@ async def test_ad_sources_pass_the_egress_policy(tmp_path: Path, adserver: str) 
 async def test_cancelled_jobs_kill_ffmpeg(rig: Rig, files: Path) -> None:
     slow = PipelineOptions("/a", None, "placebo", 120.0, 0, 1 << 30, 10.0)  # placebo: long enough to cancel
     rig.pipeline.options = slow
-    await rig.pipeline.creative("slow", str(files / "ad.mp4"), rig.profile, rig.master.tracks, trusted=True)
+    await rig.pipeline.creative(
+        "slow", str(files / "ad.mp4"), rig.profile, rig.master.tracks, trusted=True, account="acct"
+    )
     (job,) = rig.jobs.jobs.values()
     for _ in range(600):  # until ffmpeg runs (the source is local: no download to wait for)
         if job.state != "downloading" and job.state != "queued":
