@@ -35,7 +35,7 @@ from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInf
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader
 from proxy.beacons import BeaconQueue
-from proxy.errors import AdError, ConfigError, OriginError, ProxyError
+from proxy.errors import AdError, ConfigError, FetchRefused, OriginError, OriginTimeout, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -312,9 +312,9 @@ class DecisionService:
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, TimeoutError):
             reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
-        else:
+        else:  # by type: a message's words are for people
             message = getattr(error, "message", str(error))
-            reason = "ADS_TIMEOUT" if "longer than" in message else getattr(error, "reason", "ADS_ERROR")
+            reason = _failure_reason(error)
         self.counts[reason] += 1
         who = session.id if session else "every session"
         log.warning("break %s (%s): %s: %s; slate", brk.id, who, reason, message)
@@ -366,6 +366,15 @@ class DecisionService:
             log.info("break %s (%s): skipped ad %r: %s: %s", brk.id, who, skip.ad_id, skip.reason, skip.detail)
             for template in skip.error_urls if skip.code else ():
                 self.beacons.fire(error_url(template, skip.code, timestamp=now))
+
+
+def _failure_reason(error: Exception) -> str:
+    """The skip reason of a decision whose ad request failed: its own for a URL the egress policy refused."""
+    if isinstance(error, OriginTimeout):
+        return "ADS_TIMEOUT"
+    if isinstance(error, FetchRefused):
+        return "EGRESS_REFUSED"
+    return error.reason if isinstance(error, AdError) else "ADS_ERROR"
 
 
 def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk: Break | None) -> AdContext:

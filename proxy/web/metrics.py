@@ -56,6 +56,7 @@ def counters(service: Service) -> dict[str, Any]:
         "origin_errors": dict(service.client.errors),
         "ad_server_requests": dict(service.ads.requests),
         "ad_server_requests_shared": service.ads.shared,
+        "ad_server_refused": dict(service.ads.refused),
         "beacons": dict(service.beacons.counts),
         "beacon_events": dict(service.beacons.events),
         "clicks": dict(service.clicks.counts),
