@@ -27,17 +27,13 @@ GIVE_UP = 60.0  # a safety net for a proxy that never asks the ad server, not a 
 class EndlessBreakOrigin(FakeOrigin):
     """Its breaks announce 99999999999 s, on the OUT and again on a CONT on each next segment; no CUE-IN comes."""
 
-    def playlist(self, name: str, edge: int) -> str:
-        first = max(0, edge - self.window + 1)
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
-        for msn in range(first, edge + 1):
-            offset = msn % self.every
-            if name != "audio" and msn >= self.every and offset == 0:
-                lines.append(f"#EXT-X-CUE-OUT:{HUGE}")
-            elif name != "audio" and msn >= self.every and offset < self.break_segments:
-                lines.append(f"#EXT-X-CUE-OUT-CONT:ElapsedTime={offset * self.td},Duration={HUGE}")
-            lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
-        return "\n".join(lines) + "\n"
+    def markers(self, msn: int) -> list[str]:
+        offset = msn % self.every
+        if msn >= self.every and offset == 0:
+            return [f"#EXT-X-CUE-OUT:{HUGE}"]
+        if msn >= self.every and offset < self.break_segments:
+            return [f"#EXT-X-CUE-OUT-CONT:ElapsedTime={offset * self.td},Duration={HUGE}"]
+        return []
 
 
 async def play_until_asked(http: aiohttp.ClientSession, base: str, origin: FakeOrigin, breaks: int) -> list[str]:
