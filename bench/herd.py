@@ -69,6 +69,7 @@ def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
     # Its store and assets in the run's temporary folder, never ./data (a demo may be using that).
     data = str(channels.parent)
     env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning", "SSAI_DATA_DIR": data}
+    env["SSAI_METRICS_OPEN"] = "1"  # the run reads the counters; its proxy listens on loopback only
     command = [sys.executable, "-m", "proxy", "serve", "--channels", str(channels), "--port", str(port)]
     command += ["--data-dir", str(channels.parent / "data")]  # the run's own state, never ./data
     return subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -2,9 +2,10 @@
 
 They go out through the ad server client, so the egress policy applies to every beacon URL (also on the
 address it resolves to). A call times out after 3 s (MediaTailor's); a network error, a timeout or a 5xx is
-tried again `retries` times with doubling backoff, a 4xx or a refused URL never. Every outcome is counted:
-fired, retried, failed, dropped (the queue was full), and fired per event type. A beacon fired for a session
-carries that session's record (`proxy.eventlog`), whose outcome follows the call's.
+tried again `retries` times with doubling backoff, a 4xx never. A URL the egress policy refuses (by its name or
+by what the name resolves to) is final and counted `refused`, not tried again. Every outcome is counted:
+fired, retried, failed, refused, dropped (the queue was full), and fired per event type. A beacon fired for a
+session carries that session's record (`proxy.eventlog`), whose outcome follows the call's.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class BeaconQueue:
         for attempt in range(self.retries + 1):
             try:
                 await self.client.beacon(url, timeout=self.timeout, headers=headers)
+            except FetchRefused as refused:  # final: the policy refuses it again, whatever the try
+                self.counts["refused"] += 1
+                log.info("beacon %s refused: %s", event, refused.message)
+                return
             except OriginError as error:
                 if not error.retryable or attempt == self.retries:
                     self.counts["failed"] += 1

@@ -45,6 +45,7 @@ class TrackPoller:
         self.window: Window | None = None
         self.error: OriginError | None = None
         self.failing_since: float | None = None
+        self.reported: tuple[str, str] | None = None  # the failure last logged: each poll repeating it is only counted
         self.last_request = time.monotonic()
         self.first = asyncio.Event()
         self.task = asyncio.ensure_future(self._run())
@@ -58,6 +59,17 @@ class TrackPoller:
             await asyncio.sleep(interval)
         channel.pollers.pop(self.track.name, None)
 
+    def _report(self, error: OriginError) -> None:
+        """Logged when the problem changes, not at every poll: an origin that stays broken would fill the log
+        (every failure is counted in `origin_errors`). A bad line is one problem wherever the window puts it."""
+        excerpt = error.excerpt if isinstance(error, PlaylistParseError) else ""
+        problem = (type(error).__name__, excerpt or error.message)
+        if problem == self.reported:
+            return
+        self.reported = problem
+        shown = f" (the body read {excerpt!r})" if excerpt else ""
+        log.warning("channel %s track %s: %s%s", self.channel.config.name, self.track.name, error.message, shown)
+
     async def poll(self) -> None:
         try:
             body = await self.channel.client.get(self.url, timeout=self.channel.settings.origin_timeout)
@@ -65,12 +77,15 @@ class TrackPoller:
         except OriginError as error:
             self.error = error
             self.failing_since = self.failing_since or time.monotonic()
-            excerpt = ""
             if isinstance(error, PlaylistParseError):  # the client counted fetch failures; this one is the body's
                 self.channel.client.count(error)
-                excerpt = f" (the body read {error.excerpt!r})"
-            log.warning("channel %s track %s: %s%s", self.channel.config.name, self.track.name, error.message, excerpt)
+            self._report(error)
         else:
+            if self.reported is not None:
+                log.info(
+                    "channel %s track %s: the origin answers well again", self.channel.config.name, self.track.name
+                )
+                self.reported = None
             config = self.channel.config
             track = self.track.name if config.content_redirect else None
             self.window = Window(playlist, self.url, config.content_segment_prefix, redirect_track=track)
@@ -216,6 +231,7 @@ class ChannelRuntime:
             self.config.ad_segment_prefix,
             kind="slate",
             trusted=self.config.slate_trusted,
+            account=self.config.account_id,
         )
         if isinstance(ready, NotReady):
             if ready != self.slate_status:

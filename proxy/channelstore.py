@@ -8,6 +8,11 @@ within that time; a config's version is a digest of the rows it was built from.
 
 Channels of the channel file are stored too (a bootstrap, under one account) so the API lists them and cue
 points reach them; the file stays their source: the API refuses to change or delete them.
+
+Channel names are one namespace for every account: a name is the channel's playback URL
+(/v1/ssai/session/NAME/main.m3u8), which players ask for without credentials, so whether a name is in use is
+public by design. A taken name is refused alike whoever holds it, saying nothing of the holder; a name freed
+by one account carries nothing of it to the next (its cue points go with the channel).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def _channel(row: sa.Row[Any]) -> StoredChannel:
 
 def file_document(config: ChannelConfig) -> dict[str, Any]:
     """A channel-file entry as stored: its settings as the file gives them (read back by channel_from_dict)."""
-    own = ("name", "version", "slate_trusted")  # not the file's
+    own = ("name", "version", "slate_trusted", "account_id")  # not the file's
     raw = {k: v for k, v in asdict(config).items() if k not in own and v not in (None, {}, (), "")}
     if config.beacon_templates:  # the file's own {type, template} tables
         raw["beacon_templates"] = [{"type": kind, "template": url} for kind, url in config.beacon_templates]
@@ -78,7 +83,11 @@ class ChannelStore:
         async with self.db.transaction() as connection:
             await self._check_references(connection, account_id, document)
             if (await connection.execute(sa.select(channels.c.name).where(channels.c.name == name))).first():
-                raise Conflict(f"name = {name!r}: a channel of that name exists already, expected a new name")
+                raise Conflict(
+                    f"name = {name!r} is taken: channel names are shared by every account (a name is its public "
+                    f"playback URL, /v1/ssai/session/{name}/main.m3u8); expected another name"
+                )
+            await connection.execute(sa.delete(cuepoints).where(cuepoints.c.channel == name))  # none of a former one
             values = {"name": name, "account_id": account_id, "document": document}
             await connection.execute(sa.insert(channels).values(**values, created_at=now, updated_at=now))
         return StoredChannel(name, account_id, document, now, now)
@@ -101,8 +110,12 @@ class ChannelStore:
         return await self.get(account_id, name)
 
     async def delete(self, account_id: str, name: str) -> bool:
+        """The channel and its cue points: the next channel of that name, maybe another account's, starts clean."""
         async with self.db.transaction() as connection:
-            return (await connection.execute(sa.delete(channels).where(self._owned(account_id, name)))).rowcount == 1
+            if (await connection.execute(sa.delete(channels).where(self._owned(account_id, name)))).rowcount != 1:
+                return False
+            await connection.execute(sa.delete(cuepoints).where(cuepoints.c.channel == name))
+            return True
 
     async def _check_references(self, connection: Any, account_id: str, document: Mapping[str, Any]) -> None:
         for field, table in REFERENCES.items():
@@ -201,7 +214,7 @@ def build_config(
 ) -> ChannelConfig:
     if channel.from_file:
         config = channel_from_dict(channel.name, channel.document["file"])
-        return replace(config, version=_version(channel.document))
+        return replace(config, version=_version(channel.document), account_id=channel.account_id)
     doc = channel.document
     slate = docs["slate_id"].get(doc["slate_id"]) if doc.get("slate_id") else defaults.get(channel.account_id)
     ad = _application(docs["application_id"][doc["application_id"]]) if doc.get("application_id") else {}
@@ -210,6 +223,7 @@ def build_config(
     used = [docs[f][doc[f]].updated_at for f in ("application_id", "config_id") if doc.get(f)]
     config = ChannelConfig(
         name=channel.name,
+        account_id=channel.account_id,
         origin=doc["origin"],
         slate=slate.source_url if slate is not None else None,
         slate_trusted=False,  # an account's URL: the egress policy applies

@@ -35,7 +35,7 @@ from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInf
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.assets import CreativeLoader, CreativeMisfit
 from proxy.beacons import BeaconQueue
-from proxy.errors import AdError, ConfigError, OriginError, OriginTimeout, ProxyError
+from proxy.errors import AdError, ConfigError, FetchRefused, OriginError, OriginTimeout, ProxyError
 from proxy.eventlog import EventRecorder
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
@@ -364,7 +364,7 @@ class DecisionService:
             detail = f"channel {channel.name!r} has no transcode profile (its master could not be read)"
             return Skip(ad.ad_id, "PROFILE_NOT_FOUND", detail, ErrorCode.MEDIA_DISPLAY, ad.errors)
         ready = await self.pipeline.creative(
-            ad.key, source, profile.transcode, profile.tracks, channel.ad_segment_prefix
+            ad.key, source, profile.transcode, profile.tracks, channel.ad_segment_prefix, account=channel.account_id
         )
         if isinstance(ready, NotReady):
             return Skip(ad.ad_id, ready.reason, f"creative {ad.key!r}: {ready.detail}", ready.code, ad.errors)
@@ -383,10 +383,12 @@ class DecisionService:
 
 def failure_reason(error: ProxyError) -> str:
     """The skip reason of a decision that failed as a whole, by the error's type: an ad error knows its own (a
-    transform's timeout is TRANSFORM_FAILED), an ad server slower than its timeout is ADS_TIMEOUT, any other
-    failed fetch ADS_ERROR."""
+    transform's timeout is TRANSFORM_FAILED), an ad server slower than its timeout is ADS_TIMEOUT, a URL the
+    egress policy refused EGRESS_REFUSED, any other failed fetch ADS_ERROR."""
     if isinstance(error, AdError):
         return error.reason
+    if isinstance(error, FetchRefused):
+        return "EGRESS_REFUSED"
     return "ADS_TIMEOUT" if isinstance(error, OriginTimeout) else "ADS_ERROR"
 
 

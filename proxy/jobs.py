@@ -6,6 +6,10 @@ running or done returns the same one (idempotent: every decision seeing a new cr
 keeps its stage and reason and is not run again before `retry_after` seconds, so a broken creative is not
 transcoded in a tight loop. Jobs live in memory only: after a restart whatever is missing on disk is asked
 for again by the next decision or channel start.
+
+A job is shared by every account whose channels or slates asked for the same work (one transcode of one
+creative per profile), and recorded with the accounts that asked: the job list shows an account the jobs it
+asked for, never which other accounts share them.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class Job:
     finished: float | None = None
     failed_at: float | None = None  # monotonic, for the retry delay
     cancelled: bool = False  # read by the worker thread: ffmpeg is killed at its next progress line
+    accounts: set[str] = field(default_factory=set)  # who asked for it: the only ones it is listed to
 
     @property
     def active(self) -> bool:
@@ -104,7 +109,10 @@ class JobQueue:
         already done runs again: its caller asks because the output is gone (cleaned up)."""
         existing = self.jobs.get(job.id)
         if existing is not None and (existing.active or (existing.state == "error" and not self.retry_due(existing))):
+            existing.accounts |= job.accounts
             return existing
+        if existing is not None:
+            job.accounts |= existing.accounts  # a run again is still the work those accounts asked for
         self.jobs[job.id] = job
         self.jobs.move_to_end(job.id)
         task = asyncio.ensure_future(self._run(job, work))
@@ -146,6 +154,10 @@ class JobQueue:
 
     def counts(self) -> Counter[str]:
         return Counter(job.state for job in self.jobs.values())
+
+    def of_account(self, account_id: str) -> list[Job]:
+        """The jobs `account_id` asked for, newest first."""
+        return [job for job in reversed(self.jobs.values()) if account_id in job.accounts]
 
     async def wait(self) -> None:
         """Until no job runs (tests, and a clean shutdown)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -86,12 +86,20 @@ class MediaPipeline:
                 listener(profile)
 
     def prepare(
-        self, key: str, source: str, profile: TranscodeProfile, *, kind: Literal["creative", "slate"], trusted: bool
+        self,
+        key: str,
+        source: str,
+        profile: TranscodeProfile,
+        *,
+        kind: Literal["creative", "slate"],
+        trusted: bool,
+        accounts: Iterable[str],
     ) -> Job | None:
-        """Make sure `key` gets prepared for `profile`: None when it is on disk, else its (new or running) job."""
+        """Make sure `key` gets prepared for `profile`: None when it is on disk, else its (new or running) job,
+        which lists `accounts` among those that asked for it."""
         if self.store.is_ready(self.store.folder(profile.key, key)):
             return None
-        job = Job(self.job_id(profile, key), kind, key, source, profile.key)
+        job = Job(self.job_id(profile, key), kind, key, source, profile.key, accounts=set(accounts))
         return self.jobs.submit(job, lambda job: self._build(job, profile, trusted))
 
     def job_id(self, profile: TranscodeProfile | None, key: str) -> str:
@@ -107,8 +115,9 @@ class MediaPipeline:
         *,
         kind: Literal["creative", "slate"] = "creative",
         trusted: bool = False,
+        account: str,
     ) -> Creative | NotReady:
-        """The creative `key` (transcoded from `source`) for a channel of `profile`, or why not yet."""
+        """The creative `key` (transcoded from `source`) for a channel of `profile` of `account`, or why not yet."""
         cached = self._creatives.get((profile.key, key, prefix))
         folder = self.store.folder(profile.key, key)
         if cached is not None and self.store.is_ready(folder):
@@ -122,18 +131,24 @@ class MediaPipeline:
                 return NotReady("TRANSCODE_ERROR", f"renditions of {key!r} unusable: {message}", ErrorCode.LINEAR)
             self._creatives[(profile.key, key, prefix)] = creative
             return creative
-        return self._ensure_job(key, source, profile, kind, trusted)
+        return self._ensure_job(key, source, profile, kind, trusted, account)
 
-    def probe_source(self, key: str, source: str, *, trusted: bool) -> Job:
+    def probe_source(self, key: str, source: str, *, trusted: bool, accounts: Iterable[str]) -> Job:
         """A job that only downloads and probes `source`: a slate's check when no channel profile is known."""
-        job = Job(self.job_id(None, key), "probe", key, source, "")
+        job = Job(self.job_id(None, key), "probe", key, source, "", accounts=set(accounts))
         return self.jobs.submit(job, lambda job: self._build(job, None, trusted))
 
     def _ensure_job(
-        self, key: str, source: str, profile: TranscodeProfile, kind: Literal["creative", "slate"], trusted: bool
+        self,
+        key: str,
+        source: str,
+        profile: TranscodeProfile,
+        kind: Literal["creative", "slate"],
+        trusted: bool,
+        account: str,
     ) -> NotReady:
         known = self.jobs.get(self.job_id(profile, key))
-        job = self.prepare(key, source, profile, kind=kind, trusted=trusted)
+        job = self.prepare(key, source, profile, kind=kind, trusted=trusted, accounts=(account,))
         if job is None:  # published between the caller's look and now
             return NotReady("TRANSCODE_IN_PROGRESS", "ready for the next break", ErrorCode.MEZZANINE_DOWNLOADING)
         if job.state == "error":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from proxy.adrequests import AdServerClient
@@ -100,6 +101,7 @@ class Service:
         self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
         self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
         self._transforms_warm: asyncio.Future[None] | None = None
+        self._retired_clamped: Counter[str] = Counter()  # breaks_clamped of the runtimes retired so far
 
     @property
     def channels(self) -> dict[str, ChannelRuntime]:
@@ -108,7 +110,12 @@ class Service:
         return {name: runtime for name, runtime in found if runtime is not None}
 
     def set_channels(self, configs: Mapping[str, ChannelConfig]) -> None:
-        """The channels from now on: sessions created after this use them; existing ones keep theirs."""
+        """The channels from now on: sessions created after this use them; existing ones keep theirs. The cue
+        points of a channel gone, or whose name another account now holds, are dropped: never its breaks."""
+        for name in list(self.cuepoints):
+            before, after = self.configs.get(name), configs.get(name)
+            if after is None or (before is not None and before.account_id != after.account_id):
+                del self.cuepoints[name]
         self.configs = dict(configs)
 
     def schedule(self, channel: str, cuepoint: CuePoint) -> None:
@@ -228,9 +235,17 @@ class Service:
             current = self.configs.get(key[0])
             if (current is None or current.key != key) and not runtime.sessions:
                 del self.runtimes[key]
+                self._retired_clamped.update(runtime.tracker.clamped)
                 self.decisions.unconfigure(runtime.config)
                 await runtime.close()
                 log.info("channel %s: version %r retired", key[0], key[1])
+
+    def breaks_clamped(self) -> Counter[str]:
+        """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
+        counted = Counter(self._retired_clamped)
+        for runtime in self.runtimes.values():
+            counted.update(runtime.tracker.clamped)
+        return counted
 
     async def close(self) -> None:
         for runtime in self.runtimes.values():

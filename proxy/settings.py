@@ -76,6 +76,7 @@ class ChannelConfig:
     # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
     # sessions created after the change; a session keeps the version it started with.
     version: str = ""
+    account_id: str = ""  # the account that owns it in the store (the channel file's: SSAI_BOOTSTRAP_ACCOUNT)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -137,6 +138,11 @@ class Settings:
     # and those that may call the control API (none by default: keys and tokens stay with servers).
     cors_origins: str = "*"
     control_cors_origins: str = ""
+    # /metrics names every account's channels: the operator's (proxy/web/metrics.py). Behind this bearer token,
+    # on a listener of its own (host:port), or open to anyone (the demo); with none of them, refused (403).
+    metrics_token: str = ""
+    metrics_listen: str = ""
+    metrics_open: bool = False
     log_level: str = "info"
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
@@ -216,7 +222,7 @@ def _url(name: str, key: str, value: Any) -> str:
 def channel_from_dict(name: str, raw: Mapping[str, Any]) -> ChannelConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"channels.{name} has value {raw!r}: expected a table of channel settings")
-    known = set(ChannelConfig.__dataclass_fields__) - {"name", "version", "slate_trusted"}
+    known = set(ChannelConfig.__dataclass_fields__) - {"name", "version", "slate_trusted", "account_id"}
     unknown = sorted(set(raw) - known)
     if unknown:
         key = unknown[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -95,17 +95,24 @@ class SlateLibrary:
 
     async def _prepare_all(self, profile: TranscodeProfile) -> None:
         """Slates in error are left alone until retried: their source failed already."""
-        query = sa.select(slates.c.source_url).where(slates.c.status != "error").distinct()
-        for row in await self.db.fetch(query):
-            self.pipeline.prepare(slate_key(row.source_url), row.source_url, profile, kind="slate", trusted=False)
-            await self._record(row.source_url)
+        for source_url, accounts in (await self._sources(slates.c.status != "error")).items():
+            self.pipeline.prepare(
+                slate_key(source_url), source_url, profile, kind="slate", trusted=False, accounts=accounts
+            )
+            await self._record(source_url)
 
     async def resume(self) -> None:
         """At start-up: the slates the last process left `transcoding` get their jobs again."""
-        query = sa.select(slates.c.source_url).where(slates.c.status == "transcoding").distinct()
-        for row in await self.db.fetch(query):
-            self._queue(row.source_url)
-            await self._record(row.source_url)
+        for source_url, accounts in (await self._sources(slates.c.status == "transcoding")).items():
+            self._queue(source_url, accounts)
+            await self._record(source_url)
+
+    async def _sources(self, where: sa.ColumnElement[bool]) -> dict[str, set[str]]:
+        """The source URLs of the slates `where` selects, each with the accounts that have one of them."""
+        found: dict[str, set[str]] = {}
+        for row in await self.db.fetch(sa.select(slates.c.source_url, slates.c.account_id).where(where)):
+            found.setdefault(row.source_url, set()).add(row.account_id)
+        return found
 
     async def add(self, account_id: str, source_url: str, description: str = "") -> Slate:
         slate_id = str(uuid.uuid4())
@@ -114,7 +121,7 @@ class SlateLibrary:
                 await self._insert(slate_id, account_id, source_url, description, may_be_default=True)
             except sa.exc.IntegrityError:  # a concurrent add made the account's default first (the unique index)
                 await self._insert(slate_id, account_id, source_url, description, may_be_default=False)
-            self._queue(source_url)
+            self._queue(source_url, (account_id,))
             changed = await self._write_status(source_url)
             added = await self.get(account_id, slate_id)
         await self._changed(changed)
@@ -176,7 +183,7 @@ class SlateLibrary:
         async with self._lock:
             for job_id in self._job_ids(slate_key(slate.source_url)):
                 self.pipeline.jobs.forget(job_id)
-            self._queue(slate.source_url)
+            self._queue(slate.source_url, (account_id,))
             changed = await self._write_status(slate.source_url)
             retried = await self.get(account_id, slate_id)
         await self._changed(changed)
@@ -202,15 +209,18 @@ class SlateLibrary:
         profiles = [*self.pipeline.profiles.values(), None]
         return [self.pipeline.job_id(profile, key) for profile in profiles]
 
-    def _queue(self, source_url: str) -> None:
-        """Jobs preparing `source_url` for every known profile (none for those on disk), or its probe."""
+    def _queue(self, source_url: str, accounts: Iterable[str]) -> None:
+        """Jobs preparing `source_url` for every known profile (none for those on disk), or its probe, listed to
+        `accounts` (those whose slates use it)."""
         key = slate_key(source_url)
         profiles = list(self.pipeline.profiles.values())
         for profile in profiles:
-            self.pipeline.prepare(key, source_url, profile, kind="slate", trusted=False)
+            self.pipeline.prepare(key, source_url, profile, kind="slate", trusted=False, accounts=accounts)
         probe = self.pipeline.jobs.get(self.pipeline.job_id(None, key))
+        if probe is not None:
+            probe.accounts.update(accounts)
         if not profiles and (probe is None or probe.state == "error"):
-            self.pipeline.probe_source(key, source_url, trusted=False)
+            self.pipeline.probe_source(key, source_url, trusted=False, accounts=accounts)
 
     def _observed(self, source_url: str) -> tuple[SlateStatus, str | None]:
         """What this process's jobs say of `source_url`: a failure first, then work in progress, else ready."""

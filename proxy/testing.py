@@ -96,13 +96,18 @@ class FakeOrigin:
         first = max(0, edge - self.window + 1)
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
         for msn in range(first, edge + 1):
-            offset = msn % self.every
-            if name != "audio" and msn >= self.every and offset == 0:
-                lines.append(f"#EXT-X-CUE-OUT:{self.break_segments * self.td:.3f}")
-            elif name != "audio" and msn >= self.every and offset == self.break_segments:
-                lines.append("#EXT-X-CUE-IN")
+            lines += self.markers(msn) if name != "audio" else []
             lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
         return "\n".join(lines) + "\n"
+
+    def markers(self, msn: int) -> list[str]:
+        """The break markers on segment `msn` of a video playlist (audio playlists carry none)."""
+        offset = msn % self.every
+        if msn >= self.every and offset == 0:
+            return [f"#EXT-X-CUE-OUT:{self.break_segments * self.td:.3f}"]
+        if msn >= self.every and offset == self.break_segments:
+            return ["#EXT-X-CUE-IN"]
+        return []
 
     async def stats(self, request: Request) -> Response:
         body = json.dumps({"requests": dict(self.requests), "vast_times": self.vast_times})

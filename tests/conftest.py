@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import json
 import os
@@ -14,7 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from proxy.demo.app import DemoOptions, create_demo_app
 from proxy.demo.media import DemoMedia, prepare_media
 from proxy.settings import Settings
-from tests.servers import free_port, local_settings, run_server
+from tests.servers import api_key, free_port, local_settings, run_server
+
+_DEMO_KEYS: dict[str, str] = {}  # a demo server's base URL → an API key of the account owning its channels
 
 # Hypothesis' per-example deadline is a timing threshold: a loaded machine trips it, the code is not at fault.
 hypothesis_settings.register_profile("suite", deadline=None)
@@ -66,13 +70,29 @@ def demo_settings(port: int, data_dir: Path) -> Settings:
     return local_settings(port=port, data_dir=data_dir, transcode_preset="ultrafast")
 
 
+@contextlib.contextmanager
+def run_demo(settings: Settings, media: DemoMedia, options: DemoOptions) -> Iterator[str]:
+    """A demo on a real uvicorn, with an API key of the account its channels are stored under (`demo_jobs`)."""
+    key = asyncio.run(api_key(settings.data_dir, settings.bootstrap_account, "Demo"))
+    with run_server(create_demo_app(settings, media, options), options.port) as base:
+        _DEMO_KEYS[base] = key
+        yield base
+
+
+def demo_jobs(base: str) -> list[dict[str, object]]:
+    """The media jobs of the demo at `base` (the job list is its channels' account's)."""
+    request = urllib.request.Request(f"{base}/v1/ssai/jobs", headers={"X-API-KEY": _DEMO_KEYS[base]})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        jobs: list[dict[str, object]] = json.load(response)["jobs"]
+        return jobs
+
+
 @pytest.fixture(scope="session")
 def demo_server(demo_media: DemoMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo (origin, ad server, slate, player, proxy) on a real uvicorn: 2 s segments, a 6 s break every 12 s."""
     port = free_port()
     options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
-    settings = demo_settings(port, tmp_path_factory.mktemp("demo-data"))
-    with run_server(create_demo_app(settings, demo_media, options), port) as base:
+    with run_demo(demo_settings(port, tmp_path_factory.mktemp("demo-data")), demo_media, options) as base:
         yield base
 
 
@@ -81,7 +101,6 @@ def warm_mp4(demo_server: str) -> str:
     """The demo server once the `mp4` channel's slate and creatives are transcoded (a session's first break
     asks for them; they play from the next break on): what a player joining later sees. The session keeps
     asking for its playlist like a player: one that stops is inactive and causes no ad request."""
-    jobs_url = f"{demo_server}/v1/ssai/jobs"
     request = urllib.request.Request(f"{demo_server}/v1/ssai/session/mp4/main.m3u8", data=b"{}", method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         manifest = json.load(response)["manifestUrl"]
@@ -90,8 +109,7 @@ def warm_mp4(demo_server: str) -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         urllib.request.urlopen(playlist, timeout=10).close()
-        with urllib.request.urlopen(jobs_url, timeout=10) as response:
-            jobs = json.load(response)["jobs"]
+        jobs = demo_jobs(demo_server)
         states = {job["kind"]: job["state"] for job in jobs}
         failed = [job for job in jobs if job["state"] == "error"]
         assert not failed, f"media jobs failed: {failed}"

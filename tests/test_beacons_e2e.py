@@ -74,7 +74,7 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         ad_headers_for_impressions=True,  # … on the impressions too
     )
     cap = 3 if param == "cap" else 100  # `cap`: a session's event log keeps 3 beacons
-    settings = local_settings(data_dir=tmp_path, session_events=cap).with_channels({"fake": channel})
+    settings = local_settings(data_dir=tmp_path, session_events=cap, metrics_open=True).with_channels({"fake": channel})
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         yield Rig(origin, base)
 

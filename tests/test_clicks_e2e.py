@@ -106,7 +106,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         )
         for kind in LANDINGS
     }
-    settings = Settings(data_dir=tmp_path_factory.mktemp("clicks"), egress_allow_loopback=True).with_channels(channels)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("clicks"), egress_allow_loopback=True, metrics_open=True
+    ).with_channels(channels)
     with run_server(origin.app, origin_port), run_server(ads.app(), ads_port):
         with run_server(create_app(settings), free_port()) as base:
             yield Rig(base, ads)

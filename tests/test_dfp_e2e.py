@@ -127,7 +127,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         )
 
     channels = {kind: channel(kind) for kind in ("pod", "vmap", "empty")}
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels(channels)
+    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True, metrics_open=True).with_channels(channels)
     with (
         run_server(origin.app, origin_port),
         run_server(ads.app, ads_port),

@@ -60,10 +60,10 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[MediaPipeline]:
 async def prepare(pipeline: MediaPipeline, url: str, ladder: str = "baseline") -> Creative | Job:
     """The creative at `url` once its job ended, or the job that failed."""
     master, profile = ladder_profile(ladder)
-    first = await pipeline.creative("ad", url, profile, master.tracks)
+    first = await pipeline.creative("ad", url, profile, master.tracks, account="acct")
     assert isinstance(first, NotReady) and first.reason == "NEW_CREATIVE", first
     await pipeline.jobs.wait()
-    ready = await pipeline.creative("ad", url, profile, master.tracks)
+    ready = await pipeline.creative("ad", url, profile, master.tracks, account="acct")
     if isinstance(ready, Creative):
         return ready
     (job,) = pipeline.jobs.jobs.values()

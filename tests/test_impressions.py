@@ -89,4 +89,5 @@ def test_a_file_channel_survives_the_store_unchanged() -> None:
     now = datetime.now(UTC)
     stored = StoredChannel("news", "default", file_document(config), now, now)
     built = build_config(stored, {}, {})
-    assert built.version and replace(built, version="") == config
+    assert built.version and built.account_id == "default"
+    assert replace(built, version="", account_id="") == config

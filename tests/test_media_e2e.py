@@ -18,12 +18,12 @@ import aiohttp
 import pytest
 
 from proxy.assetstore import creative_folder
-from proxy.demo.app import DemoOptions, create_demo_app, mp4_channel
+from proxy.demo.app import DemoOptions, mp4_channel
 from proxy.demo.media import DemoMedia
 from proxy.hls.playlist import parse_media
-from tests.conftest import demo_settings
+from tests.conftest import demo_jobs, demo_settings, run_demo
 from tests.hls.invariants import check_track, check_tracks_agree
-from tests.servers import free_port, run_server
+from tests.servers import free_port
 from tests.test_e2e import demo_identity
 
 NO_EDGE = 10**9
@@ -37,7 +37,7 @@ def server(demo_media: DemoMedia, tmp_path_factory: pytest.TempPathFactory) -> I
     options = DemoOptions(port=port, target_duration=2, ad_interval=12, ad_duration=6, window_segments=8)
     warm = replace(mp4_channel(base, "warm"), ad_tag=None)
     settings = demo_settings(port, tmp_path_factory.mktemp("fresh-data")).with_channels({"warm": warm})
-    with run_server(create_demo_app(settings, demo_media, options), port) as url:
+    with run_demo(settings, demo_media, options) as url:
         yield url
 
 
@@ -51,7 +51,7 @@ async def wait_for_slate(http: aiohttp.ClientSession, base: str) -> None:
     await get_json(http, f"{base}/v1/ssai/session/warm/main.m3u8", "POST")
     deadline = time.monotonic() + 300  # a deadline, not a threshold: ffmpeg shares a loaded machine
     while time.monotonic() < deadline:
-        jobs = (await get_json(http, f"{base}/v1/ssai/jobs"))["jobs"]
+        jobs = demo_jobs(base)
         assert [job["kind"] for job in jobs] in ([], ["slate"]), jobs
         if jobs and jobs[0]["state"] == "ready":
             return
@@ -135,7 +135,7 @@ async def poll_until(
 async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_it(server: str) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_for_slate(http, server)
-        jobs = (await get_json(http, f"{server}/v1/ssai/jobs"))["jobs"]
+        jobs = demo_jobs(server)
         profile = next(job["profile"] for job in jobs if job["kind"] == "slate")
         slate_folder = f"/v1/ssai/assets/{profile}/{creative_folder('slate:' + server + '/demo/ads/mp4/slate.mp4')}/"
         ad_folder = f"/v1/ssai/assets/{profile}/{creative_folder(CREATIVE)}/"
@@ -148,7 +148,7 @@ async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_i
         outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
         await poll_until_two_ad_breaks(http, f"{server}/v1/ssai/media/mp4/{session}", outputs, kind)
         metrics = await get_json(http, f"{server}/metrics")
-        jobs = (await get_json(http, f"{server}/v1/ssai/jobs"))["jobs"]
+        jobs = demo_jobs(server)
         segment_url = next(server + s.uri for b in outputs["v1"] for s in parse_media(b).segments if ad_folder in s.uri)
         async with http.get(segment_url) as response:
             assert response.status == 200 and response.headers["Content-Type"] == "video/mp2t"

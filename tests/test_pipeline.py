@@ -92,7 +92,7 @@ class Rig:
         self.master, self.profile = channel(*CHANNELS["ts"])
 
     async def creative(self, key: str, url: str, prefix: str | None = None) -> Creative | NotReady:
-        return await self.pipeline.creative(key, url, self.profile, self.master.tracks, prefix)
+        return await self.pipeline.creative(key, url, self.profile, self.master.tracks, prefix, account="acct")
 
 
 @pytest.fixture
@@ -207,7 +207,9 @@ async def test_ad_sources_pass_the_egress_policy(tmp_path: Path, adserver: str) 
 async def test_cancelled_jobs_kill_ffmpeg(rig: Rig, files: Path) -> None:
     slow = PipelineOptions("/a", None, "placebo", 120.0, 0, 1 << 30, 10.0)  # placebo: long enough to cancel
     rig.pipeline.options = slow
-    await rig.pipeline.creative("slow", str(files / "ad.mp4"), rig.profile, rig.master.tracks, trusted=True)
+    await rig.pipeline.creative(
+        "slow", str(files / "ad.mp4"), rig.profile, rig.master.tracks, trusted=True, account="acct"
+    )
     (job,) = rig.jobs.jobs.values()
     for _ in range(600):  # until ffmpeg runs (the source is local: no download to wait for)
         if job.state != "downloading" and job.state != "queued":
@@ -224,9 +226,11 @@ async def test_a_slate_is_ready_with_its_first_frames_cut_in_pieces(rig: Rig, ad
     """The ts ladder's first variant runs at 25 fps with 2 s segments: pieces of 1, 2, 4 … 32 frames (their sums
     make any remainder up to 63 frames), one segment per track each, every track within a frame of the first."""
     url, tracks = f"{adserver}/media/ad.mp4", rig.master.tracks
-    assert isinstance(await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate"), NotReady)
+    assert isinstance(
+        await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate", account="acct"), NotReady
+    )
     await rig.jobs.wait()
-    slate = await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate")
+    slate = await rig.pipeline.creative("slate:s", url, rig.profile, tracks, kind="slate", account="acct")
     assert isinstance(slate, Creative)
     assert [piece.durations for piece in slate.pieces] == [(n / 25,) for n in (32, 16, 8, 4, 2, 1)]
     assert slate.frame == 1 / 25

@@ -31,6 +31,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError, Page, Request, Response, sync_playwright
 
 from tests.beacon_panel import beacon_panel, check_beacon_panel, fired_shown
+from tests.conftest import demo_jobs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -114,7 +115,7 @@ DEMO_PATHS = Paths(("/demo/ads/creatives/", "/seg/"), ("/demo/ads/slate/",))  # 
 
 def mp4_paths(base: str) -> Paths:
     """The mp4 channel's ads and slate are transcoded by the proxy: their folders are named by the jobs."""
-    jobs = http_json(f"{base}/v1/ssai/jobs")["jobs"]
+    jobs = demo_jobs(base)
     folders = {
         kind: tuple(f"/v1/ssai/assets/{job['id']}/" for job in jobs if job["kind"] == kind)
         for kind in ("creative", "slate")

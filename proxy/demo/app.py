@@ -69,6 +69,9 @@ def create_demo_app(settings: Settings, media: DemoMedia, options: DemoOptions) 
     channels = {CHANNEL: demo_channel(base), MP4_CHANNEL: mp4_channel(base)}
     settings = settings.with_channels({**settings.channels, **channels})
     settings = replace(settings, egress_allow_loopback=True)  # the demo's ad server and creatives are on loopback
+    # The player page shows the proxy's counters: open on a demo (one user, one machine) unless a token or a
+    # listener of its own keeps them private (proxy/web/metrics.py).
+    settings = replace(settings, metrics_open=True)
     origin = create_origin_app(
         media,
         marker=options.marker,

@@ -4,11 +4,16 @@ Each segment is looked at once, the first time any variant's window shows it, so
 CUE-OUT slid out of the window stays a break (reference/markers.md §0.3). A break opens on an OUT cue,
 follows CONT updates of its planned duration, and closes on an IN cue, when its planned duration has
 played out without a CONT saying it goes on, or at `max_duration` when nothing ever says how long it is.
+
+`max_duration` bounds a planned duration too: a marker's duration is the origin's word (CUE-OUT:99999999999 is
+well-formed), and a break planned longer would ask ad servers for, and fill with slate, hours of ads. Such a
+plan is clamped, logged once per break and counted in `clamped` by reason.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +46,7 @@ class Break:
     end_disc: bool = False  # origin DISCONTINUITY on the return segment
     ad_server_data: Mapping[str, str] = field(default_factory=dict)  # a cue point's ad tag variables
     number: int = 0  # 1-based among the breaks this tracker saw from their start (0: joined mid-way)
+    clamped_from: float | None = None  # the longest planned duration its markers gave, when over max_duration
     previous_start: float | None = None  # start_time of the one before it (numbered), None for the first
 
     @property
@@ -96,6 +102,7 @@ class BreakTracker:
         self._cuepoints: dict[str, CuePoint] = {}  # scheduled, not started yet
         self._seen_cuepoints: set[str] = set()
         self.opened = 0  # breaks seen from their start so far: what numbers them (VMAP `#n`, proxy.ads.vmap)
+        self.clamped: Counter[str] = Counter()  # breaks whose planned duration was cut, by reason
         self._last_start: float | None = None
 
     def schedule(self, cuepoint: CuePoint) -> None:
@@ -179,7 +186,7 @@ class BreakTracker:
             start_msn=segment.msn,
             start_time=self.next_time,
             seen_at=self.clock(),
-            planned=cue.duration,
+            planned=None,
             from_start=from_start,
             cue=cue,
             start_pdt=segment.pdt,
@@ -189,21 +196,40 @@ class BreakTracker:
         if from_start:
             self.opened += 1
             opened.number, opened.previous_start, self._last_start = self.opened, self._last_start, opened.start_time
+        self._plan(opened, segment.msn, cue.duration)
         self._extend(opened, segment, ())
         self.breaks.append(opened)
         self._open = opened
         if from_start:
-            log.info("break at msn %d: planned %s s (%s)", segment.msn, cue.duration, cue.dialect)
+            log.info("break at msn %d: planned %s s (%s)", segment.msn, opened.planned, cue.dialect)
         return opened
 
     def _extend(self, current: Break, segment: Segment, cues: Sequence[Cue]) -> None:
         for cue in cues:
             if cue.kind in ("cont", "out") and cue.duration:
-                current.planned = cue.duration  # CONT updates the duration (return to studio, §4 of anchors)
+                self._plan(current, segment.msn, cue.duration)  # CONT updates the duration (§4 of anchors)
         offset = current.elapsed
         current.dateranges += [(offset, line) for line in segment.lines if line.startswith("#EXT-X-DATERANGE")]
         current.durations.append(segment.duration)
         current.disc_flags.append(segment.discontinuity)
+
+    def _plan(self, current: Break, msn: int, duration: float | None) -> None:
+        """`duration` as the break's plan, cut to `max_duration` (logged and counted once per break)."""
+        if duration is None or duration <= self.max_duration:
+            current.planned = duration
+            return
+        current.planned = self.max_duration
+        if current.clamped_from is None:
+            self.clamped["planned_over_max"] += 1
+            log.warning(
+                "break at msn %d: planned %s s, longer than the longest break (max_break_duration %g s): "
+                "played as %g s",
+                msn,
+                duration,
+                self.max_duration,
+                self.max_duration,
+            )
+        current.clamped_from = max(duration, current.clamped_from or 0.0)
 
     def open_break(self) -> Break | None:
         return self._open

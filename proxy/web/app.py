@@ -18,11 +18,10 @@ from proxy.control import ControlPlane
 from proxy.decisions import compile_ad_config
 from proxy.egress import EgressPolicy
 from proxy.errors import PlaylistParseError, ProxyError
-from proxy.hls import markers
 from proxy.origin import HttpClient, new_session
 from proxy.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, channels_api, cors, live_api, openapi, playback, routing, vc_api
+from proxy.web import assets, channels_api, cors, live_api, metrics, openapi, playback, routing, vc_api
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -39,34 +38,6 @@ async def proxy_error(request: Request, exc: Exception) -> Response:
 async def health(request: Request) -> Response:
     service: Service = request.app.state.service
     return JSONResponse({"status": "ok", "sessions": len(service.sessions)})
-
-
-async def metrics(request: Request) -> Response:
-    service: Service = request.app.state.service
-    running = service.channels
-    channels = {
-        name: {"breaks": len(rt.tracker.breaks), "sessions": len(rt.sessions), "tracks": sorted(rt.pollers)}
-        if (rt := running.get(name)) is not None
-        else {"breaks": 0, "sessions": 0, "tracks": []}
-        for name in service.configs
-    }
-    counts = dict(service.decisions.counts)
-    counts.update({f"marker_skipped.{reason}": n for reason, n in markers.SKIPPED.items()})
-    return JSONResponse(
-        {
-            "sessions": len(service.sessions),
-            "origin_requests": service.client.requests,
-            "origin_errors": dict(service.client.errors),
-            "ad_server_requests": dict(service.ads.requests),
-            "ad_server_requests_shared": service.ads.shared,
-            "beacons": dict(service.beacons.counts),
-            "beacon_events": dict(service.beacons.events),
-            "clicks": dict(service.clicks.counts),
-            "jobs": dict(service.jobs.counts()),
-            "decisions": counts,
-            "channels": channels,
-        }
-    )
 
 
 async def _directory(settings: Settings, control: ControlPlane, service: Service) -> ChannelDirectory:
@@ -88,13 +59,16 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         async with new_session(policy, limit=0, limit_per_host=0) as http:
             origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
             service = Service(settings, origin, HttpClient(http, max_bytes=settings.origin_max_bytes))
-            app.state.service = service
+            app.state.service, app.state.settings = service, settings
             app.state.control = control = await ControlPlane.open(settings, service.pipeline)
             directory = await _directory(settings, control, service)
             sweeper = asyncio.ensure_future(service.sweep_forever())
+            listener = metrics.MetricsListener(settings, service) if settings.metrics_listen else None
             try:
                 yield
             finally:
+                if listener is not None:
+                    await listener.close()
                 await directory.close()
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -104,9 +78,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 
     for channel in settings.channels.values():
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
+    if settings.metrics_listen:
+        metrics.listen_address(settings.metrics_listen)  # a bad address stops the start, naming the setting
     routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
     routes += [*channels_api.routes, Route("/openapi.json", openapi.endpoint)]
-    routes += [Route("/healthz", health), Route("/metrics", metrics)]
+    routes += [Route("/healthz", health), *metrics.routes]
     openapi.check_routes(routes)  # before the extras: a benchmark's baseline, a test's own routes
     unofficial = [*extra_routes, *(playback.baseline_routes if settings.baseline_endpoint else ())]
     routes += unofficial

@@ -1,13 +1,21 @@
-"""Media pipeline routes: the transcoded renditions (when no CDN serves the asset folder) and the job list."""
+"""Media pipeline routes: the transcoded renditions (when no CDN serves the asset folder) and the job list.
+
+The job list is an account's, under its credential (`X-API-KEY` or a bearer token): the jobs its channels and
+slates asked for. A job shared with another account (the same creative or slate source) is listed to both; its
+record names no account, so neither learns who else uses it. What every account's jobs add up to is the
+operator's, in `/metrics`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from proxy.control import ControlPlane
 from proxy.errors import NotFound
 from proxy.service import Service
 from proxy.web.responses import M3U8, JSONResponse
@@ -34,9 +42,11 @@ async def asset(request: Request) -> Response:
 
 
 async def jobs(request: Request) -> Response:
+    control: ControlPlane = request.app.state.control
+    principal = await control.by_either(request.headers, write=False)
     service: Service = request.app.state.service
-    listed = [job.as_dict() for job in reversed(service.jobs.jobs.values())]
-    return JSONResponse({"counts": dict(service.jobs.counts()), "jobs": listed})
+    own = service.jobs.of_account(principal.account_id)
+    return JSONResponse({"counts": dict(Counter(job.state for job in own)), "jobs": [job.as_dict() for job in own]})
 
 
 routes = [

@@ -144,6 +144,7 @@ ERRORS = {
 WRITE_ERRORS = {"409": "in use, or taken"}
 BEARER_ERRORS = {"403": "a token whose client may only read"}
 ORIGIN_ERRORS = {"502": "the origin failed or answered what is not a playlist", "504": "the origin timed out"}
+METRICS_ERRORS = {"403": "the operator's: no token, own listener or open access is configured"}
 FETCHES_ORIGIN = ("/v1/ssai/session/", "/v1/ssai/master/", "/v1/ssai/media/")
 
 
@@ -155,6 +156,8 @@ def _errors(op: Operation) -> dict[str, str]:
         errors |= BEARER_ERRORS
     if op.path.startswith(FETCHES_ORIGIN):
         errors |= ORIGIN_ERRORS
+    if op.path == "/metrics":
+        errors |= METRICS_ERRORS
     return errors
 
 

@@ -70,10 +70,14 @@ def _ad_params(document: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in params.items()}
 
 
+REPORTING_MODES = ("client", "server")
+
+
 def _client_reporting(mode: object) -> bool:
-    """MediaTailor's `reportingMode`: "client" makes the player fire the beacons from the tracking API."""
-    if mode not in ("client", "server"):
-        raise BadRequest(f"reportingMode = {mode!r}: expected 'client' or 'server'")
+    """MediaTailor's `reportingMode`: "client" makes the player fire the beacons from the tracking API. The one
+    check for every way a player sends it: the session POST's body or query, and the master GET's query."""
+    if mode not in REPORTING_MODES:
+        raise BadRequest(f"reportingMode = {mode!r}: expected one of {list(REPORTING_MODES)}")
     return mode == "client"
 
 
@@ -107,18 +111,18 @@ async def master(request: Request) -> Response:
     service = _service(request)
     params = _player_params(request)
     session_id = params.pop("session_id", None)
+    client_reporting = _client_reporting(params.pop("reportingMode", "server"))
     if session_id is None:
         # Implicit initialisation: the query parameters are the session's ad parameters. With client-side
         # macros not in them, a 302 to the manifestUrl that lists them (seed 003) lets the player fill them in.
-        session = await service.create_session(channel, params, _client(request))
+        session = await service.create_session(channel, params, _client(request), client_reporting)
         pages = service.decisions.page_names(service.runtime_of(session).config)
         if any(name not in params for name in pages):
             return _redirect(_manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
     else:
         # Parameters a player appends to its manifestUrl (seed 002 `?deviceid=…`, seed 003 `+ "&x=1"`, the
         # page.* values it filled in) apply to the breaks not decided yet.
-        session = service.session(channel, session_id)
-        params.pop("reportingMode", None)
+        session = service.session(channel, session_id)  # its reporting mode was chosen when it was made
         if params:
             service.add_params(session, params)
     runtime = service.runtime_of(session)

@@ -38,7 +38,7 @@ def test_a_channel_never_fetches_an_accounts_slate_past_the_egress_policy(
         assert client.get(manifest).status_code == 200  # the channel starts: its ladder is new
         jobs_queue = client.app.state.service.jobs  # type: ignore[attr-defined]
         client.portal.call(jobs_queue.wait)  # type: ignore[union-attr]
-        jobs = client.get("/v1/ssai/jobs").json()["jobs"]
+        jobs = client.get("/v1/ssai/jobs", headers=headers).json()["jobs"]
         for_ladder = [job for job in jobs if job["kind"] == "slate"]
         assert for_ladder, jobs
         for job in for_ladder:

@@ -132,7 +132,7 @@ def make_app(
 
 
 def job_states(app: App) -> list[tuple[str, str]]:
-    return [(job["id"], job["state"]) for job in app.client.get("/v1/ssai/jobs").json()["jobs"]]
+    return [(job["id"], job["state"]) for job in app.client.get("/v1/ssai/jobs", headers=app.headers).json()["jobs"]]
 
 
 def test_put_moves_the_default_and_channels_on_it_follow(make_app: Any, sources: Sources) -> None:
@@ -233,7 +233,7 @@ def test_state_survives_a_restart_and_reading_queues_no_work(make_app: Any, sour
 
     with make_app() as app:
         assert app.listed() == before, "status, default and error reason as they were"
-        jobs = app.client.get("/v1/ssai/jobs").json()["jobs"]
+        jobs = app.client.get("/v1/ssai/jobs", headers=app.headers).json()["jobs"]
         assert [(job["source"], job["kind"]) for job in jobs] == [(stalled_url, "probe")], "only unfinished work"
         states = job_states(app)
         for _ in range(5):

@@ -33,10 +33,12 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 
 def configured(app: Starlette) -> dict[str, ChannelConfig]:
-    """The channels the proxy serves, as read back from the control store (where each got a version)."""
+    """The channels the proxy serves, as read back from the control store (where each got a version, and the
+    bootstrap account as its owner)."""
     configs: dict[str, ChannelConfig] = app.state.service.configs
     assert all(config.version for config in configs.values()), "every channel was read from the store"
-    return {name: replace(config, version="") for name, config in configs.items()}
+    assert {config.account_id for config in configs.values()} == {Settings().bootstrap_account}
+    return {name: replace(config, version="", account_id="") for name, config in configs.items()}
 
 
 def expand(ad_tag: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from proxy.jobs import Job
 from proxy.service import Service
 from proxy.settings import Settings
 from proxy.web.app import create_app
+from tests.servers import api_key
 
 FOLDER = "0123456789abcdef/feedfacefeedfacefeedface"
 
@@ -27,7 +29,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     (tmp_path / "assets" / ".work" / "build-1").mkdir(parents=True)
     (tmp_path / "assets" / ".work" / "build-1" / "seg-000.ts").write_bytes(b"\x47")
     (tmp_path / "secret.ts").write_bytes(b"outside the asset folder")
-    with TestClient(create_app(Settings(data_dir=tmp_path))) as test_client:
+    key = asyncio.run(api_key(tmp_path, "op"))
+    with TestClient(create_app(Settings(data_dir=tmp_path, metrics_open=True))) as test_client:
+        test_client.headers["X-API-KEY"] = key
         yield test_client
 
 
@@ -66,6 +70,7 @@ def test_nothing_else_is_served(client: TestClient, path: str) -> None:
 def test_the_job_list_shows_state_and_progress(client: TestClient) -> None:
     service: Service = client.app.state.service  # type: ignore[attr-defined]
     job = Job("p/c", "creative", "ad-1", "https://ads.test/ad.mp4", "p", state="transcoding", percent=42.25)
+    job.accounts.add("op")
     service.jobs.jobs[job.id] = job
     document = client.get("/v1/ssai/jobs").json()
     assert document["counts"] == {"transcoding": 1}

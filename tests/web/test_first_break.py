@@ -43,7 +43,7 @@ async def _first_break(http: aiohttp.ClientSession, base: str) -> tuple[bool, in
 async def test_first_break_of_an_api_made_channel_has_its_ads(tmp_path: Path) -> None:
     origin = FakeOrigin(td=TD, window=6, every=EVERY, break_segments=4)
     key = await api_key(tmp_path)
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True)
+    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True, metrics_open=True)
     with run_server(origin.app, free_port()) as origin_url, run_server(create_app(settings), free_port()) as base:
         async with aiohttp.ClientSession(headers={"X-API-KEY": key}) as http:
             tag = f"{origin_url}/vast?sid={{{{session.session_id}}}}"
@@ -61,7 +61,9 @@ async def test_first_break_of_a_file_channel_has_its_ads(tmp_path: Path) -> None
     tag = f"{origin_url}/vast?sid=[session.id]"
     transforms = (Transform(xpath="/VAST", xslt=IDENTITY),)
     channel = ChannelConfig("fresh", f"{origin_url}/master.m3u8", ad_tag=tag, ad_transforms=transforms)
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True).with_channels({"fresh": channel})
+    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True, metrics_open=True).with_channels(
+        {"fresh": channel}
+    )
     with run_server(origin.app, origin_port), run_server(create_app(settings), free_port()) as base:
         async with aiohttp.ClientSession() as http:
             ads, late = await asyncio.wait_for(_first_break(http, base), 60)

@@ -51,7 +51,7 @@ async def _play_through_a_cue_point(http: aiohttp.ClientSession, base: str, acti
 async def test_a_session_that_stopped_polling_gets_no_ad_request(tmp_path: Path) -> None:
     origin = FakeOrigin(td=TD, window=6, every=10**6)  # breaks come from cue points only
     key = await api_key(tmp_path)
-    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True)
+    settings = Settings(data_dir=tmp_path, egress_allow_loopback=True, metrics_open=True)
     with run_server(origin.app, free_port()) as origin_url, run_server(create_app(settings), free_port()) as base:
         async with aiohttp.ClientSession(headers={"X-API-KEY": key}) as http:
             tag = f"{origin_url}/vast?sid={{{{session.session_id}}}}"

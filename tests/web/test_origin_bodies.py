@@ -32,7 +32,9 @@ GIVE_UP = 60.0  # a safety net for a proxy that never reports the failure, not a
 async def proxy_of(origin: str, data_dir: Path) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     """The proxy on uvicorn with one channel, `raw`, whose origin master is `origin` (on 127.0.0.1)."""
     port = free_port()
-    settings = local_settings(port=port, data_dir=data_dir).with_channels({"raw": ChannelConfig("raw", origin)})
+    settings = local_settings(port=port, data_dir=data_dir, metrics_open=True).with_channels(
+        {"raw": ChannelConfig("raw", origin)}
+    )
     with run_server(create_app(settings), port) as base:
         async with aiohttp.ClientSession() as http:
             yield base, http

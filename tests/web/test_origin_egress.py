@@ -58,7 +58,7 @@ async def test_playback_of_a_refused_origin_answers_502_with_the_policy_and_conn
             "gce": ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata service name"),
         }
         channels = {name: ChannelConfig(name, url) for name, (url, _) in refused.items()}
-        settings = Settings(data_dir=tmp_path).with_channels(channels)
+        settings = Settings(data_dir=tmp_path, metrics_open=True).with_channels(channels)
         async with proxy(settings) as (base, http):
             for name, (_, reason) in refused.items():
                 status, answer = await play(http, base, name)
@@ -81,7 +81,7 @@ async def test_every_redirect_is_checked_and_an_allowed_one_followed(tmp_path: P
         for name, (target, _) in hops.items():
             origin.raw[f"/{name}.m3u8"] = redirect(target)
         channels = {name: ChannelConfig(name, f"{local}/{name}.m3u8") for name in hops}
-        async with proxy(local_settings(data_dir=tmp_path).with_channels(channels)) as (base, http):
+        async with proxy(local_settings(data_dir=tmp_path, metrics_open=True).with_channels(channels)) as (base, http):
             for name, (_, reason) in hops.items():
                 status, answer = await play(http, base, name)
                 if not reason:
