@@ -79,12 +79,13 @@ class BeaconQueue:
                 await self.client.beacon(url, timeout=self.timeout, headers=headers)
             except FetchRefused as refused:  # final: the policy refuses it again, whatever the try
                 self.counts["refused"] += 1
+                _mark(record, REFUSED)
                 log.info("beacon %s refused: %s", event, refused.message)
                 return
             except OriginError as error:
                 if not error.retryable or attempt == self.retries:
                     self.counts["failed"] += 1
-                    _mark(record, REFUSED if isinstance(error, FetchRefused) else FAILED)
+                    _mark(record, FAILED)
                     log.info("beacon %s failed after %d tries: %s", event, attempt + 1, error.message)
                     return
                 self.counts["retried"] += 1

@@ -290,7 +290,7 @@ async def test_a_beacon_the_egress_policy_refuses_is_logged_refused_and_never_re
     assert [(e["event"], e["adId"], e["break"], e["outcome"]) for e in log["events"]] == [
         ("on_load", None, None, "refused")
     ], log
-    assert counts == {"failed": 1}, "one try, no retry"
+    assert counts == {"refused": 1}, "one try, no retry: a refusal is final"
 
 
 async def test_an_unknown_session_has_no_event_log(rig: Rig) -> None:

@@ -58,7 +58,9 @@ def proxy(edge: str, tmp_path: Path) -> Iterator[str]:
             "long-slate", f"{edge}/baseline/master.m3u8", slate=f"{edge}/creatives/long/master.m3u8"
         ),
     }
-    settings = local_settings(data_dir=tmp_path, transcode_preset="ultrafast").with_channels(channels)
+    settings = local_settings(data_dir=tmp_path, transcode_preset="ultrafast", metrics_open=True).with_channels(
+        channels
+    )
     with run_server(create_app(settings), free_port()) as url:
         yield url
 

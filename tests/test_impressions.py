@@ -18,7 +18,7 @@ from proxy.sessions import Client, Decided, Session
 from proxy.settings import ChannelConfig, Settings, Transform
 from proxy.testing import LOCAL_POLICY
 
-# Refused by the default egress policy (no loopback), so each queued beacon is counted as failed at once.
+# Refused by the default egress policy (no loopback), so each queued beacon is counted as refused at once.
 BEACON = "http://127.0.0.1:9/beacon"
 
 
@@ -46,7 +46,7 @@ def _session_with_an_ad() -> tuple[Session, str]:
 async def _fired(service: Service, config: ChannelConfig, session: Session, brk: str) -> int:
     assert service.impressions.segment(config, session, "v0", brk, 0) == "https://ads.test/0.ts"
     await asyncio.wait_for(service.beacons.drain(), 10)
-    return service.beacons.counts["failed"]
+    return service.beacons.counts["refused"]
 
 
 async def test_an_event_fires_once_within_the_guard_ttl_and_again_after_it(tmp_path: Path) -> None:
