@@ -26,7 +26,7 @@ def wait_for_holder(process: subprocess.Popen[str], data_dir: Path) -> None:
         if lock.is_file() and lock.read_text().strip() == str(process.pid):
             return
         time.sleep(0.1)
-    raise AssertionError(f"{process.args} did not take {data_dir} in 120 s")
+    raise AssertionError(f"{process.args!r} did not take {data_dir} in 120 s")
 
 
 def refused_second(folder: Path, holder: int, *argv: str) -> None:
