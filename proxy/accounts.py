@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from proxy.db import Database
 from proxy.db.schema import accounts, api_keys, oauth_clients, signing_keys
-from proxy.errors import BadRequest, Unauthorized
+from proxy.errors import BadRequest, Conflict, Unauthorized
 
 OPERATIONS = ("video-cloud/video/read", "video-cloud/video/all")  # seed 003's operations
 TOKEN_SECONDS = 300  # Brightcove's access tokens live five minutes
@@ -55,8 +55,14 @@ def _matches(stored: str | None, secret: str) -> bool:
 
 async def create_account(db: Database, name: str, account_id: str | None = None) -> str:
     account_id = account_id or uuid.uuid4().hex
-    async with db.transaction() as connection:
-        await connection.execute(sa.insert(accounts).values(id=account_id, name=name, created_at=datetime.now(UTC)))
+    try:
+        async with db.transaction() as connection:
+            row = {"id": account_id, "name": name, "created_at": datetime.now(UTC)}
+            await connection.execute(sa.insert(accounts).values(**row))
+    except sa.exc.IntegrityError:  # the primary key: an account of that id exists
+        raise Conflict(
+            f"account {account_id!r} exists already: expected a new id (or none, for a random one)"
+        ) from None
     return account_id
 
 

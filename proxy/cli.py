@@ -9,22 +9,23 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from starlette.applications import Starlette
 
-from proxy.errors import BadRequest, ConfigError
+from proxy.datadir import hold_data_dir
+from proxy.errors import NotFound, ProxyError
 from proxy.settings import Settings, from_env
 
 
 def _serve(settings: Settings) -> None:
     from proxy.web.app import create_app
 
-    if not settings.channels:
-        raise ConfigError("no channels: set SSAI_CHANNELS_FILE or --channels to a TOML file of [channels.NAME] tables")
-    _run(create_app(settings), settings)
+    with hold_data_dir(settings.data_dir):
+        _run(create_app(settings), settings)
 
 
 def _run(app: Starlette, settings: Settings) -> None:
@@ -49,27 +50,30 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
     options = DemoOptions(
         settings.port, settings.host, args.target_duration, args.ad_interval, args.ad_duration, args.marker
     )
-    print(f"preparing demo media in {settings.data_dir} (ffmpeg, first run only) ...", flush=True)
-    media = prepare_media(settings.data_dir, options.target_duration)
-    base = f"http://{self_host(settings.host)}:{settings.port}"
-    print(f"player page:      {base}/demo/player/", flush=True)
-    print(f"session endpoint: POST {base}/v1/ssai/session/demo/main.m3u8", flush=True)
-    print(f"origin:           {base}/demo/origin/master.m3u8", flush=True)
-    _run(create_demo_app(settings, media, options), settings)
+    with hold_data_dir(settings.data_dir):
+        print(f"preparing demo media in {settings.data_dir} (ffmpeg, first run only) ...", flush=True)
+        media = prepare_media(settings.data_dir, options.target_duration)
+        base = f"http://{self_host(settings.host)}:{settings.port}"
+        print(f"player page:      {base}/demo/player/", flush=True)
+        print(f"session endpoint: POST {base}/v1/ssai/session/demo/main.m3u8", flush=True)
+        print(f"origin:           {base}/demo/origin/master.m3u8", flush=True)
+        _run(create_demo_app(settings, media, options), settings)
 
 
 async def _credentials(settings: Settings, args: argparse.Namespace) -> str:
     """`account create`, `key create`, `client create`: what they make, printed once (secrets are not kept)."""
     from proxy import accounts
     from proxy.db import Database
+    from proxy.web import schemas
 
     db = Database.from_settings(settings.database_url, settings.data_dir)
     try:
         await db.migrate()
         if args.command == "account":
-            return f"account_id: {await accounts.create_account(db, args.name, args.id)}"
+            account_id = schemas.account_id(args.id) if args.id is not None else None
+            return f"account_id: {await accounts.create_account(db, args.name, account_id)}"
         if not await accounts.account_exists(db, args.account):
-            raise ConfigError(f"account {args.account!r} does not exist: make it with `ssai-proxy account create`")
+            raise NotFound(f"account {args.account!r} does not exist: make it with `ssai-proxy account create`")
         if args.command == "key":
             return f"X-API-KEY: {await accounts.create_api_key(db, args.account)}\n(shown once: it is stored hashed)"
         client_id, secret = await accounts.create_client(db, args.account, tuple(args.operations))
@@ -95,43 +99,101 @@ def _credential_commands(commands: Any) -> list[argparse.ArgumentParser]:
     return [make_account, make_key, make_client]
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not argparse's usage block: the mistake, quoted, and where to look."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float, what: str) -> Any:
+    def check(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
+        return value
+
+    return check
+
+
+def _server_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    port = _bounded(int, 1, 65535, "a TCP port, 1 to 65535")
+    command.add_argument("--port", type=port, help="port to listen on (default 8080)")
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    from proxy.demo.origin import MARKER_DIALECTS
+
+    seconds = _bounded(float, 0.001, 86400, "a number of seconds above 0, at most 86400")
+    segment = _bounded(int, 1, 30, "a whole number of seconds, 1 to 30")
+    demo.add_argument("--target-duration", type=segment, default=6, help="segment length in seconds (default 6)")
+    demo.add_argument("--ad-interval", type=seconds, default=60.0, help="seconds between ad breaks (default 60)")
+    demo.add_argument("--ad-duration", type=seconds, default=30.0, help="seconds of each ad break (default 30)")
+    dialects = ", ".join(MARKER_DIALECTS)
+    demo.add_argument(
+        "--marker", default="cue-out", choices=MARKER_DIALECTS, metavar="DIALECT", help=f"one of {dialects}"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ssai-proxy")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="ssai-proxy", description="Server-side ad insertion proxy for live HLS")
+    root: argparse.ArgumentParser = _Parser(
+        prog="ssai-proxy", description="Server-side ad insertion proxy for live HLS"
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = root.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the proxy for the channels of a TOML file")
+    serve = commands.add_parser("serve", help="run the proxy (channels from the control API and/or a TOML file)")
     demo = commands.add_parser("demo", help="run a self-contained demo: origin, ad server, player and proxy")
     for command in (serve, demo):
-        command.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-        command.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    for command in (serve, demo, *_credential_commands(commands)):
+        _server_options(command)
+    credentials = _credential_commands(commands)
+    for command in (root, serve, demo, *credentials):
+        # SUPPRESS: a subcommand's default would overwrite the `-v` given before it.
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    for command in (serve, demo, *credentials):
         command.add_argument("--data-dir", type=Path, help="where media and state are kept (default ./data)")
     serve.add_argument("--channels", type=Path, help="TOML file of [channels.NAME] tables (SSAI_CHANNELS_FILE)")
-    demo.add_argument("--target-duration", type=int, default=6, help="segment length in seconds (default 6)")
-    demo.add_argument("--ad-interval", type=float, default=60.0, help="seconds between ad breaks (default 60)")
-    demo.add_argument("--ad-duration", type=float, default=30.0, help="seconds of each ad break (default 30)")
-    demo.add_argument("--marker", default="cue-out", help="the origin's ad-marker dialect (default cue-out)")
+    _demo_options(demo)
     return root
+
+
+def _logging(level: str, verbose: bool) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic reports every migration step at INFO, on every start: quiet unless asked for.
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    environ = dict(os.environ)
+    if getattr(args, "channels", None):
+        environ["SSAI_CHANNELS_FILE"] = str(args.channels)
+    names = ("host", "port", "data_dir")
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return replace(from_env(environ), **overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    environ = dict(os.environ)
-    if getattr(args, "channels", None):
-        environ["SSAI_CHANNELS_FILE"] = str(args.channels)
     try:
-        settings = from_env(environ)
-        names = ("host", "port", "data_dir")
-        overrides: dict[str, Any] = {
-            name: getattr(args, name) for name in names if getattr(args, name, None) is not None
-        }
-        settings = replace(settings, **overrides)
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = _settings(args)
+        _logging(settings.log_level, getattr(args, "verbose", False))
         if args.command in ("account", "key", "client"):
             print(asyncio.run(_credentials(settings, args)))
         elif args.command == "serve":
             _serve(settings)
         else:
             _demo(settings, args)
-    except (ConfigError, BadRequest) as error:
+    except ProxyError as error:  # every mistake a user can make is one of these, its message says what and why
         print(f"ssai-proxy: {error.message}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

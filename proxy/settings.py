@@ -145,6 +145,13 @@ class Settings:
     metrics_open: bool = False
     log_level: str = "info"
 
+    def __post_init__(self) -> None:
+        # Paths are made absolute once, here: a relative one would mean something else to code that runs after a
+        # chdir, and file URLs (RFC 8089 §2) exist for absolute paths only.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
+        if self.asset_dir:
+            object.__setattr__(self, "asset_dir", str(Path(self.asset_dir).absolute()))
+
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
         return replace(self, channels=dict(channels))
 

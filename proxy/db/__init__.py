@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from proxy.datadir import make_data_dir
 from proxy.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,7 +46,7 @@ class Database:
     @classmethod
     def from_settings(cls, url: str, data_dir: Path) -> Database:
         if not url:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            make_data_dir(data_dir)
         return cls(engine_url(url, data_dir))
 
     async def migrate(self) -> None:

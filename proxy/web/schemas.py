@@ -541,6 +541,17 @@ def validate(model: type[T], value: object) -> T:
         raise BadRequest(_message(model, error.errors(include_url=False)[0])) from None
 
 
+class AccountRef(_Body):
+    """An account id as every body names one; the command line (`account create --id`) checks its ids with it."""
+
+    account_id: Identifier
+
+
+def account_id(value: str) -> str:
+    """`value` when the API accepts it as an account id; `BadRequest` quoting it otherwise."""
+    return validate(AccountRef, {"account_id": value}).account_id
+
+
 def parse(model: type[T], raw: bytes) -> T:
     """A request body (JSON bytes) as a `model`; `BadRequest` otherwise."""
     return validate(model, decode_object(raw))
