@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench locust clean
 
 $(BIN)/ssai-proxy: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: install lint
 bench: install
 	$(BIN)/python -m bench.hotpath
 	$(BIN)/python -m bench.http_ratio
+
+# Players as locust users against a running proxy (bench/locustfile.py): `make locust ARGS="-u 2000 -t 2m"`.
+HOST ?= http://127.0.0.1:8080
+locust: install
+	$(BIN)/locust -f bench/locustfile.py --headless --host $(HOST) $(ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,8 +1,11 @@
 """Players as locust users: each creates a session, loads its master, then polls one media playlist every
 target duration, checking that MEDIA-SEQUENCE never goes back (a cheap invariant check, not a parser).
 
-    ssai-proxy demo --port 8080 &                                  # or any running proxy
-    locust -f bench/locustfile.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8080
+    make demo &                                                    # or any running proxy
+    make locust ARGS="-u 2000 -r 200 -t 2m"                        # --headless against http://127.0.0.1:8080
+
+`make locust` runs the virtualenv's locust (`.venv/bin/locust`, installed with the bench extras) on this file;
+`HOST=` names another proxy.
 
 Locust prints p50/p95/p99 per request name; pin locust and the server to different cores (taskset).
 """
