@@ -212,6 +212,8 @@ HeaderValue = Annotated[
 ]
 Headers = Annotated[dict[HeaderName, HeaderValue], Field(max_length=50)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+# An account id is stored in a 64-character column (migration 0001): refuse longer ones here, not in the database.
+AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 VariableName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")]
 Defaults = Annotated[dict[VariableName, Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=50)]
 DataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -260,14 +262,14 @@ class ApplicationBody(_Body):
 
     application_ad_configuration: AdConfiguration = Field(description="the ad configuration object")
     application_description: Text = ""
-    account_id: Identifier | None = None
+    account_id: AccountId | None = None
 
 
 class SlateBody(_Body):
     """Seed 002 "Add slate asset": a video the media pipeline transcodes to each channel's ladder."""
 
     source_url: WebUrl = Field(description="the http(s) URL of the slate video")
-    account_id: Identifier | None = None
+    account_id: AccountId | None = None
     source_description: Text = ""
 
 
@@ -544,7 +546,7 @@ def validate(model: type[T], value: object) -> T:
 class AccountRef(_Body):
     """An account id as every body names one; the command line (`account create --id`) checks its ids with it."""
 
-    account_id: Identifier
+    account_id: AccountId
 
 
 def account_id(value: str) -> str:

@@ -36,7 +36,7 @@ def test_migrations_are_logged_only_when_asked_for(tmp_path: Path) -> None:
     [
         (["account", "create", "A", "--id", "a b/c"], "'a b/c'", "expected text matching"),
         (["account", "create", "A", "--id", "é"], "'é'", "expected text matching"),
-        (["account", "create", "A", "--id", "x" * 129], "'xxxx", "at most 128 characters"),
+        (["account", "create", "A", "--id", "x" * 65], "'xxxx", "at most 64 characters"),
         (["account", "create", "A", "--id", ""], "''", "at least 1 character"),
         (["key", "create", "nobody"], "'nobody'", "does not exist"),
         (["client", "create", "nobody"], "'nobody'", "does not exist"),
