@@ -23,12 +23,12 @@ import urllib.request
 
 from bench.http_ratio import BASE, session_with_ads, start_server, wrk
 from bench.output import data_dir, split_out, write_result
-from proxy.adrequests import AdServerClient
-from proxy.beacons import BeaconQueue
-from proxy.egress import EgressPolicy
+from proxy.demo.testing import FakeOrigin, free_port
 from proxy.hls.playlist import parse_media
-from proxy.origin import HttpClient, new_session
-from proxy.testing import FakeOrigin, free_port
+from proxy.net.adserver import AdServerClient
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.beacons import BeaconQueue
 
 
 def redirect_path(session: str) -> str:
@@ -40,7 +40,7 @@ def redirect_path(session: str) -> str:
 async def beacon_throughput(count: int) -> float:
     port = free_port()
     origin = FakeOrigin()
-    command = [sys.executable, "-m", "proxy.testing", str(port), "2", "10", "3", str(origin.epoch)]
+    command = [sys.executable, "-m", "proxy.demo.testing", str(port), "2", "10", "3", str(origin.epoch)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         policy = EgressPolicy(allow_loopback=True)  # the beacon endpoint is a local process

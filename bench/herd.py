@@ -1,6 +1,6 @@
 """The ad break herd: N sessions of one channel reach the same break within one target duration.
 
-A fake live origin and ad server (proxy.testing.FakeOrigin, answering each ad request after `latency`
+A fake live origin and ad server (proxy.demo.testing.FakeOrigin, answering each ad request after `latency`
 seconds) and the proxy (`ssai-proxy serve`, on core 0 when taskset exists) each run as a process of their
 own, so neither shares a GIL with the players simulated here. Every session polls its media playlist once per
 target duration, spread over the target duration as real players are, until its playlist shows the break (its
@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from proxy.testing import FakeOrigin, free_port
+from proxy.demo.testing import FakeOrigin, free_port
 
 TD = 2
 EVERY = 8  # segments from one break to the next
@@ -77,7 +77,7 @@ def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
 
 def _start_origin(origin: FakeOrigin, port: int) -> subprocess.Popen[bytes]:
     settings = [str(v) for v in (port, origin.td, origin.every, origin.break_segments, origin.epoch)]
-    command = [*_pin(1), sys.executable, "-m", "proxy.testing", *settings]
+    command = [*_pin(1), sys.executable, "-m", "proxy.demo.testing", *settings]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.output import write_result
 from bench.rounds import MachineWatch, compare, interleaved, process_cpu_seconds
-from proxy.testing import free_port
+from proxy.demo.testing import free_port
 
 PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}"

@@ -11,10 +11,10 @@ import gc
 import os
 import sys
 
-from proxy.origin import HttpClient, new_session
-from proxy.service import Service
+from proxy.demo.testing import LOCAL_POLICY, FakeOrigin, free_port, local_settings, run_server
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.service import Service
 from proxy.settings import ChannelConfig
-from proxy.testing import LOCAL_POLICY, FakeOrigin, free_port, local_settings, run_server
 
 
 def rss_bytes() -> int:

@@ -1,4 +1,4 @@
-"""Wall time of `proxy.transcode.transcode`: a 30 s 1080p MP4 creative into a 1080p/720p/360p TS ladder.
+"""Wall time of `proxy.media.transcode.transcode`: a 30 s 1080p MP4 creative into a 1080p/720p/360p TS ladder.
 
 The source (H.264 + AAC stereo, 30 fps, made here with ffmpeg; its encoding is not timed) stands for a
 typical ad server MediaFile. Run: `python -m bench.transcode [SECONDS] [PRESET]`.
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from proxy.hls.profile import TranscodeProfile, VariantProfile
-from proxy.transcode import default_ffmpeg, transcode
+from proxy.media.transcode import default_ffmpeg, transcode
 
 LADDER = (
     ("v0", 1920, 1080, 6_000_000, "avc1.640028", "high", "4.0"),

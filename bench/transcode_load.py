@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.http_ratio import BASE, open_loop, percentile, session_with_ads, start_server
 from bench.output import data_dir, split_out, write_result
 from bench.transcode import make_source, profile
-from proxy.transcode import transcode
+from proxy.media.transcode import transcode
 
 SECONDS = 10.0
 

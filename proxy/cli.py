@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import uvicorn
 from starlette.applications import Starlette
 
-from proxy.datadir import hold_data_dir
+from proxy.control.datadir import hold_data_dir
 from proxy.errors import NotFound, ProxyError
 from proxy.settings import Settings, from_env
 
@@ -62,8 +62,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _credentials(settings: Settings, args: argparse.Namespace) -> str:
     """`account create`, `key create`, `client create`: what they make, printed once (secrets are not kept)."""
-    from proxy import accounts
-    from proxy.db import Database
+    from proxy.control import accounts
+    from proxy.control.db import Database
     from proxy.web import schemas
 
     db = Database.from_settings(settings.database_url, settings.data_dir)

@@ -13,11 +13,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from proxy.demo.testing import FakeOrigin
 from proxy.hls.master import MasterPlaylist, parse_master
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile, derive_profile
-from proxy.testing import FakeOrigin
-from proxy.transcode import default_ffmpeg, stream_codecs
+from proxy.media.transcode import default_ffmpeg, stream_codecs
 
 M3U8 = "application/vnd.apple.mpegurl"
 FPS = 25

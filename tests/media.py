@@ -8,7 +8,7 @@ from pathlib import Path
 from proxy.hls.master import MasterPlaylist, parse_master
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile, derive_profile
-from proxy.transcode import default_ffmpeg
+from proxy.media.transcode import default_ffmpeg
 
 DATA = Path(__file__).parent / "data" / "profile"
 

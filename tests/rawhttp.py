@@ -9,7 +9,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
-from proxy.testing import MASTER, FakeOrigin
+from proxy.demo.testing import MASTER, FakeOrigin
 
 HUGE_SEGMENTS = 100_000  # about 2.4 MB of playlist: over the proxy's 2 MiB cap
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxy import accounts
-from proxy.db import Database
-from proxy.testing import LOCAL_POLICY, free_port, local_settings, run_server
+from proxy.control import accounts
+from proxy.control.db import Database
+from proxy.demo.testing import LOCAL_POLICY, free_port, local_settings, run_server
 
 __all__ = ["LOCAL_POLICY", "api_key", "free_port", "key_and_client", "local_settings", "oauth_client", "run_server"]
 

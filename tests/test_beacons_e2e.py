@@ -17,12 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from proxy.adrequests import AdServerClient
-from proxy.beacons import BeaconQueue
+from proxy.demo.testing import FakeOrigin
 from proxy.hls.playlist import parse_media
-from proxy.origin import HttpClient, new_session
+from proxy.net.adserver import AdServerClient
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.beacons import BeaconQueue
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.servers import LOCAL_POLICY, free_port, local_settings, run_server

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from proxy.demo.testing import FakeOrigin
 from proxy.hls.playlist import parse_media
 from proxy.settings import ChannelConfig, Settings
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, run_server
 

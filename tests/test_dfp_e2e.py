@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from proxy.demo.testing import MASTER, FakeOrigin
 from proxy.hls.playlist import parse_media
 from proxy.settings import ChannelConfig, Settings, ad_response_of
-from proxy.testing import MASTER, FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, run_server
 

@@ -1,4 +1,4 @@
-"""Egress policy for URLs the proxy fetches on an ad server's say-so: proxy/egress.py.
+"""Egress policy for URLs the proxy fetches on an ad server's say-so: proxy/net/egress.py.
 
 Unit tests for every range (IPv4, IPv6, IPv4 embedded in IPv6), schemes, credentials and names; then a real
 aiohttp session through `egress_connector` against a local server: loopback refused by default and allowed with
@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from proxy.egress import EgressConnector, EgressPolicy, EgressRefused, EgressResolver, egress_connector
+from proxy.net.egress import EgressConnector, EgressPolicy, EgressRefused, EgressResolver, egress_connector
 
 DEFAULT = EgressPolicy()
 PRIVATE = EgressPolicy(allow_private=True)

@@ -1,4 +1,4 @@
-"""proxy.pipeline remaking HLS creatives that do not fit a channel: a stream copy when the media allow it, a
+"""proxy.media.pipeline remaking HLS creatives that do not fit a channel: a stream copy when the media allow it, a
 transcode otherwise. Creatives are real ffmpeg output served by a real uvicorn edge and fetched through the
 egress-checked ad client; the channel's ladder is tests/hlsads.py's."""
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from proxy.adrequests import AdServerClient
-from proxy.assetstore import AssetStore
-from proxy.egress import EgressPolicy
 from proxy.hls.fill import Creative
-from proxy.jobs import Job, JobQueue
-from proxy.origin import HttpClient, new_session
-from proxy.pipeline import MediaPipeline, NotReady, PipelineOptions
-from proxy.transcode import stream_codecs
+from proxy.media.assetstore import AssetStore
+from proxy.media.jobs import Job, JobQueue
+from proxy.media.pipeline import MediaPipeline, NotReady, PipelineOptions
+from proxy.media.transcode import stream_codecs
+from proxy.net.adserver import AdServerClient
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient, new_session
 from tests.hlsads import CREATIVES, Edge, ladder_profile, make_creative
 from tests.servers import free_port, run_server
 

@@ -20,8 +20,8 @@ import pytest
 from proxy.hls.attributes import parse_attributes
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import h264_profile_level
+from proxy.media.transcode import probe, stream_codecs
 from proxy.settings import ChannelConfig
-from proxy.transcode import probe, stream_codecs
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.hlsads import Edge, make_creative

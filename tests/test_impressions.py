@@ -1,4 +1,5 @@
-"""The beacon guard and the file-channel round trip through the store (proxy/impressions.py, channelstore.py)."""
+"""The beacon guard and the file-channel round trip through the store (proxy/playback/impressions.py,
+control/channelstore.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from proxy.ads.models import Ad
-from proxy.channelstore import StoredChannel, build_config, file_document
+from proxy.control.channelstore import StoredChannel, build_config, file_document
+from proxy.demo.testing import LOCAL_POLICY
 from proxy.hls.breaks import Break
 from proxy.hls.cues import Cue
 from proxy.hls.fill import Creative, Fill, FillPlan
-from proxy.origin import HttpClient, new_session
-from proxy.service import Service
-from proxy.sessions import Client, Decided, Session
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.service import Service
+from proxy.playback.sessions import Client, Decided, Session
 from proxy.settings import ChannelConfig, Settings, Transform
-from proxy.testing import LOCAL_POLICY
 
 # Refused by the default egress policy (no loopback), so each queued beacon is counted as refused at once.
 BEACON = "http://127.0.0.1:9/beacon"

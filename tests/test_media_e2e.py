@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from proxy.assetstore import creative_folder
 from proxy.demo.app import DemoOptions, mp4_channel
 from proxy.demo.media import DemoMedia
 from proxy.hls.playlist import parse_media
+from proxy.media.assetstore import creative_folder
 from tests.conftest import demo_jobs, demo_settings, run_demo
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.servers import free_port

@@ -1,4 +1,5 @@
-"""proxy.pipeline, proxy.jobs, proxy.slates: creatives and slates prepared by real ffmpeg jobs (issue #4).
+"""proxy.media.pipeline, proxy.media.jobs, proxy.control.slates: creatives and slates prepared by real ffmpeg
+jobs.
 
 Sources are tiny generated MP4s served by a real uvicorn "ad server" (the edge fake) and fetched through the
 real aiohttp client with the egress policy; the channel is tests/data/profile's three-variant TS ladder.
@@ -20,19 +21,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from proxy.accounts import create_account
-from proxy.adrequests import AdServerClient
 from proxy.ads.errors import ErrorCode
-from proxy.assetstore import AssetStore
-from proxy.db import Database
-from proxy.egress import EgressPolicy
+from proxy.control.accounts import create_account
+from proxy.control.db import Database
+from proxy.control.slates import Slate, SlateLibrary
 from proxy.hls.fill import Creative
 from proxy.hls.master import MasterPlaylist
 from proxy.hls.profile import TranscodeProfile
-from proxy.jobs import JobQueue
-from proxy.origin import HttpClient, new_session
-from proxy.pipeline import MediaPipeline, NotReady, PipelineOptions
-from proxy.slates import Slate, SlateLibrary
+from proxy.media.assetstore import AssetStore
+from proxy.media.jobs import JobQueue
+from proxy.media.pipeline import MediaPipeline, NotReady, PipelineOptions
+from proxy.net.adserver import AdServerClient
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient, new_session
 from tests.media import CHANNELS, channel, make_source
 from tests.servers import free_port, run_server
 

@@ -15,13 +15,13 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from proxy.adrequests import AdServerClient
-from proxy.beacons import BeaconQueue
-from proxy.egress import EgressPolicy
+from proxy.demo.testing import FakeOrigin
 from proxy.errors import FetchRefused
-from proxy.origin import HttpClient, new_session
+from proxy.net.adserver import AdServerClient
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.beacons import BeaconQueue
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, local_settings, run_server
 

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from proxy.assetstore import creative_folder
+from proxy.demo.testing import FakeOrigin
+from proxy.media.assetstore import creative_folder
 from proxy.settings import Settings
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.media import make_source
 from tests.servers import api_key, free_port, run_server

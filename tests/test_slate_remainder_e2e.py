@@ -21,11 +21,11 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from proxy.demo.testing import VAST, FakeOrigin
 from proxy.hls.fill import pdt_line
 from proxy.hls.playlist import Segment, parse_media, parse_pdt
+from proxy.media.transcode import AAC_FRAME, SAMPLE_RATE, default_ffmpeg
 from proxy.settings import ChannelConfig, Settings
-from proxy.testing import VAST, FakeOrigin
-from proxy.transcode import AAC_FRAME, SAMPLE_RATE, default_ffmpeg
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.media import make_source

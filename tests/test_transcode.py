@@ -1,8 +1,8 @@
-"""proxy.transcode: MP4 creatives into HLS renditions matching a channel profile (issue #4).
+"""proxy.media.transcode: MP4 creatives into HLS renditions matching a channel profile (issue #4).
 
 The slow tests run the real ffmpeg of imageio-ffmpeg on tiny generated sources (2-3 s, <= 320x240) against a
 3-variant muxed TS profile and a 2-variant fMP4 profile with demuxed audio, then load the result with
-proxy.assets.CreativeLoader exactly as a preconditioned creative.
+proxy.media.creatives.CreativeLoader exactly as a preconditioned creative.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from proxy.assets import CreativeLoader
 from proxy.hls.master import MasterPlaylist, Track
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile
-from proxy.transcode import TranscodeError, TranscodeResult, default_ffmpeg, probe, transcode, verify
+from proxy.media.creatives import CreativeLoader
+from proxy.media.transcode import TranscodeError, TranscodeResult, default_ffmpeg, probe, transcode, verify
 from tests.media import CHANNELS, SOURCES, channel, make_source
 
 BASE = "http://ads.test/creative/"

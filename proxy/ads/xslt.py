@@ -1,6 +1,6 @@
 """Checks of user XSLT stylesheets and XPath selectors (`ad_configuration_transforms`), before anything runs.
 
-Layer 1 of proxy/transforms.py's sandbox (reference/ads.md §9.2 for the attacks, §9.3 for the hardened
+Layer 1 of proxy/playback/transforms.py's sandbox (reference/ads.md §9.2 for the attacks, §9.3 for the hardened
 configuration): a stylesheet is parsed with the hardened parser and refused for a DOCTYPE, `xsl:include` /
 `xsl:import`, `document()`, extension elements, namespaces and functions, elements outside XSLT 1.0 and
 `xsl:message terminate="yes"`; it is then compiled with every XSLTAccessControl right denied. Pure: lxml only,

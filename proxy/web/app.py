@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from proxy.channelstore import ChannelDirectory
-from proxy.control import ControlPlane
-from proxy.decisions import compile_ad_config
-from proxy.egress import EgressPolicy
+from proxy.control.channelstore import ChannelDirectory
+from proxy.control.plane import ControlPlane
 from proxy.errors import PlaylistParseError, ProxyError
-from proxy.origin import HttpClient, new_session
-from proxy.service import Service
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient, new_session
+from proxy.playback.decisions import compile_ad_config
+from proxy.playback.service import Service
 from proxy.settings import Settings
 from proxy.web import assets, channels_api, cors, live_api, metrics, openapi, playback, routing, vc_api
 from proxy.web.responses import JSONResponse, error_response

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from proxy.control import ControlPlane
+from proxy.control.plane import ControlPlane
 from proxy.errors import NotFound
-from proxy.service import Service
+from proxy.playback.service import Service
 from proxy.web.responses import M3U8, JSONResponse
 
 ASSET_PATH = "/v1/ssai/assets"

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.channelstore import StoredChannel
-from proxy.control import ControlPlane
+from proxy.control.channelstore import StoredChannel
+from proxy.control.plane import ControlPlane
 from proxy.errors import BadRequest, Conflict, NotFound
-from proxy.service import Service
+from proxy.playback.service import Service
 from proxy.web.limits import BodyLimit
 from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
@@ -64,7 +64,7 @@ async def _owned(control: ControlPlane, account: str, name: str) -> StoredChanne
 def _fetchable_origin(request: Request, origin: str) -> None:
     """Refused when written if the egress policy refuses the origin's host as written (an address in a refused
     range, a metadata or loopback name). A name is not resolved here: what it resolves to when fetched is
-    what counts, and every fetch checks it (proxy/origin.py)."""
+    what counts, and every fetch checks it (proxy/net/origin.py)."""
     service: Service = request.app.state.service
     reason = service.ads.policy.host_refusal(urlsplit(origin).hostname or "")
     if reason is not None:

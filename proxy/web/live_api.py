@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.control import ControlPlane, own_account
-from proxy.documents import Stored
+from proxy.control.documents import Stored
+from proxy.control.plane import ControlPlane, own_account
+from proxy.control.slates import Slate
 from proxy.errors import NotFound
-from proxy.slates import Slate
 from proxy.web.limits import BodyLimit
 from proxy.web.readonly import current_values, without_read_only
 from proxy.web.responses import JSONResponse, read_body

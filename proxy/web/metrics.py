@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from proxy.errors import ConfigError
 from proxy.hls import markers
-from proxy.service import Service
+from proxy.playback.service import Service
 from proxy.settings import Settings
 from proxy.web.responses import JSONResponse, error_response
 

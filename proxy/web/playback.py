@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
-from proxy.service import Service
-from proxy.sessions import Client, Session
-from proxy.tracking import tracking_document
+from proxy.playback.service import Service
+from proxy.playback.sessions import Client, Session
+from proxy.playback.tracking import tracking_document
 from proxy.web.limits import BodyLimit
 from proxy.web.responses import JSONResponse, PlaylistResponse, read_body
 

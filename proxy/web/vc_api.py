@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.accounts import TOKEN_SECONDS, issue_token
-from proxy.control import ControlPlane, own_account
-from proxy.documents import Stored
+from proxy.control.accounts import TOKEN_SECONDS, issue_token
+from proxy.control.documents import Stored
+from proxy.control.plane import ControlPlane, own_account
 from proxy.errors import NotFound, Unauthorized
 from proxy.web.limits import BodyLimit
 from proxy.web.live_api import control_of

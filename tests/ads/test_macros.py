@@ -740,4 +740,4 @@ def test_forwarding_headers() -> None:
     assert bare == {"X-Forwarded-For": "198.51.100.1", "X-Device-IP": "198.51.100.1"}
 
 
-# --- deprecated API (kept until proxy/decisions.py moves to compile_ad_tag) -----------------------------------
+# --- deprecated API (kept until proxy/playback/decisions.py moves to compile_ad_tag) ---------------------------

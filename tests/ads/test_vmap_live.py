@@ -16,8 +16,8 @@ from proxy.ads.models import AdBreak, BreakPosition
 from proxy.ads.vmap import live_break, matches, parse_time_offset, parse_vmap
 from proxy.hls.breaks import BreakTracker
 from proxy.hls.playlist import parse_media
-from proxy.positions import channel_position, session_position
-from proxy.sessions import Session
+from proxy.playback.positions import channel_position, session_position
+from proxy.playback.sessions import Session
 from tests.ads.test_chain import OWN, Fetcher, own
 
 DATA = Path(__file__).parents[1] / "data" / "vast"
@@ -176,7 +176,7 @@ async def test_a_smartxml_slot_is_matched_like_a_vmap_adbreak() -> None:
     assert len((await resolve(OWN + "smartxml.xml", own(), position=named)).ads) == 2
 
 
-# -- positions the proxy computes (proxy/positions.py) ------------------------------------------------------
+# -- positions the proxy computes (proxy/playback/positions.py) ------------------------------------------------------
 
 
 def window(first: int, last: int, tags: Mapping[int, Sequence[str]]) -> bytes:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.datadir import LOCK_FILE
+from proxy.control.datadir import LOCK_FILE
 from proxy.demo.media import DemoMedia
-from proxy.testing import free_port
+from proxy.demo.testing import free_port
 from tests.cli.process import running, seed_demo_media, wait_until_serving
 
 

@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 import pytest
 
 from proxy.demo.media import DemoMedia
+from proxy.demo.testing import free_port
 from proxy.hls.playlist import parse_media
-from proxy.testing import free_port
 from tests.cli.process import running, seed_demo_media, wait_until_serving
 
 

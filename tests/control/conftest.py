@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
-from proxy import accounts
-from proxy.db import Database
+from proxy.control import accounts
+from proxy.control.db import Database
 from proxy.settings import Settings
 from proxy.web.app import create_app
 

@@ -1,4 +1,4 @@
-"""Accounts, API keys, OAuth clients and bearer tokens (proxy/accounts.py) on both databases."""
+"""Accounts, API keys, OAuth clients and bearer tokens (proxy/control/accounts.py) on both databases."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from proxy import accounts
-from proxy.db import Database, engine_url
-from proxy.db.schema import api_keys, oauth_clients
+from proxy.control import accounts
+from proxy.control.db import Database, engine_url
+from proxy.control.db.schema import api_keys, oauth_clients
 from proxy.errors import BadRequest, ConfigError, Unauthorized
 
 

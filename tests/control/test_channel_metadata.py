@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from proxy.db import MIGRATIONS, Database
-from proxy.db.schema import accounts, channels
+from proxy.control.db import MIGRATIONS, Database
+from proxy.control.db.schema import accounts, channels
 from tests.control.conftest import Api
 
 ORIGIN = "https://origin.example/live/master.m3u8"

@@ -1,6 +1,6 @@
 """Channels and cue points through the app (proxy/web/channels_api.py), on SQLite and PostgreSQL: shapes, both
 credentials, isolation between accounts, references checked, configurations in use kept, and what the proxy
-then plays (proxy/channelstore.py)."""
+then plays (proxy/control/channelstore.py)."""
 
 from __future__ import annotations
 

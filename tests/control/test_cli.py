@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy import accounts
 from proxy.cli import main
-from proxy.db import Database
+from proxy.control import accounts
+from proxy.control.db import Database
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, str]:

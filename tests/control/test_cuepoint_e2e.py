@@ -17,8 +17,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import Settings
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.media import make_source

@@ -13,8 +13,8 @@ from proxy.hls.breaks import BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.playlist import MediaPlaylist, parse_media
 from proxy.hls.render import Window, render
-from proxy.sessions import Decided, Session
-from proxy.slatepieces import piece_frames
+from proxy.media.slatepieces import piece_frames
+from proxy.playback.sessions import Decided, Session
 
 TRACKS = ("v0", "v1", "a0")
 ORIGIN = "https://origin.test/live/{track}.m3u8"
@@ -38,7 +38,7 @@ def creative(key: str, durations: Sequence[float], tracks: Sequence[str] = TRACK
 
 def slate_with_pieces(key: str, durations: Sequence[float], fps: float, tracks: Sequence[str] = TRACKS) -> Creative:
     """A slate whose pieces are its first 1, 2, 4, … frames at `fps`, fewer than its first segment has, as the
-    media pipeline cuts them (proxy.slatepieces), EXTINFs printed to the microsecond as ffmpeg does."""
+    media pipeline cuts them (proxy.media.slatepieces), EXTINFs printed to the microsecond as ffmpeg does."""
     counts = piece_frames(round(durations[0] * fps))
     pieces = tuple(creative(f"{key}-{n}", [round(n / fps, 6)], tracks) for n in reversed(counts))
     return replace(creative(key, durations, tracks), pieces=pieces)

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from proxy.hls.fill import FillPlan
 from proxy.hls.scte35_encode import encode_splice_insert, to_hex
-from proxy.sessions import Session
+from proxy.playback.sessions import Session
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.hls.simulation import TRACKS, OriginSegment, SimSession, Simulation, creative, slate_with_pieces
 

@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from proxy.demo.testing import MASTER, FakeOrigin
 from proxy.settings import Settings, load_channels
-from proxy.testing import MASTER, FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, key_and_client, run_server
 

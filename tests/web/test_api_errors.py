@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from proxy.demo.testing import FakeOrigin, free_port, local_settings, run_server
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin, free_port, local_settings, run_server
 from proxy.web.app import create_app
 
 SESSION = "/v1/ssai/session/fake/main.m3u8"

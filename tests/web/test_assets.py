@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from proxy.jobs import Job
-from proxy.service import Service
+from proxy.media.jobs import Job
+from proxy.playback.service import Service
 from proxy.settings import Settings
 from proxy.web.app import create_app
 from tests.servers import api_key

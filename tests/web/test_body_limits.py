@@ -16,8 +16,8 @@ import aiohttp
 import orjson
 import pytest
 
+from proxy.demo.testing import FakeOrigin, free_port, local_settings, run_server
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin, free_port, local_settings, run_server
 from proxy.web.app import create_app
 from proxy.web.limits import BodyLimit
 from proxy.web.schemas import MAX_TRANSFORMS, MAX_XSLT

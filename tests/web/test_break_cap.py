@@ -13,8 +13,8 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, local_settings, run_server
 

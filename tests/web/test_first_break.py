@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig, Settings, Transform
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import api_key, free_port, run_server
 from tests.web.apichannel import create_channel

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from proxy.testing import FakeOrigin
+from proxy.demo.testing import FakeOrigin
 from proxy.web.app import create_app
 from proxy.web.openapi import OPERATIONS
 from tests.servers import api_key, free_port, local_settings, oauth_client, run_server

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, local_settings, run_server
 
@@ -114,7 +114,7 @@ def _msn(body: str) -> int:
 
 
 def fake_identity(uri: str) -> str:
-    """Content `…/{track}/{msn}.ts` and ad `…/ad/{rendition}/{index}.ts` of proxy.testing.FakeOrigin."""
+    """Content `…/{track}/{msn}.ts` and ad `…/ad/{rendition}/{index}.ts` of proxy.demo.testing.FakeOrigin."""
     parts = uri.rsplit("/", 3)
     if parts[-3] == "ad":
         return f"ad:fake:{parts[-1].removesuffix('.ts')}"

@@ -14,8 +14,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, local_settings, run_server
 
@@ -48,7 +48,7 @@ async def get(http: aiohttp.ClientSession, url: str, method: str = "GET") -> Any
 async def test_a_broken_origin_is_logged_once_per_problem_and_counted_at_every_poll(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="proxy.channels")
+    caplog.set_level(logging.INFO, logger="proxy.playback.runtime")
     origin = BreakingOrigin(td=1)
     origin_port, port = free_port(), free_port()
     with run_server(origin.app, origin_port) as origin_base:

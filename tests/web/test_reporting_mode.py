@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig
-from proxy.testing import FakeOrigin
 from proxy.web.app import create_app
 from tests.servers import free_port, local_settings, run_server
 

@@ -1,0 +1,260 @@
+"""The proxy's services wired together: channels, sessions, decisions. The web layer only calls this."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
+from proxy.hls.breaks import CuePoint
+from proxy.media.assetstore import AssetStore, Cleanup
+from proxy.media.creatives import CreativeLoader
+from proxy.media.jobs import JobQueue
+from proxy.media.pipeline import MediaPipeline, PipelineOptions
+from proxy.net.adserver import AdServerClient
+from proxy.net.egress import EgressPolicy
+from proxy.net.origin import HttpClient
+from proxy.playback.beacons import BeaconQueue
+from proxy.playback.clicks import ClickTracker
+from proxy.playback.decisions import DecisionService
+from proxy.playback.eventlog import EventRecorder
+from proxy.playback.impressions import ImpressionTracker
+from proxy.playback.runtime import ChannelRuntime
+from proxy.playback.sessions import Client, Session
+from proxy.playback.store.memory import MemorySessionStore
+from proxy.playback.transforms import TransformPool
+from proxy.settings import ChannelConfig, Settings
+
+log = logging.getLogger("proxy.playback.service")
+MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
+ASSET_CLEANUP_EVERY = 3600.0
+
+
+def _check_params(params: Mapping[str, str]) -> None:
+    if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
+        raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    return PipelineOptions(
+        base_url=settings.asset_base_url,
+        ffmpeg=settings.ffmpeg or None,
+        preset=settings.transcode_preset,
+        timeout=settings.transcode_timeout,
+        nice=settings.transcode_nice,
+        max_bytes=int(settings.creative_max_mb * 1024 * 1024),
+        download_timeout=settings.creative_download_timeout,
+    )
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        client: HttpClient,
+        ads_client: HttpClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`client` fetches what the operator configured (origins, slates); `ads_client` (its session's
+        connector enforcing the egress policy) what ad servers point at. Needs a running event loop."""
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.sessions = MemorySessionStore()
+        # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
+        self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
+        policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
+        self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
+        self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player
+        self.beacons = BeaconQueue(
+            self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
+        )
+        needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
+        self.transforms = transform_pool(settings) if needs_pool else None
+        self.assets = AssetStore(settings.assets_path)
+        self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
+        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, pipeline_options(settings))
+        self.decisions = DecisionService(
+            self.ads,
+            CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
+            self.beacons,
+            self.transforms,
+            self.pipeline,
+            ad_timeout=settings.ad_timeout,
+            budget=settings.ad_budget,
+            default_break=settings.default_break_duration,
+            spread=settings.ad_spread,
+            clock=clock,
+            events=self.events,
+        )
+        self.impressions = ImpressionTracker(
+            self.beacons, self.decisions, settings.beacon_guard_ttl, clock, self.events
+        )
+        self.clicks = ClickTracker(self.impressions)
+        self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
+        # Channels by name as configured now, and the runtime of every version some session still uses
+        # (issue #5: a session keeps the configuration it started with).
+        self.configs: dict[str, ChannelConfig] = dict(settings.channels)
+        self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
+        self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
+        self._transforms_warm: asyncio.Future[None] | None = None
+        self._retired_clamped: Counter[str] = Counter()  # breaks_clamped of the runtimes retired so far
+
+    @property
+    def channels(self) -> dict[str, ChannelRuntime]:
+        """The current runtime of each channel that has one."""
+        found = ((name, self.runtimes.get(config.key)) for name, config in self.configs.items())
+        return {name: runtime for name, runtime in found if runtime is not None}
+
+    def set_channels(self, configs: Mapping[str, ChannelConfig]) -> None:
+        """The channels from now on: sessions created after this use them; existing ones keep theirs. The cue
+        points of a channel gone, or whose name another account now holds, are dropped: never its breaks."""
+        for name in list(self.cuepoints):
+            before, after = self.configs.get(name), configs.get(name)
+            if after is None or (before is not None and before.account_id != after.account_id):
+                del self.cuepoints[name]
+        self.configs = dict(configs)
+
+    def schedule(self, channel: str, cuepoint: CuePoint) -> None:
+        """A cue point for every runtime of `channel`, those started later included."""
+        self.cuepoints.setdefault(channel, {})[cuepoint.id] = cuepoint
+        for runtime in self.runtimes.values():
+            if runtime.config.name == channel:
+                runtime.tracker.schedule(cuepoint)
+
+    def _runtime(self, config: ChannelConfig) -> ChannelRuntime:
+        runtime = self.runtimes.get(config.key)
+        if runtime is None:
+            self.decisions.configure(config)  # stored configurations were compiled when written
+            if config.ad_transforms and self.decisions.transforms is None:
+                self.decisions.transforms = self.transforms = transform_pool(self.settings)
+            runtime = ChannelRuntime(
+                config, self.settings, self.client, self.slates, self.decisions, self.clock, self.pipeline
+            )
+            for cuepoint in self.cuepoints.get(config.name, {}).values():
+                runtime.tracker.schedule(cuepoint)
+            self.runtimes[config.key] = runtime
+        return runtime
+
+    async def channel(self, name: str) -> ChannelRuntime:
+        config = self.configs.get(name)
+        if config is None:
+            raise ChannelNotFound(name)
+        runtime = self._runtime(config)
+        await runtime.start()
+        if config.ad_transforms:
+            await self._warm_transforms()
+        return runtime
+
+    async def _warm_transforms(self) -> None:
+        """The XSLT sandbox's workers start with the first channel that has transforms, not at its first ad
+        decision: starting them takes about a second, more than a break's decision may wait (TD/2)."""
+        if self._transforms_warm is None and self.transforms is not None:
+            self._transforms_warm = asyncio.ensure_future(asyncio.to_thread(self.transforms.warm))
+        if self._transforms_warm is not None:
+            try:
+                await asyncio.shield(self._transforms_warm)
+            except (OSError, ProxyError) as error:  # the first transform starts them, as without this
+                log.warning("transform workers not started ahead of use: %s", error)
+
+    def runtime_of(self, session: Session) -> ChannelRuntime:
+        return self.runtimes[(session.channel, session.version)]
+
+    async def create_session(
+        self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
+    ) -> Session:
+        _check_params(params)
+        runtime = await self.channel(channel)
+        join_msn, join_time = runtime.edge()
+        session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
+        session.version = runtime.config.version
+        session.server_beacons = runtime.config.server_beacons and not client_reporting
+        session.client = client
+        session.seen_at = self.clock()
+        self.sessions.add(session)
+        runtime.join(session)
+        self.impressions.loaded(runtime.config, session)
+        return session
+
+    def add_params(self, session: Session, params: Mapping[str, str]) -> None:
+        """Ad parameters sent after the session was created, for its breaks not decided yet (same limit)."""
+        merged = {**(session.params or {}), **params}
+        _check_params(merged)
+        session.params = merged
+
+    def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
+        """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
+        session = self.sessions.get(session_id)
+        if session is None or session.channel != channel:
+            raise SessionNotFound(session_id)
+        if keep_alive:
+            session.expires_at = self.clock() + self.runtime_of(session).idle_after
+        return session
+
+    async def sweep_forever(self, every: float = 10.0) -> None:
+        last_cleanup = -ASSET_CLEANUP_EVERY
+        while True:
+            await asyncio.sleep(every)
+            self.sweep()
+            await self.retire()
+            if self.clock() - last_cleanup >= ASSET_CLEANUP_EVERY:
+                last_cleanup = self.clock()
+                await self.clean_assets()
+
+    async def clean_assets(self) -> Cleanup:
+        """Old and surplus transcoded assets removed (a thread: it walks the folder)."""
+        settings = self.settings
+        report = await asyncio.to_thread(
+            self.assets.cleanup,
+            max_age=settings.asset_max_age_days * 86_400,
+            max_bytes=int(settings.asset_max_gb * 1024**3),
+        )
+        self.pipeline.forget_missing()
+        return report
+
+    def sweep(self) -> None:
+        now = self.clock()
+        for session in self.sessions:
+            if session.expires_at <= now:
+                self.runtime_of(session).leave(session)
+                self.decisions.drop_session(session.id)
+        expired = self.sessions.expire(now)
+        if expired:
+            log.info("%d idle sessions expired, %d live", expired, len(self.sessions))
+        wall = time.time()
+        for cuepoints in self.cuepoints.values():
+            for cuepoint in [c for c in cuepoints.values() if c.starts_at + c.duration < wall]:
+                del cuepoints[cuepoint.id]
+
+    async def retire(self) -> None:
+        """Close the runtimes of versions no longer configured once their last session has gone."""
+        for key, runtime in list(self.runtimes.items()):
+            current = self.configs.get(key[0])
+            if (current is None or current.key != key) and not runtime.sessions:
+                del self.runtimes[key]
+                self._retired_clamped.update(runtime.tracker.clamped)
+                self.decisions.unconfigure(runtime.config)
+                await runtime.close()
+                log.info("channel %s: version %r retired", key[0], key[1])
+
+    def breaks_clamped(self) -> Counter[str]:
+        """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
+        counted = Counter(self._retired_clamped)
+        for runtime in self.runtimes.values():
+            counted.update(runtime.tracker.clamped)
+        return counted
+
+    async def close(self) -> None:
+        for runtime in self.runtimes.values():
+            await runtime.close()
+        await self.jobs.close()
+        await self.beacons.close()
+        if self.transforms is not None:
+            await asyncio.to_thread(self.transforms.close)
+
+
+def transform_pool(settings: Settings) -> TransformPool:
+    return TransformPool(settings.transform_workers, timeout=settings.transform_timeout)

@@ -1,0 +1,124 @@
+"""A viewer's session: where it joined the channel, its ad parameters and the fills frozen for it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from proxy.ads.models import Ad
+from proxy.hls.fill import Fill
+from proxy.playback.eventlog import EventLog
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who created the session (seed 002: client.ipaddress, client.useragent, client.referer at creation;
+    seed 003: system.x_forwarded_for, the X-Forwarded-For header as sent)."""
+
+    ip: str
+    user_agent: str
+    referer: str
+    forwarded_for: str = ""
+
+
+class Decided:
+    """A break's frozen outcome for one session: its fill (None = the content plays) and the ads in it."""
+
+    __slots__ = ("fill", "ads", "break_tracking")
+
+    def __init__(
+        self, fill: Fill | None, ads: tuple[Ad, ...], break_tracking: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.fill = fill
+        self.ads = ads
+        self.break_tracking = break_tracking  # VMAP breakStart/breakEnd of the break's ad response
+
+
+class Session:
+    # Slots and lazily created containers keep an idle session small (100,000 of them in ≤ 200 MB).
+    __slots__ = (
+        "shift",
+        "client",
+        "id",
+        "channel",
+        "version",
+        "join_msn",
+        "join_time",
+        "params",
+        "expires_at",
+        "seen_at",
+        "inactive_msn",
+        "decided",
+        "fills",
+        "sent",
+        "last_start",
+        "server_beacons",
+        "fired",
+        "events",
+    )
+
+    def __init__(
+        self, channel: str, join_msn: int, join_time: float, params: Mapping[str, str], expires_at: float
+    ) -> None:
+        self.id = secrets.token_hex(16)
+        self.client: Client | None = None  # the viewer at session creation, for ad requests and beacons
+        self.channel = channel
+        self.version = ""  # the channel configuration's version it started with (ChannelConfig.version)
+        self.join_msn = join_msn  # breaks starting at or before this segment play as content (joined mid-break)
+        self.join_time = join_time  # channel timeline seconds at the start of join_msn + 1
+        self.params = dict(params) if params else None
+        self.expires_at = expires_at
+        # The service clock at its last playlist request: a session that stopped asking is inactive and gets no
+        # ad requests (ChannelRuntime.active_within) long before it expires; the start of the last break skipped
+        # for that (it plays without ads if the session comes back).
+        self.seen_at = 0.0
+        self.inactive_msn = -1
+        self.decided: dict[str, Decided] | None = None
+        self.fills: list[Fill] | None = None  # the filled breaks, in start order
+        self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
+        self.last_start = join_msn  # the start of the last break decided for this session
+        # Issue #6: the server fires this session's beacons (else the player does, from the tracking API), and
+        # when each (break id, ad index, event) fired, for the beacon guard.
+        self.server_beacons = False
+        self.fired: dict[tuple[str, int, str], float] | None = None
+        self.events: EventLog | None = None  # its beacons and what became of them, for the player page
+        # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
+        self.shift: tuple[int, int, float] = (0, 0, 0.0)
+
+    def fold(self, below_msn: int) -> None:
+        """Fold the fills that ended before `below_msn` into `shift`, so a long session renders as fast as
+        a new one: render walks only the fills still in some window."""
+        fills = self.fills
+        while fills:
+            change, end = fills[0].shift(), fills[0].end_msn()
+            if change is None or end is None or end >= below_msn:
+                return
+            msn, dsn, seconds = self.shift
+            self.shift = (msn + change[0], dsn + change[1], seconds + change[2])
+            folded = fills.pop(0).brk.id
+            if self.decided is not None:
+                self.decided.pop(folded, None)
+            if self.sent is not None:
+                self.sent = {key for key in self.sent if key[0] != folded}
+            if self.fired is not None:
+                self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
+
+    def timeline_shift(self, before_msn: int) -> float:
+        """Seconds the session's timeline has moved against the origin's by the breaks it played before
+        `before_msn`: what their ads and slate lasted minus the content they replaced (`Fill.shift`)."""
+        seconds = self.shift[2]
+        for fill in self.fills or ():
+            change = fill.shift() if fill.brk.start_msn < before_msn else None
+            seconds += change[2] if change is not None else 0.0
+        return seconds
+
+    def decide(self, break_id: str, start_msn: int, decided: Decided) -> None:
+        if self.decided is None:
+            self.decided = {}
+        self.decided[break_id] = decided
+        self.last_start = max(self.last_start, start_msn)
+        if decided.fill is not None:
+            if self.fills is None:
+                self.fills = []
+            self.fills.append(decided.fill)
