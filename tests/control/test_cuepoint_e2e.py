@@ -21,7 +21,7 @@ from proxy.demo.testing import FakeOrigin
 from proxy.settings import Settings
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
-from tests.media import make_source
+from tests.mediafiles import make_source
 from tests.servers import api_key, free_port, local_settings, run_server
 
 TD = 2

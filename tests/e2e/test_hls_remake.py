@@ -23,10 +23,10 @@ from proxy.hls.profile import h264_profile_level
 from proxy.media.transcode import probe, stream_codecs
 from proxy.settings import ChannelConfig
 from proxy.web.app import create_app
+from tests.e2e.test_media import get_json, poll_until
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.hlsads import Edge, make_creative
 from tests.servers import free_port, local_settings, run_server
-from tests.test_media_e2e import get_json, poll_until
 
 TD = 2
 NO_EDGE = 10**9

@@ -22,8 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from proxy.demo.app import STATIC
 from tests.beacon_panel import beacon_panel, check_beacon_panel, fired_shown
-from tests.servers import free_port, run_server
-from tests.test_playback import (
+from tests.playback.test_playback import (
     DEMO_PATHS,
     PLAY_DEADLINE,
     SAMPLE_EVERY_MS,
@@ -35,6 +34,7 @@ from tests.test_playback import (
     played_breaks,
     summary,
 )
+from tests.servers import free_port, run_server
 
 
 @pytest.fixture(scope="module")

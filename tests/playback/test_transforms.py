@@ -37,7 +37,7 @@ from proxy.ads.xslt import (
 from proxy.errors import AdResponseError, BadRequest
 from proxy.playback.transforms import TransformPool, _enter_sandbox
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 XSLT_DIR = DATA / "xslt"
 XSL = 'xmlns:xsl="http://www.w3.org/1999/XSL/Transform"'
 BENIGN = (XSLT_DIR / "xslt_benign_rewrite_mediafile_host.xsl").read_text()

@@ -22,9 +22,9 @@ from proxy.demo.media import DemoMedia
 from proxy.hls.playlist import parse_media
 from proxy.media.assetstore import creative_folder
 from tests.conftest import demo_jobs, demo_settings, run_demo
+from tests.e2e.test_live import demo_identity
 from tests.hls.invariants import check_track, check_tracks_agree
 from tests.servers import free_port
-from tests.test_e2e import demo_identity
 
 NO_EDGE = 10**9
 CREATIVE = "ad-blue-6s"  # a 6 s break holds the demo's 6 s creative only

@@ -34,7 +34,7 @@ from proxy.media.pipeline import MediaPipeline, NotReady, PipelineOptions
 from proxy.net.adserver import AdServerClient
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient, new_session
-from tests.media import CHANNELS, channel, make_source
+from tests.mediafiles import CHANNELS, channel, make_source
 from tests.servers import free_port, run_server
 
 LOOPBACK = EgressPolicy(False, True)  # the test ad server is on 127.0.0.1

@@ -13,8 +13,8 @@ import pytest
 from proxy.demo.app import DemoOptions, create_demo_app, demo_channel
 from proxy.demo.media import DemoMedia
 from proxy.settings import Settings, Transform
+from tests.playback.test_transforms import CPU_BOMB  # never ends: it always meets the time limit
 from tests.servers import free_port, run_server
-from tests.test_transforms import CPU_BOMB  # never ends: it always meets the time limit
 
 RETITLE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 <xsl:template match="@*|node()"><xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template>

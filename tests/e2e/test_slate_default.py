@@ -24,7 +24,7 @@ from proxy.demo.testing import FakeOrigin
 from proxy.media.assetstore import creative_folder
 from proxy.settings import Settings
 from proxy.web.app import create_app
-from tests.media import make_source
+from tests.mediafiles import make_source
 from tests.servers import api_key, free_port, run_server
 
 WAIT = 240.0  # seconds for two slate transcodes and a break on a loaded machine: a bound, not a measure

@@ -27,7 +27,7 @@ def demo_identity(uri: str) -> str:
 
 async def _session(http: aiohttp.ClientSession, base: str) -> tuple[str, str]:
     # Client reporting: segment URIs are the ads' own, so identities come from them (the redirect endpoint of
-    # server-side beacons is covered by tests/test_beacons_e2e.py and the browser test).
+    # server-side beacons is covered by tests/e2e/test_beacons.py and the browser test).
     async with http.post(f"{base}/v1/ssai/session/demo/main.m3u8?reportingMode=client") as response:
         assert response.status == 200
         urls = await response.json()

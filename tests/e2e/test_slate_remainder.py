@@ -28,7 +28,7 @@ from proxy.media.transcode import AAC_FRAME, SAMPLE_RATE, default_ffmpeg
 from proxy.settings import ChannelConfig, Settings
 from proxy.web.app import create_app
 from tests.hls.invariants import check_track, check_tracks_agree
-from tests.media import make_source
+from tests.mediafiles import make_source
 from tests.servers import free_port, run_server
 
 TD = 2

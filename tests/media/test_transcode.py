@@ -20,7 +20,7 @@ from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile
 from proxy.media.creatives import CreativeLoader
 from proxy.media.transcode import TranscodeError, TranscodeResult, default_ffmpeg, probe, transcode, verify
-from tests.media import CHANNELS, SOURCES, channel, make_source
+from tests.mediafiles import CHANNELS, SOURCES, channel, make_source
 
 BASE = "http://ads.test/creative/"
 FFMPEG_PROFILES = {"baseline": "Constrained Baseline", "main": "Main", "high": "High"}
