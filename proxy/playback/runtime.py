@@ -1,15 +1,13 @@
 """A channel at run time: its origin pollers, its break tracker, its slate, and its sessions' playlists.
 
-Each track's origin playlist is fetched by one background poller every half target duration while
-anybody watches it, whatever the number of sessions (coalescing by construction), compiled once into a
-`Window`, and fed to the break tracker (video tracks only: audio playlists often carry no markers). The
-playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
+Each track's origin playlist is fetched by one background poller (proxy/net/poller.py) while anybody watches
+it; each new `Window` is fed to the break tracker (video tracks only: audio playlists often carry no markers).
+The playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,16 +15,16 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad, BreakPosition
-from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError, ProxyError
+from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.master import MasterPlaylist, Track, parse_master
-from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
 from proxy.media.creatives import CreativeLoader, CreativeMisfit
 from proxy.media.pipeline import MediaPipeline, NotReady
 from proxy.net.origin import HttpClient
+from proxy.net.poller import TrackPoller, TrackSource
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
@@ -35,74 +33,6 @@ from proxy.settings import ChannelConfig, Settings
 log = logging.getLogger("proxy.playback.runtime")
 MEDIA_PATH = "/v1/ssai/media/{channel}/{session}"
 RENDER_CACHE_LIMIT = 4096  # distinct decision histories cached per window; more are rendered every time
-
-
-class TrackPoller:
-    def __init__(self, channel: ChannelRuntime, track: Track, url: str) -> None:
-        self.channel = channel
-        self.track = track
-        self.url = url
-        self.window: Window | None = None
-        self.error: OriginError | None = None
-        self.failing_since: float | None = None
-        self.reported: tuple[str, str] | None = None  # the failure last logged: each poll repeating it is only counted
-        self.last_request = time.monotonic()
-        self.first = asyncio.Event()
-        self.task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        channel = self.channel
-        while time.monotonic() - self.last_request < channel.idle_after:
-            await self.poll()
-            await channel.refresh_slate()
-            interval = channel.target_duration / 2 if channel.target_duration else 1.0
-            await asyncio.sleep(interval)
-        channel.pollers.pop(self.track.name, None)
-
-    def _report(self, error: OriginError) -> None:
-        """Logged when the problem changes, not at every poll: an origin that stays broken would fill the log
-        (every failure is counted in `origin_errors`). A bad line is one problem wherever the window puts it."""
-        excerpt = error.excerpt if isinstance(error, PlaylistParseError) else ""
-        problem = (type(error).__name__, excerpt or error.message)
-        if problem == self.reported:
-            return
-        self.reported = problem
-        shown = f" (the body read {excerpt!r})" if excerpt else ""
-        log.warning("channel %s track %s: %s%s", self.channel.config.name, self.track.name, error.message, shown)
-
-    async def poll(self) -> None:
-        try:
-            body = await self.channel.client.get(self.url, timeout=self.channel.settings.origin_timeout)
-            playlist = parse_media(body, self.url)
-        except OriginError as error:
-            self.error = error
-            self.failing_since = self.failing_since or time.monotonic()
-            if isinstance(error, PlaylistParseError):  # the client counted fetch failures; this one is the body's
-                self.channel.client.count(error)
-            self._report(error)
-        else:
-            if self.reported is not None:
-                log.info(
-                    "channel %s track %s: the origin answers well again", self.channel.config.name, self.track.name
-                )
-                self.reported = None
-            config = self.channel.config
-            track = self.track.name if config.content_redirect else None
-            self.window = Window(playlist, self.url, config.content_segment_prefix, redirect_track=track)
-            self.error, self.failing_since = None, None
-            self.channel.on_window(self.track, self.window)
-        self.first.set()
-
-    def current(self) -> Window:
-        """The window to serve: the last good one for up to one target duration of origin failure."""
-        self.last_request = time.monotonic()
-        window, error = self.window, self.error
-        if error is not None and self.failing_since is not None:
-            if window is None or time.monotonic() - self.failing_since > self.channel.target_duration:
-                raise error
-        if window is None:
-            raise OriginError(f"no playlist from {self.url} yet")
-        return window
 
 
 class ChannelRuntime:
@@ -249,8 +179,19 @@ class ChannelRuntime:
             track = next((t for t in self.master.tracks if t.name == track_name), None)
             if track is None:
                 raise NotFound(f"track {track_name!r}: expected one of {[t.name for t in self.master.tracks]}")
-            poller = self.pollers[track_name] = TrackPoller(self, track, resolve(self.config.origin, track.uri))
+            poller = self.pollers[track_name] = TrackPoller(self, self._source(track), self.client, log)
         return poller
+
+    def _source(self, track: Track) -> TrackSource:
+        config = self.config
+        url, timeout = resolve(config.origin, track.uri), self.settings.origin_timeout
+        return TrackSource(config.name, track, url, timeout, config.content_segment_prefix, config.content_redirect)
+
+    async def after_poll(self) -> None:
+        await self.refresh_slate()
+
+    def on_idle(self, poller: TrackPoller) -> None:
+        self.pollers.pop(poller.track.name, None)
 
     def on_window(self, track: Track, window: Window) -> None:
         # The oldest segment any current window of this channel still shows: fills before it can be folded.
@@ -359,9 +300,7 @@ class ChannelRuntime:
 
     async def close(self) -> None:
         for poller in list(self.pollers.values()):
-            poller.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ProxyError):
-                await poller.task
+            await poller.stop()
 
 
 def is_playlist(url: str) -> bool:
