@@ -2,7 +2,8 @@
 
 Each track's origin playlist is fetched by one background poller (proxy/net/poller.py) while anybody watches
 it; each new `Window` is fed to the break tracker (video tracks only: audio playlists often carry no markers).
-The playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
+The channel's slate is its own (proxy/playback/slate.py), looked for after each poll until ready. The
+playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad, BreakPosition
-from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError
+from proxy.errors import NotFound, OriginError, PlaylistParseError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.master import MasterPlaylist, Track, parse_master
 from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
-from proxy.media.creatives import CreativeLoader, CreativeMisfit
-from proxy.media.pipeline import MediaPipeline, NotReady
+from proxy.media.creatives import CreativeLoader
+from proxy.media.pipeline import MediaPipeline
 from proxy.net.origin import HttpClient
 from proxy.net.poller import TrackPoller, TrackSource
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
+from proxy.playback.slate import ChannelSlate
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.runtime")
@@ -49,14 +50,11 @@ class ChannelRuntime:
         self.config = config
         self.settings = settings
         self.client = client
-        self.loader = loader
         self.decisions = decisions
         self.clock = clock
         self.pipeline = pipeline
         self.master: MasterPlaylist | None = None
-        self.slate: Creative | None = None
-        self.slate_status: NotReady | None = None  # why a transcoded slate is not there yet
-        self.slate_remade = False  # an HLS slate that does not fit as it is: the media pipeline remakes it
+        self.channel_slate = ChannelSlate(config, loader if config.slate_trusted else decisions.loader, pipeline, log)
         self.transcode_profile: TranscodeProfile | None = None
         self.target_duration = 0
         self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
@@ -65,6 +63,10 @@ class ChannelRuntime:
         self.sessions: dict[str, Session] = {}  # live sessions of this channel, for prefetch
         self.low_msn = 0
         self._started: asyncio.Task[None] | None = None
+
+    @property
+    def slate(self) -> Creative | None:
+        return self.channel_slate.creative
 
     @property
     def idle_after(self) -> float:
@@ -105,7 +107,7 @@ class ChannelRuntime:
         self.target_duration = window.playlist.target_duration
         self.transcode_profile = self._derive_profile(video, window)
         if self.config.slate:
-            await self._load_slate()
+            await self.channel_slate.load(self.master.tracks, self.target_duration, self.transcode_profile)
 
     def _derive_profile(self, video: Track, window: Window) -> TranscodeProfile | None:
         assert self.master is not None
@@ -119,57 +121,6 @@ class ChannelRuntime:
         if self.pipeline is not None:
             self.pipeline.register(profile)
         return profile
-
-    async def _load_slate(self) -> None:
-        assert self.master is not None and self.config.slate is not None
-        if not is_playlist(self.config.slate):
-            await self.refresh_slate()
-            return
-        loader = self.loader if self.config.slate_trusted else self.decisions.loader  # egress-checked
-        tracks, prefix = self.master.tracks, self.config.ad_segment_prefix
-        try:
-            self.slate = await loader.load(
-                "slate", self.config.slate, tracks, self.target_duration, prefix, self.transcode_profile
-            )
-        except CreativeMisfit as misfit:
-            log.info("channel %s: slate %s is remade for the channel: %s", self.config.name, self.config.slate, misfit)
-            self.slate_remade = self.pipeline is not None
-            await self.refresh_slate()
-        except (OriginError, AdError) as error:
-            log.error(
-                "channel %s: slate %s unusable, breaks fall back to content: %s",
-                self.config.name,
-                self.config.slate,
-                error.message,
-            )
-
-    async def refresh_slate(self) -> None:
-        """A slate from a video file, or an HLS one that does not fit the channel as it is: look for its
-        renditions until they are ready (its job runs meanwhile)."""
-        source, profile = self.config.slate, self.transcode_profile
-        if self.slate is not None or source is None or self.master is None:
-            return
-        if is_playlist(source) and not self.slate_remade:
-            return
-        if self.pipeline is None or profile is None:
-            return
-        ready = await self.pipeline.creative(
-            f"slate:{source}",
-            source,
-            profile,
-            self.master.tracks,
-            self.config.ad_segment_prefix,
-            kind="slate",
-            trusted=self.config.slate_trusted,
-            account=self.config.account_id,
-        )
-        if isinstance(ready, NotReady):
-            if ready != self.slate_status:
-                log.info("channel %s: slate %s not ready: %s: %s", self.config.name, source, ready.reason, ready.detail)
-            self.slate_status = ready
-        else:
-            self.slate, self.slate_status = ready, None
-            log.info("channel %s: slate %s ready", self.config.name, source)
 
     def poller(self, track_name: str) -> TrackPoller:
         poller = self.pollers.get(track_name)
@@ -188,7 +139,7 @@ class ChannelRuntime:
         return TrackSource(config.name, track, url, timeout, config.content_segment_prefix, config.content_redirect)
 
     async def after_poll(self) -> None:
-        await self.refresh_slate()
+        await self.channel_slate.refresh()
 
     def on_idle(self, poller: TrackPoller) -> None:
         self.pollers.pop(poller.track.name, None)
@@ -301,8 +252,3 @@ class ChannelRuntime:
     async def close(self) -> None:
         for poller in list(self.pollers.values()):
             await poller.stop()
-
-
-def is_playlist(url: str) -> bool:
-    """A preconditioned HLS slate (used as it is) rather than a video file to transcode."""
-    return urlsplit(url).path.lower().endswith((".m3u8", ".m3u"))

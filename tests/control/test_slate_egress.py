@@ -1,5 +1,5 @@
 """An account's slate URL goes through the egress policy whoever asks for it first: the slate library, or the
-channel that plays it when its ladder is new (proxy/playback/runtime.py). Only the channel file's slates, named by the
+channel that plays it when its ladder is new (proxy/playback/slate.py). Only the channel file's slates, named by the
 operator, are fetched without it. A slate at the cloud metadata address must be refused for the channel's
 ladder too, not downloaded."""
 
