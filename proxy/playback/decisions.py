@@ -19,20 +19,20 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cachetools import LRUCache
 
-from proxy.ads.chain import ResponseFormat, resolve, response_format, unsupported_media
+from proxy.ads.chain import resolve, unsupported_media
+from proxy.ads.config import AdConfig, compile_ad_config
 from proxy.ads.errors import ErrorCode, error_url
 from proxy.ads.fit import fit
-from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
+from proxy.ads.macros import forwarding_headers
 from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
-from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo, page_names
-from proxy.ads.xslt import TransformSpec, compile_check
-from proxy.errors import AdError, ConfigError, FetchRefused, OriginError, OriginTimeout, ProxyError
+from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo
+from proxy.errors import AdError, FetchRefused, OriginError, OriginTimeout, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -67,46 +67,6 @@ class Profile:
     target_duration: int
     slate: Creative | None
     transcode: TranscodeProfile | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AdConfig:
-    """A channel's ad configuration compiled once: a bad template or stylesheet fails at start-up."""
-
-    tag: AdTagTemplate | None
-    headers: HeaderTemplate
-    response: ResponseFormat
-    transforms: tuple[TransformSpec, ...]
-    beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # seed 003 beacon_templates: (type, URL template)
-    # job.job_id, application_ad_configuration.description and metadata.* of the channel
-    channel: ChannelInfo = field(default_factory=ChannelInfo)
-
-    @property
-    def personal(self) -> bool:
-        return self.tag is not None and (self.tag.personal or self.headers.personal)
-
-    @property
-    def page_names(self) -> tuple[str, ...]:
-        """Seed 003 client-side macros (`{{ page.* }}`) of the ad tag, its headers and beacons, for the player."""
-        templates = [t for t in (self.tag, *(b for _, b in self.beacons)) if t is not None]
-        return page_names({name for t in templates for name in t.variables} | self.headers.variables)
-
-
-def compile_ad_config(channel: ChannelConfig) -> AdConfig:
-    try:
-        tag = compile_ad_tag(channel.ad_tag, defaults=channel.ad_defaults) if channel.ad_tag else None
-        headers = compile_headers(channel.ad_headers, defaults=channel.ad_defaults)
-        transforms = tuple(TransformSpec(xslt=t.xslt, xpath=t.xpath) for t in channel.ad_transforms)
-        for spec in transforms:
-            compile_check(spec.xslt)
-        beacons = tuple(
-            (kind, compile_ad_tag(template, defaults=channel.ad_defaults))
-            for kind, template in channel.beacon_templates
-        )
-        info = ChannelInfo(channel.version or channel.name, channel.ad_description, channel.metadata)
-        return AdConfig(tag, headers, response_format(channel.ad_response), transforms, beacons, info)
-    except (ValueError, ProxyError) as error:
-        raise ConfigError(f"channels.{channel.name}: {getattr(error, 'message', error)}") from None
 
 
 def plan_for(creatives: list[Creative], slate: Creative | None) -> FillPlan:
