@@ -32,7 +32,7 @@ from proxy.ads.macros import forwarding_headers
 from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
 from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo
-from proxy.errors import AdError, FetchRefused, OriginError, OriginTimeout, ProxyError
+from proxy.errors import AdError, OriginError, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -275,7 +275,9 @@ class DecisionService:
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, ProxyError):
-            reason, message = failure_reason(error), error.message
+            # By type (proxy.errors): an ad error names its own (a transform's timeout is TRANSFORM_FAILED), an ad
+            # server slower than its timeout is ADS_TIMEOUT, a refused URL EGRESS_REFUSED, any other fetch ADS_ERROR.
+            reason, message = error.skip_reason or "ADS_ERROR", error.message
         else:
             reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
         self.counts[reason] += 1
@@ -303,10 +305,10 @@ class DecisionService:
             )
         except CreativeMisfit as misfit:
             if self.pipeline is None:
-                return Skip(ad.ad_id, misfit.reason, misfit.message, 405, ad.errors)
+                return Skip(ad.ad_id, misfit.skip_reason, misfit.message, 405, ad.errors)
             return await self._prepared(channel, profile, ad, hls.url)
         except AdError as error:
-            return Skip(ad.ad_id, error.reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
+            return Skip(ad.ad_id, error.skip_reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
         except OriginError as error:
             return Skip(ad.ad_id, "MEDIA_FILE_UNAVAILABLE", error.message, 401, ad.errors)  # 401: file not found
 
@@ -340,17 +342,6 @@ class DecisionService:
             for template in skip.error_urls if skip.code else ():
                 record = self.events.record(session, "error", skip.ad_id, brk.id) if session else None
                 self.beacons.fire(error_url(template, skip.code, timestamp=now), record=record)
-
-
-def failure_reason(error: ProxyError) -> str:
-    """The skip reason of a decision that failed as a whole, by the error's type: an ad error knows its own (a
-    transform's timeout is TRANSFORM_FAILED), an ad server slower than its timeout is ADS_TIMEOUT, a URL the
-    egress policy refused EGRESS_REFUSED, any other failed fetch ADS_ERROR."""
-    if isinstance(error, AdError):
-        return error.reason
-    if isinstance(error, FetchRefused):
-        return "EGRESS_REFUSED"
-    return "ADS_TIMEOUT" if isinstance(error, OriginTimeout) else "ADS_ERROR"
 
 
 def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk: Break | None) -> AdContext:
