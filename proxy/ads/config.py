@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from proxy.ads.chain import ResponseFormat, response_format
+from proxy.ads.context import ChannelInfo
 from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers
-from proxy.ads.template_vars import ChannelInfo, page_names
+from proxy.ads.template_vars import page_names
 from proxy.ads.xslt import TransformSpec, compile_check
 from proxy.errors import ConfigError, ProxyError
 

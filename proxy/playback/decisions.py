@@ -26,12 +26,12 @@ from cachetools import LRUCache
 
 from proxy.ads.chain import resolve, unsupported_media
 from proxy.ads.config import AdConfig, compile_ad_config
+from proxy.ads.context import AdContext, BreakInfo, ChannelInfo, ViewerInfo
 from proxy.ads.errors import ErrorCode, error_url
 from proxy.ads.fit import fit
 from proxy.ads.macros import forwarding_headers
 from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
-from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo
 from proxy.errors import AdError, OriginError, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
