@@ -1,26 +1,36 @@
-"""The proxy's one error tree; every error knows the HTTP status it maps to.
+"""The proxy's one error tree: every error knows the HTTP status it maps to and, where a failed ad decision can
+end in it, the skip reason that decision is counted under (MediaTailor's names). Callers tell errors apart by
+their type, never by their message.
 
-ProxyError                      500
-├── ConfigError                 500  bad settings or channel file (raised at start-up)
-├── BadRequest                  400  a viewer's or operator's input, naming the field and the value
-│   ├── RequestTooLarge         413  a request body over the limit of its kind
-│   └── TransformRefused        400  a stylesheet or XPath the static check refuses (`detail`: why)
-├── Unauthorized                401  missing or wrong API key, OAuth client or bearer token
-├── Forbidden                   403  a read-only token asked to change something
-├── NotFound                    404
-│   ├── ChannelNotFound
-│   └── SessionNotFound
-├── OriginError                 502  the origin answered badly or not at all
-│   ├── OriginTimeout           504
-│   ├── PlaylistParseError      502  the origin's playlist is not HLS
-│   ├── BodyTooLarge            502  a body over the size cap
-│   ├── BodyTruncated           502  a body that ended before its announced length
-│   └── FetchRefused            502  a URL (or a redirect's target) the egress policy refuses
-└── AdError                     (never reaches a viewer: the break gets slate or content)
-    ├── AdResponseError              a VAST that cannot be used
-    │   └── TransformError           an ad_configuration_transforms stylesheet failed (TRANSFORM_FAILED)
-    │       └── TransformTimeout     … by running over its time limit
-    └── AdMediaError                 a creative whose renditions cannot be stitched
+Each class with its status, its skip reason ("-": none; "given": named where it is raised) and, for one defined
+elsewhere, its module (tests/test_errors.py checks this drawing against the classes):
+
+ProxyError                          500  -                   the root: 500 unless a subclass says otherwise
+├── ConfigError                     500  -                   bad settings or channel file (raised at start-up)
+├── BadRequest                      400  -                   bad input from a viewer or an operator, naming the field
+│   ├── RequestTooLarge             413  -                   a request body over the limit of its kind
+│   └── TransformRefused            400  -                   a stylesheet or XPath the static check refuses
+├── Unauthorized                    401  -                   missing or wrong API key, OAuth client or bearer token
+├── Forbidden                       403  -                   a read-only token asked to change something
+├── NotFound                        404  -
+│   ├── ChannelNotFound             404  -
+│   └── SessionNotFound             404  -
+├── Conflict                        409  -                   a valid request the stored state refuses (a name taken)
+├── EgressRefused                   403  -                   proxy.net.egress: an address the egress policy refuses
+├── OriginError                     502  ADS_ERROR           a fetch answered badly or not at all
+│   ├── HttpStatusError             502  ADS_ERROR           an unexpected HTTP status
+│   ├── OriginTimeout               504  ADS_TIMEOUT
+│   ├── BodyTooLarge                502  ADS_ERROR           a body over the size cap
+│   ├── BodyTruncated               502  ADS_ERROR           a body that ended before its announced length
+│   ├── FetchRefused                502  EGRESS_REFUSED      a URL or redirect target the egress policy refuses
+│   └── PlaylistParseError          502  ADS_ERROR           the origin's playlist is not HLS
+└── AdError                         500  given               never reaches a viewer: the break gets slate or content
+    ├── AdResponseError             500  given               an ad response that cannot be used
+    │   ├── AdParseError            500  VAST_PARSING_ERROR  proxy.ads.errors: with the VAST error code to report
+    │   └── TransformError          500  TRANSFORM_FAILED    an ad_configuration_transforms stylesheet failed
+    │       └── TransformTimeout    500  TRANSFORM_FAILED    … by running over its time limit
+    └── AdMediaError                500  given               a creative whose renditions cannot be stitched
+        └── CreativeMisfit          500  given               proxy.media.creatives: plays only once remade
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ TRANSFORM_FAILED = "TRANSFORM_FAILED"  # the skip reason of every transform fail
 
 class ProxyError(Exception):
     status_code = 500
+    skip_reason: str | None = None  # what a failed ad decision ending in this error is counted under
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -95,6 +106,7 @@ class OriginError(ProxyError):
     """A failed fetch. Its message never quotes what the upstream sent: it reaches players and API clients."""
 
     status_code = 502
+    skip_reason = "ADS_ERROR"
     retryable = True  # a network failure: worth another try for a beacon (HttpStatusError says per status)
     kind = "network"  # what /metrics counts it as (`origin_errors`)
 
@@ -112,6 +124,7 @@ class HttpStatusError(OriginError):
 
 class OriginTimeout(OriginError):
     status_code = 504
+    skip_reason = "ADS_TIMEOUT"
     kind = "timeout"
 
 
@@ -129,6 +142,7 @@ class FetchRefused(OriginError):
 
     retryable = False
     kind = "refused"
+    skip_reason = "EGRESS_REFUSED"
 
 
 class PlaylistParseError(OriginError):
@@ -142,11 +156,13 @@ class PlaylistParseError(OriginError):
 
 
 class AdError(ProxyError):
-    """An ad response or creative that cannot be stitched; `reason` is a skip reason (MediaTailor's names)."""
+    """An ad response or creative that cannot be stitched; its skip reason is named where it is raised."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
+    skip_reason: str
+
+    def __init__(self, skip_reason: str, message: str) -> None:
+        super().__init__(f"{skip_reason}: {message}")
+        self.skip_reason = skip_reason
 
 
 class AdResponseError(AdError):
@@ -160,6 +176,8 @@ class AdMediaError(AdError):
 class TransformError(AdResponseError):
     """An ad_configuration_transforms stylesheet that failed on a response: refused, erroneous, over a limit,
     or its worker gone. The break's skip reason is the transform's, whatever the failure."""
+
+    skip_reason = TRANSFORM_FAILED
 
     def __init__(self, message: str) -> None:
         super().__init__(TRANSFORM_FAILED, message)

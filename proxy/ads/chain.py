@@ -165,7 +165,9 @@ class _Run:
         try:
             return parse_document(body)
         except AdParseError as error:
-            self.fail(chain, Skip(ad_id, error.reason, f"{url!r}: {error.detail}", codes[1] if codes else error.code))
+            self.fail(
+                chain, Skip(ad_id, error.skip_reason, f"{url!r}: {error.detail}", codes[1] if codes else error.code)
+            )
             return None
 
 

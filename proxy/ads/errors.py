@@ -73,8 +73,10 @@ class AdParseError(AdResponseError):
     """An ad response (or one ad of it) that cannot be used; `code` is the VAST error code to report for it,
     `detail` the message without the reason prefix that `message` carries."""
 
-    def __init__(self, code: int, detail: str, reason: str = "VAST_PARSING_ERROR") -> None:
-        super().__init__(reason, detail)
+    skip_reason = "VAST_PARSING_ERROR"
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(self.skip_reason, detail)
         self.code = code
         self.detail = detail
 

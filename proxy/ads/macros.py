@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from proxy.ads.template_vars import BRACKET_WORDS, AdContext, Encoding, Resolver, lookup
+from proxy.ads.context import AdContext
+from proxy.ads.template_vars import BRACKET_WORDS, Encoding, Resolver, lookup
 
 log = logging.getLogger("proxy.ads.macros")
 counts: Counter[str] = Counter()  # unknown_variables, refused_variables, default_loops (at compile time)

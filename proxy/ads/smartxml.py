@@ -162,7 +162,7 @@ def _slot(slot: etree._Element, creatives: _Creatives) -> AdBreak | Skip:
     try:
         offset = _offset(slot)
     except AdParseError as error:
-        return Skip(attribute(slot, "customId"), error.reason, error.detail, error.code)
+        return Skip(attribute(slot, "customId"), error.skip_reason, error.detail, error.code)
     callbacks = children(child(slot, "eventCallbacks"), "eventCallback")
     tracking = tuple(
         (_SLOT_EVENTS.get(name, name), url)

@@ -1,132 +1,35 @@
-"""Where every ad tag variable comes from: the context of one ad request and the table of names.
+"""Where every ad tag variable takes its value from: the table of names.
 
 `proxy.ads.macros` compiles templates; this module says, for each variable name, how to read its value
 from an `AdContext`, how the value is encoded in a URL and who it depends on (`Variable.scope`).
 Sources: seed 002 "Ad configuration variables" (Live), seed 003 "Ad variables" (Video Cloud),
 reference/anchors-mission.md §1.2 (MediaTailor), reference/ads.md §4 (IAB `[MACRO]`s).
 
-The context is split by lifetime so each part is built once: `ChannelInfo` per channel, `ViewerInfo` per
-session, `BreakInfo` per break (shared by every session, the SCTE-35 section decoded once), then
-`AdContext` per ad request (time and a random seed).
+The values come from an `AdContext` (proxy.ads.context); the scte.* / scte35_* ones from the break's SCTE-35
+section (proxy.ads.scte35_vars).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Literal
 
-from proxy.hls.scte35 import SegmentationDescriptor, SpliceInfo, SpliceInsert, TimeSignal, try_decode
+from proxy.ads.context import AdContext, ViewerInfo
+from proxy.ads.scte35_vars import PRIVATE_DATA, SCTE_NAMES
 
 # channel: configuration only; break: the break's markers (same for every viewer); time: the clock;
 # session: the viewer or their session; request: drawn per ad request. The last two are personal.
 Scope = Literal["channel", "break", "time", "session", "request"]
 # encoded: percent-encoded; raw: inserted as given (only what is never valid in a URL is encoded).
 Encoding = Literal["encoded", "raw"]
-Resolver = Callable[["AdContext"], str]
+Resolver = Callable[[AdContext], str]
 
 PERSONAL: frozenset[Scope] = frozenset({"session", "request"})
-_EMPTY: Mapping[str, str] = {}
-
-
-@dataclass(frozen=True)
-class ViewerInfo:
-    """One session, as seen when it was created (seed 002: "at session creation").
-
-    client_ip: the viewer's address (the web layer picks the X-Forwarded-For client it trusts, else the
-    peer); forwarded_for: the raw X-Forwarded-For header; params: the session's query or `adsParams`
-    values, decoded once (an `ads.` prefix already removed).
-    """
-
-    session_id: str
-    client_ip: str = ""
-    forwarded_for: str = ""
-    user_agent: str = ""
-    referer: str = ""
-    params: Mapping[str, str] = field(default_factory=dict)
-    session_number: int | None = None  # MediaTailor's numeric [session.id]; derived when None
-
-    @cached_property
-    def number(self) -> str:
-        """A stable 63-bit number for this session id (MediaTailor: "a unique numeric identifier")."""
-        if self.session_number is not None:
-            return str(self.session_number)
-        digest = hashlib.blake2b(self.session_id.encode("utf-8", "replace"), digest_size=8).digest()
-        return str(int.from_bytes(digest, "big") >> 1)
-
-    @cached_property
-    def uuid(self) -> str:
-        """The session id itself when it is 32 hex digits (ours are), else a UUID derived from it."""
-        try:
-            return str(uuid.UUID(hex=self.session_id))
-        except ValueError:
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, self.session_id))
-
-    @cached_property
-    def ip_ua_hash(self) -> str:
-        """MD5(ip_address + user_agent) in hex (seed 003 `system.unique_user_id`, seed 002 `client.ipuaid`)."""
-        text = (self.client_ip + self.user_agent).encode("utf-8", "replace")
-        return hashlib.md5(text, usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class BreakInfo:
-    """One ad break, the same for every session.
-
-    duration: seconds asked of the ad server (the planned duration, or the default of 300 s).
-    scte35: the SpliceInfo, or the raw section (`Cue.scte35`) decoded on first use.
-    ad_server_data: a cue point's `ad_server_data` (free names). asset: the EXT-X-ASSET attributes with
-    their values as in the origin, quotes removed. origin_time: epoch seconds of the cue-out segment
-    (its PROGRAM-DATE-TIME) when the origin has one.
-    """
-
-    duration: float
-    scte35: SpliceInfo | bytes | str | None = None
-    ad_server_data: Mapping[str, str] = field(default_factory=dict)
-    asset: Mapping[str, str] = field(default_factory=dict)
-    origin_time: float | None = None
-
-    @cached_property
-    def scte(self) -> Mapping[str, str]:
-        info = self.scte35 if isinstance(self.scte35, SpliceInfo | None) else try_decode(self.scte35)
-        return scte_values(info) if info is not None else _EMPTY
-
-
-@dataclass(frozen=True)
-class ChannelInfo:
-    """Configuration values: the Live job id and ad configuration description, Video Cloud metadata."""
-
-    job_id: str = ""
-    description: str = ""
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AdContext:
-    """Everything one ad request's variables can come from.
-
-    viewer None renders the personal variables empty: that is the request a decision service shares
-    between every viewer of a break when the template is not personal. now: epoch seconds. seed: a
-    random 64-bit number per request, from which every random variable is derived (the same name gives
-    the same value in the URL and the headers of one request). avail_index: this break's 1-based
-    position among the session's breaks. session_break_time: epoch seconds of the break in the
-    session's playlist (seed 002 `live.adbreak.timestamputc.session`).
-    """
-
-    brk: BreakInfo
-    now: float
-    seed: int
-    viewer: ViewerInfo | None = None
-    channel: ChannelInfo = field(default_factory=ChannelInfo)
-    avail_index: int | None = None
-    session_break_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,100 +43,6 @@ class Variable:
     @property
     def personal(self) -> bool:
         return self.scope in PERSONAL
-
-
-# --- SCTE-35 (anchors-mission.md §1.2 scte.*, seed 002 scte35_*) -----------------------------------------
-
-_AVAIL_STARTS = frozenset({0x22, 0x30, 0x32, 0x34, 0x36})
-_MPU = 0x0C  # Managed Private UPID: 4-byte format_identifier + private_data (SCTE 35 §10.3.3.3)
-_PRIVATE_DATA = "scte.segmentation_upid.private_data."
-_PTS_WRAP = 1 << 33
-
-
-def scte_values(info: SpliceInfo) -> dict[str, str]:
-    """Every scte.* / scte35_* value a section gives, as decimal text; absent fields are left out.
-
-    splice_insert gives the event id, program id and avail numbers; the segmentation fields come from
-    the descriptor that opens the avail (else the first one not cancelled). Flags are "1"/"0".
-    """
-    values: dict[str, str] = {}
-    descriptor = _chosen(info)
-    if descriptor is not None:
-        values.update(_segmentation(descriptor))
-    command = info.command
-    if isinstance(command, SpliceInsert):
-        values.update(_insert(command))
-    if isinstance(command, SpliceInsert | TimeSignal) and command.pts_time is not None:
-        values["scte35_spliceTime"] = str((command.pts_time + info.pts_adjustment) % _PTS_WRAP)
-    return values
-
-
-def _chosen(info: SpliceInfo) -> SegmentationDescriptor | None:
-    live = [d for d in info.segmentation if not d.cancel]
-    starts = [d for d in live if d.segmentation_type_id in _AVAIL_STARTS]
-    chosen = starts or live
-    return chosen[0] if chosen else None
-
-
-def _insert(command: SpliceInsert) -> dict[str, str]:
-    values = {
-        "scte.event_id": str(command.splice_event_id),
-        "scte35_eventID": str(command.splice_event_id),
-        "scte.unique_program_id": str(command.unique_program_id),
-        "scte35_programID": str(command.unique_program_id),
-        "scte.avail_num": str(command.avail_num),
-        "scte35_availNum": str(command.avail_num),
-        "scte.avails_expected": str(command.avails_expected),
-    }
-    if command.break_duration is not None:
-        values["scte35_breakDuration"] = str(command.break_duration)
-    return values
-
-
-def _segmentation(d: SegmentationDescriptor) -> dict[str, str]:
-    optional = {
-        "scte.archive_allowed_flag": _flag(d.archive_allowed),
-        "scte.no_regional_blackout_flag": _flag(d.no_regional_blackout),
-        "scte.device_restrictions": d.device_restrictions,
-        "scte.sub_segment_num": d.sub_segment_num,
-        "scte.sub_segments_expected": d.sub_segments_expected,
-        "scte35_breakDuration": d.duration_ticks,
-    }
-    values = {name: str(value) for name, value in optional.items() if value is not None}
-    event = str(d.segmentation_event_id)
-    values |= {"scte.event_id": event, "scte35_eventID": event, "scte.segmentation_event_id": event}
-    values["scte.segmentation_type_id"] = str(d.segmentation_type_id)
-    values["scte.segment_num"] = str(d.segment_num)
-    values["scte.segments_expected"] = str(d.segments_expected)
-    values["scte.delivery_not_restricted_flag"] = _flag(d.delivery_not_restricted) or ""
-    if d.upids:
-        values["scte.segmentation_upid"] = ",".join(text for _, text in d.upids)
-    if d.upid_type == _MPU and len(d.upid) > 4:
-        values.update(_managed_private(d.upid[4:].decode("utf-8", "replace")))
-    return values
-
-
-def _flag(value: bool | None) -> str | None:
-    return None if value is None else ("1" if value else "0")
-
-
-def _managed_private(data: str) -> dict[str, str]:
-    """MPU private data: colon-separated tokens (`private_data.N`, one leading colon ignored) and, when it
-    is a JSON object, its `assetId` and `cueData.key` / `cueData.value` (MediaTailor's podbuster form)."""
-    values = {f"{_PRIVATE_DATA}{n}": token for n, token in enumerate(data.removeprefix(":").split(":"))}
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return values
-    if isinstance(document, dict):
-        cue = document.get("cueData")
-        fields = {"assetId": document.get("assetId")}
-        if isinstance(cue, dict):
-            fields |= {"cueData.key": cue.get("key"), "cueData.value": cue.get("value")}
-        for name, value in fields.items():
-            if isinstance(value, str | int | float) and not isinstance(value, bool):
-                values[f"scte.segmentation_upid.{name}"] = str(value)
-    return values
 
 
 # --- value helpers ----------------------------------------------------------------------------------------
@@ -390,15 +199,6 @@ _BREAK: dict[str, Resolver] = {
     "session.avail_duration_secs": _duration(_secs),  # "rounded": half up
 }
 
-_SCTE_NAMES = (
-    "scte35_eventID scte35_programID scte35_availNum scte35_breakDuration scte35_spliceTime "  # seed 002
-    "scte.archive_allowed_flag scte.avail_num scte.avails_expected scte.delivery_not_restricted_flag "
-    "scte.device_restrictions scte.event_id scte.no_regional_blackout_flag scte.segment_num "
-    "scte.segmentation_event_id scte.segmentation_type_id scte.segmentation_upid "
-    "scte.segmentation_upid.assetId scte.segmentation_upid.cueData.key scte.segmentation_upid.cueData.value "
-    "scte.segments_expected scte.sub_segment_num scte.sub_segments_expected scte.unique_program_id"
-).split()
-
 
 def _table() -> dict[str, Variable]:
     table: dict[str, Variable] = {}
@@ -410,7 +210,7 @@ def _table() -> dict[str, Variable]:
         table[name] = Variable(name, "time", "encoded", _clock(clock))
     for name, resolve in _BREAK.items():
         table[name] = Variable(name, "break", "encoded", resolve)
-    for name in _SCTE_NAMES:
+    for name in SCTE_NAMES:
         table[name] = Variable(name, "break", "encoded", _scte(name))
     extra = [
         Variable("job.job_id", "channel", "encoded", lambda ctx: ctx.channel.job_id),
@@ -448,7 +248,7 @@ def _prefixed(name: str) -> Variable | None:
         return Variable(name, "break", "raw", lambda ctx: ctx.brk.asset.get(rest, ""))
     if head == "page":  # seed 003: client-side macros, never sent as written; the player's value or empty
         return Variable(name, "session", "encoded", _page(rest))
-    if name.startswith(_PRIVATE_DATA) and name[len(_PRIVATE_DATA) :].isdigit():
+    if name.startswith(PRIVATE_DATA) and name[len(PRIVATE_DATA) :].isdigit():
         return Variable(name, "break", "encoded", _scte(name))
     return None
 

@@ -112,7 +112,7 @@ def _inline(ad: etree._Element, inline: etree._Element) -> Ad | Skip:
     try:
         duration = parse_duration(text(child(linear, "Duration")))
     except AdParseError as error:
-        return Skip(ad_id, error.reason, error.detail, error.code, errors)
+        return Skip(ad_id, error.skip_reason, error.detail, error.code, errors)
     clicks = child(linear, "VideoClicks")
     return Ad(
         ad_id=ad_id,

@@ -112,7 +112,7 @@ def _source(node: etree._Element, brk: AdBreak) -> AdBreak:
             return replace(brk, vast=parse_document(vast))
         except AdParseError as error:
             code = ErrorCode.VMAP_AD_RESPONSE_PARSING
-            return replace(brk, skip=Skip(brk.source_id, error.reason, error.detail, code, errors))
+            return replace(brk, skip=Skip(brk.source_id, error.skip_reason, error.detail, code, errors))
     if tag is not None:
         return replace(brk, ad_tag_uri=text(tag), template_type=attribute(tag, "templateType"))
     if custom is not None:
@@ -130,7 +130,7 @@ def _ad_break(node: etree._Element) -> AdBreak | Skip:
         offset = parse_time_offset(attribute(node, "timeOffset"))
     except AdParseError as error:
         errors = tuple(url for event, url in tracking if event == "error")
-        return Skip(attribute(node, "breakId"), error.reason, error.detail, error.code, errors)
+        return Skip(attribute(node, "breakId"), error.skip_reason, error.detail, error.code, errors)
     types = tuple(kind.strip() for kind in attribute(node, "breakType").split(",") if kind.strip())
     brk = AdBreak(
         break_id=attribute(node, "breakId"),

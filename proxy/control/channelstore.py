@@ -31,12 +31,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from proxy.ads.config import compile_ad_config
 from proxy.control.db import Database
 from proxy.control.db.schema import accounts, applications, channels, cuepoints, slates, ssai_configs
 from proxy.control.documents import utc
 from proxy.errors import BadRequest, Conflict, ProxyError
 from proxy.hls.breaks import CuePoint
-from proxy.playback.decisions import compile_ad_config
 from proxy.settings import ChannelConfig, Transform, ad_response_of, channel_from_dict, flat_metadata
 
 log = logging.getLogger("proxy.control.channelstore")

@@ -23,6 +23,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.hls.tags import (
+    EXT_X_ENDLIST,
+    EXT_X_INDEPENDENT_SEGMENTS,
+    EXT_X_MEDIA_SEQUENCE,
+    EXT_X_PLAYLIST_TYPE,
+    EXT_X_STREAM_INF,
+    EXT_X_TARGETDURATION,
+    EXT_X_VERSION,
+    EXTINF,
+    EXTM3U,
+)
+
 FORMAT_VERSION = 2  # 2: mezzanine MP4s
 MARKER = "media.json"  # written last, inside the temporary folder, before the atomic rename
 FPS = 25
@@ -197,10 +209,10 @@ def loop_segments_for(target_duration: int) -> int:
 
 def render_master(ladder: tuple[Rendition, ...], uri_suffix: str) -> str:
     """A master playlist with one variant per rendition at `{name}/{uri_suffix}`."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines = [EXTM3U, f"{EXT_X_VERSION}:3", EXT_X_INDEPENDENT_SEGMENTS]
     for r in ladder:
         lines.append(
-            f'#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},RESOLUTION={r.resolution},CODECS="{r.codecs}",'
+            f'{EXT_X_STREAM_INF}:BANDWIDTH={r.bandwidth},RESOLUTION={r.resolution},CODECS="{r.codecs}",'
             f"FRAME-RATE={FPS:.3f}"
         )
         lines.append(f"{r.name}/{uri_suffix}")
@@ -209,11 +221,11 @@ def render_master(ladder: tuple[Rendition, ...], uri_suffix: str) -> str:
 
 def render_vod_playlist(segment_durations: tuple[float, ...]) -> str:
     target = max(1, max(round(d) for d in segment_durations))
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0"]
-    lines += ["#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines = [EXTM3U, f"{EXT_X_VERSION}:3", f"{EXT_X_TARGETDURATION}:{target}", f"{EXT_X_MEDIA_SEQUENCE}:0"]
+    lines += [f"{EXT_X_PLAYLIST_TYPE}:VOD", EXT_X_INDEPENDENT_SEGMENTS]
     for index, duration in enumerate(segment_durations):
-        lines += [f"#EXTINF:{duration:.3f},", segment_name(index)]
-    lines.append("#EXT-X-ENDLIST")
+        lines += [f"{EXTINF}:{duration:.3f},", segment_name(index)]
+    lines.append(EXT_X_ENDLIST)
     return "\n".join(lines) + "\n"
 
 
@@ -383,7 +395,8 @@ def _pop_extinfs(playlist: Path) -> tuple[float, ...]:
     """Segment durations ffmpeg measured; its own playlist is then removed (ours replace it)."""
     lines = playlist.read_text().splitlines()
     playlist.unlink()
-    return tuple(round(float(line[8:].split(",")[0]), 3) for line in lines if line.startswith("#EXTINF:"))
+    prefix = f"{EXTINF}:"
+    return tuple(round(float(line[len(prefix) :].split(",")[0]), 3) for line in lines if line.startswith(prefix))
 
 
 def _encode_content(exe: str, out: Path, target_duration: int, loop: int, *, text: bool) -> None:

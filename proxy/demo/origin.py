@@ -25,6 +25,23 @@ from starlette.routing import Route
 from proxy.demo import tsshift
 from proxy.demo.media import DemoMedia, render_master
 from proxy.hls.scte35_encode import TICKS_PER_SECOND, encode_splice_insert, encode_time_signal, to_base64, to_hex
+from proxy.hls.tags import (
+    EXT_OATCLS_SCTE35,
+    EXT_X_ASSET,
+    EXT_X_CUE,
+    EXT_X_CUE_IN,
+    EXT_X_CUE_OUT,
+    EXT_X_CUE_OUT_CONT,
+    EXT_X_DATERANGE,
+    EXT_X_MEDIA_SEQUENCE,
+    EXT_X_PROGRAM_DATE_TIME,
+    EXT_X_SCTE35,
+    EXT_X_SPLICEPOINT_SCTE35,
+    EXT_X_TARGETDURATION,
+    EXT_X_VERSION,
+    EXTINF,
+    EXTM3U,
+)
 
 MARKER_DIALECTS: tuple[str, ...] = (
     "cue-out",
@@ -120,42 +137,44 @@ class _Spot:
 def _cue_out_family(spot: _Spot, dialect: str) -> list[str]:
     d, e = spot.duration, spot.elapsed
     if spot.position == spot.segments:
-        return ["#EXT-X-CUE-IN"]
+        return [EXT_X_CUE_IN]
     if spot.position > 0:
         if dialect == "cue-out-slash":
-            return [f"#EXT-X-CUE-OUT-CONT:{e:.3f}/{d:g}"]
+            return [f"{EXT_X_CUE_OUT_CONT}:{e:.3f}/{d:g}"]
         if dialect in ("cue-out", "scte35-enhanced"):
-            return [f"#EXT-X-CUE-OUT-CONT:ElapsedTime={e:.3f},Duration={d:g},SCTE35={to_base64(spot.insert(True))}"]
+            scte35 = to_base64(spot.insert(True))
+            return [f"{EXT_X_CUE_OUT_CONT}:ElapsedTime={e:.3f},Duration={d:g},SCTE35={scte35}"]
         return []  # bare and DURATION= forms carry no continuation
     if dialect == "cue-out-bare":
-        return ["#EXT-X-CUE-OUT"]
+        return [EXT_X_CUE_OUT]
     if dialect == "cue-out-duration":
-        return [f"#EXT-X-CUE-OUT:DURATION={d:g}"]
+        return [f"{EXT_X_CUE_OUT}:DURATION={d:g}"]
     if dialect == "scte35-enhanced":
-        oatcls = f"#EXT-OATCLS-SCTE35:{to_base64(spot.insert(True))}"
-        return [oatcls, f"#EXT-X-ASSET:CAID=0x{spot.event_id:016X}", f"#EXT-X-CUE-OUT:{d:.3f}"]
-    return [f"#EXT-X-CUE-OUT:{d:.3f}"]
+        oatcls = f"{EXT_OATCLS_SCTE35}:{to_base64(spot.insert(True))}"
+        return [oatcls, f"{EXT_X_ASSET}:CAID=0x{spot.event_id:016X}", f"{EXT_X_CUE_OUT}:{d:.3f}"]
+    return [f"{EXT_X_CUE_OUT}:{d:.3f}"]
 
 
 def _daterange(spot: _Spot) -> list[str]:
     ident = f'ID="{spot.event_id}",START-DATE="{spot.out_date}"'
     if spot.position == 0:
-        return [f"#EXT-X-DATERANGE:{ident},PLANNED-DURATION={spot.duration:.3f},SCTE35-OUT={to_hex(spot.insert(True))}"]
+        out = f"PLANNED-DURATION={spot.duration:.3f},SCTE35-OUT={to_hex(spot.insert(True))}"
+        return [f"{EXT_X_DATERANGE}:{ident},{out}"]
     if spot.position == spot.segments:
         end = f'END-DATE="{spot.in_date}",DURATION={spot.duration:.3f},SCTE35-IN={to_hex(spot.insert(False))}'
-        return [f"#EXT-X-DATERANGE:{ident},{end}"]
+        return [f"{EXT_X_DATERANGE}:{ident},{end}"]
     return []
 
 
 def _scte35_tag(spot: _Spot) -> list[str]:
     tail = f'ID="{spot.event_id}"'
     if spot.position == spot.segments:
-        return [f'#EXT-X-SCTE35:TYPE=0x35,CUE-IN=YES,CUE="{to_base64(spot.signal(False))}",{tail}']
+        return [f'{EXT_X_SCTE35}:TYPE=0x35,CUE-IN=YES,CUE="{to_base64(spot.signal(False))}",{tail}']
     cue = f'CUE="{to_base64(spot.signal(True))}"'
     if spot.position == 0:
-        return [f"#EXT-X-SCTE35:TYPE=0x34,DURATION={spot.duration:.3f},CUE-OUT=YES,{cue},{tail}"]
+        return [f"{EXT_X_SCTE35}:TYPE=0x34,DURATION={spot.duration:.3f},CUE-OUT=YES,{cue},{tail}"]
     return [
-        f"#EXT-X-SCTE35:TYPE=0x34,CUE-OUT=CONT,ELAPSED={spot.elapsed:.3f},DURATION={spot.duration:.3f},{cue},{tail}"
+        f"{EXT_X_SCTE35}:TYPE=0x34,CUE-OUT=CONT,ELAPSED={spot.elapsed:.3f},DURATION={spot.duration:.3f},{cue},{tail}"
     ]
 
 
@@ -166,12 +185,12 @@ def _marker_lines(dialect: str, spot: _Spot) -> list[str]:
         return _scte35_tag(spot)
     if dialect == "splicepoint":
         if spot.position in (0, spot.segments):
-            return [f"#EXT-X-SPLICEPOINT-SCTE35:{to_base64(spot.signal(spot.position == 0))}"]
+            return [f"{EXT_X_SPLICEPOINT_SCTE35}:{to_base64(spot.signal(spot.position == 0))}"]
         return []
     if dialect == "adobe":
         if spot.position == 0:  # start only, like Elemental's "Adobe" style: the end follows from DURATION
             time_s = spot.out_pts / TICKS_PER_SECOND
-            return [f"#EXT-X-CUE:TYPE=SpliceOut,ID={spot.event_id},DURATION={spot.duration:.3f},TIME={time_s:.3f}"]
+            return [f"{EXT_X_CUE}:TYPE=SpliceOut,ID={spot.event_id},DURATION={spot.duration:.3f},TIME={time_s:.3f}"]
         return []
     return _cue_out_family(spot, dialect)
 
@@ -246,12 +265,16 @@ class _Origin:
             return self._playlist[1]
         td = self.media.target_duration
         first = max(0, available - self.window_segments)
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{td}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+        lines = [EXTM3U, f"{EXT_X_VERSION}:3", f"{EXT_X_TARGETDURATION}:{td}", f"{EXT_X_MEDIA_SEQUENCE}:{first}"]
         for msn in range(first, available):
             spot = self.spot(msn)
             if spot is not None:
                 lines += _marker_lines(self.marker, spot)
-            lines += [f"#EXT-X-PROGRAM-DATE-TIME:{_iso(self.epoch + msn * td)}", f"#EXTINF:{td:.3f},", f"seg-{msn}.ts"]
+            lines += [
+                f"{EXT_X_PROGRAM_DATE_TIME}:{_iso(self.epoch + msn * td)}",
+                f"{EXTINF}:{td:.3f},",
+                f"seg-{msn}.ts",
+            ]
         text = "\n".join(lines) + "\n"
         self._playlist = (available, text)
         return text

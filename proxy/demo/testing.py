@@ -19,6 +19,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from proxy.hls.tags import (
+    EXT_X_CUE_IN,
+    EXT_X_CUE_OUT,
+    EXT_X_ENDLIST,
+    EXT_X_MEDIA,
+    EXT_X_MEDIA_SEQUENCE,
+    EXT_X_PLAYLIST_TYPE,
+    EXT_X_STREAM_INF,
+    EXT_X_TARGETDURATION,
+    EXT_X_VERSION,
+    EXTINF,
+    EXTM3U,
+)
 from proxy.net.egress import EgressPolicy
 from proxy.settings import Settings
 
@@ -32,12 +45,12 @@ def local_settings(**fields: Any) -> Settings:
     return Settings(egress_allow_loopback=True, **fields)
 
 
-MASTER = """#EXTM3U
-#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
+MASTER = f"""{EXTM3U}
+{EXT_X_STREAM_INF}:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
 v0.m3u8
-#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=480x270,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
+{EXT_X_STREAM_INF}:BANDWIDTH=400000,RESOLUTION=480x270,CODECS="avc1.42C01E,mp4a.40.2",AUDIO="aud"
 v1.m3u8
-#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="audio.m3u8"
+{EXT_X_MEDIA}:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="audio.m3u8"
 """
 
 
@@ -94,19 +107,19 @@ class FakeOrigin:
 
     def playlist(self, name: str, edge: int) -> str:
         first = max(0, edge - self.window + 1)
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+        lines = [EXTM3U, f"{EXT_X_VERSION}:3", f"{EXT_X_TARGETDURATION}:{self.td}", f"{EXT_X_MEDIA_SEQUENCE}:{first}"]
         for msn in range(first, edge + 1):
             lines += self.markers(msn) if name != "audio" else []
-            lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{msn}.ts"]
+            lines += [f"{EXTINF}:{self.td:.3f},", f"{name}/{msn}.ts"]
         return "\n".join(lines) + "\n"
 
     def markers(self, msn: int) -> list[str]:
         """The break markers on segment `msn` of a video playlist (audio playlists carry none)."""
         offset = msn % self.every
         if msn >= self.every and offset == 0:
-            return [f"#EXT-X-CUE-OUT:{self.break_segments * self.td:.3f}"]
+            return [f"{EXT_X_CUE_OUT}:{self.break_segments * self.td:.3f}"]
         if msn >= self.every and offset == self.break_segments:
-            return ["#EXT-X-CUE-IN"]
+            return [EXT_X_CUE_IN]
         return []
 
     async def stats(self, request: Request) -> Response:
@@ -152,12 +165,10 @@ class FakeOrigin:
 
     async def ad_media(self, request: Request) -> Response:
         name = request.path_params["name"]
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{self.td}", "#EXT-X-PLAYLIST-TYPE:VOD"]
+        lines = [EXTM3U, f"{EXT_X_VERSION}:3", f"{EXT_X_TARGETDURATION}:{self.td}", f"{EXT_X_PLAYLIST_TYPE}:VOD"]
         for index in range(4):
-            lines += [f"#EXTINF:{self.td:.3f},", f"{name}/{index}.ts"]
-        return PlainTextResponse(
-            "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n", media_type="application/vnd.apple.mpegurl"
-        )
+            lines += [f"{EXTINF}:{self.td:.3f},", f"{name}/{index}.ts"]
+        return PlainTextResponse("\n".join([*lines, EXT_X_ENDLIST]) + "\n", media_type="application/vnd.apple.mpegurl")
 
     async def media(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from proxy.hls.cues import Cue
 from proxy.hls.markers import detect
 from proxy.hls.playlist import MediaPlaylist, Segment
+from proxy.hls.tags import EXT_X_DATERANGE
 
 log = logging.getLogger("proxy.hls.breaks")
 
@@ -209,7 +210,7 @@ class BreakTracker:
             if cue.kind in ("cont", "out") and cue.duration:
                 self._plan(current, segment.msn, cue.duration)  # CONT updates the duration (§4 of anchors)
         offset = current.elapsed
-        current.dateranges += [(offset, line) for line in segment.lines if line.startswith("#EXT-X-DATERANGE")]
+        current.dateranges += [(offset, line) for line in segment.lines if line.startswith(EXT_X_DATERANGE)]
         current.durations.append(segment.duration)
         current.disc_flags.append(segment.discontinuity)
 

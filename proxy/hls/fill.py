@@ -16,12 +16,14 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from proxy.hls.breaks import Break
+from proxy.hls.tags import EXT_X_DISCONTINUITY, EXT_X_KEY, EXT_X_PROGRAM_DATE_TIME, EXTINF
 
 # Float noise in summed EXTINF values must not hold an ad's item back for a whole poll.
 EPSILON = 0.05
 # Slate is the proxy's own: its items wait for the content under them, so that none is published past the
 # end of a break (which is known only once it has closed) and the fill ends within half a frame of it.
 SLATE_EPSILON = 0.001
+_CLEAR_KEY = f"{EXT_X_KEY}:METHOD=NONE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ def redirect_uri(track: str, break_id: str, k: int, uri: str) -> str:
 
 def pdt_line(epoch: float) -> str:
     stamp = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return f"#EXT-X-PROGRAM-DATE-TIME:{stamp}"
+    return f"{EXT_X_PROGRAM_DATE_TIME}:{stamp}"
 
 
 class Fill:
@@ -204,16 +206,16 @@ class Fill:
         item, brk = self.items[k], self.brk
         lines = [line for at, line in brk.dateranges if item.start <= at + EPSILON < item.end]
         if item.disc:
-            lines.append("#EXT-X-DISCONTINUITY")
+            lines.append(EXT_X_DISCONTINUITY)
             if k == 0 and brk.key_line is not None and "METHOD=NONE" not in brk.key_line:
-                lines.append("#EXT-X-KEY:METHOD=NONE")  # clear ads in an encrypted stream (§4.4.4.4)
+                lines.append(_CLEAR_KEY)  # clear ads in an encrypted stream (§4.4.4.4)
             if brk.start_pdt is not None:
                 lines.append(pdt_line(brk.start_pdt + item.start))
         map_line = item.creative.map_lines.get(track)
         if map_line is not None and item.index == 0:
             lines.append(map_line)
         extinf = item.creative.extinfs[track][item.index]
-        lines.append(f"#EXTINF:{extinf:.3f},")
+        lines.append(f"{EXTINF}:{extinf:.3f},")
         uri = item.creative.uris[track][item.index]
         if self.plan.redirect and item.ad_index is not None:
             uri = redirect_uri(track, brk.id, k, uri)
@@ -224,7 +226,7 @@ class Fill:
         """What a window starting at item k needs before it: the KEY and MAP that slid out with earlier items."""
         item, lines = self.items[k], []
         if self.brk.key_line is not None and "METHOD=NONE" not in self.brk.key_line and not (item.disc and k == 0):
-            lines.append("#EXT-X-KEY:METHOD=NONE")
+            lines.append(_CLEAR_KEY)
         map_line = item.creative.map_lines.get(track)
         if map_line is not None and item.index != 0:
             lines.append(map_line)

@@ -25,18 +25,31 @@ from dataclasses import replace
 from proxy.hls import scte35
 from proxy.hls.attributes import AttributeList, parse_attributes, parse_date, parse_iso8601_duration, parse_seconds
 from proxy.hls.cues import Cue, CueKind, Dialect
+from proxy.hls.tags import (
+    EXT_OATCLS_SCTE35,
+    EXT_SCTE35,
+    EXT_X_CUE,
+    EXT_X_CUE_CONT,
+    EXT_X_CUE_IN,
+    EXT_X_CUE_OUT,
+    EXT_X_CUE_OUT_CONT,
+    EXT_X_CUE_SPAN,
+    EXT_X_DATERANGE,
+    EXT_X_SCTE35,
+    EXT_X_SPLICEPOINT_SCTE35,
+)
 
 log = logging.getLogger("proxy.hls.markers")
 
 SKIPPED: Counter[str] = Counter()  # reason → markers (or marker values) dropped since start-up
 
 _PREFIXES = (
-    "#EXT-X-CUE",  # CUE-OUT, CUE-OUT-CONT, CUE-IN, CUE-SPAN, Adobe CUE and CUE-CONT
-    "#EXT-X-DATERANGE:",
-    "#EXT-OATCLS-SCTE35:",
-    "#EXT-X-SPLICEPOINT-SCTE35:",
-    "#EXT-X-SCTE35:",
-    "#EXT-SCTE35:",
+    EXT_X_CUE,  # CUE-OUT, CUE-OUT-CONT, CUE-IN, CUE-SPAN, Adobe CUE and CUE-CONT
+    f"{EXT_X_DATERANGE}:",
+    f"{EXT_OATCLS_SCTE35}:",
+    f"{EXT_X_SPLICEPOINT_SCTE35}:",
+    f"{EXT_X_SCTE35}:",
+    f"{EXT_SCTE35}:",
 )
 _RANK: dict[Dialect, int] = {
     "daterange": 0,
@@ -335,15 +348,15 @@ def _adobe_cont(tag: str, value: str) -> Cue:
 
 
 _PARSERS: dict[str, Parser] = {
-    "#EXT-X-CUE-OUT": _cue_out,
-    "#EXT-X-CUE-OUT-CONT": _cue_out_cont,
-    "#EXT-X-CUE-IN": _cue_in,
-    "#EXT-X-CUE-SPAN": _cue_span,
-    "#EXT-X-DATERANGE": _daterange,
-    "#EXT-OATCLS-SCTE35": _oatcls,
-    "#EXT-X-SPLICEPOINT-SCTE35": _splicepoint,
-    "#EXT-X-SCTE35": _x_scte35,
-    "#EXT-SCTE35": _ext_scte35,
-    "#EXT-X-CUE": _adobe_cue,
-    "#EXT-X-CUE-CONT": _adobe_cont,
+    EXT_X_CUE_OUT: _cue_out,
+    EXT_X_CUE_OUT_CONT: _cue_out_cont,
+    EXT_X_CUE_IN: _cue_in,
+    EXT_X_CUE_SPAN: _cue_span,
+    EXT_X_DATERANGE: _daterange,
+    EXT_OATCLS_SCTE35: _oatcls,
+    EXT_X_SPLICEPOINT_SCTE35: _splicepoint,
+    EXT_X_SCTE35: _x_scte35,
+    EXT_SCTE35: _ext_scte35,
+    EXT_X_CUE: _adobe_cue,
+    EXT_X_CUE_CONT: _adobe_cont,
 }

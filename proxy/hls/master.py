@@ -13,12 +13,14 @@ from urllib.parse import urljoin
 
 from proxy.errors import PlaylistParseError
 from proxy.hls.playlist import _lines
+from proxy.hls.tags import EXT_X_I_FRAME_STREAM_INF, EXT_X_MEDIA, EXT_X_SESSION_PREFIX, EXT_X_STREAM_INF, EXTM3U
 
 _URI_ATTR = re.compile(r'(?<=[:,])\s*URI="([^"]*)"')  # not X-URI="…"
 _BANDWIDTH = re.compile(r"(?:^|[:,])\s*BANDWIDTH=(\d+)")
 # The SUBTITLES attribute with the separator before it, and the comma after it when it comes first.
 _SUBTITLES_ATTR = re.compile(r'([:,])\s*SUBTITLES="[^"]*"(,?)')
 SESSION_SLOT = "{session}"
+_MEDIA = f"{EXT_X_MEDIA}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def _media_line(line: str, tracks: list[Track], path: str) -> str | None:
 
 def _absolute_uri(line: str, url: str) -> str:
     """EXT-X-SESSION-KEY/SESSION-DATA URIs were relative to the origin's master, not to the proxy's path."""
-    match = _URI_ATTR.search(line) if line.startswith("#EXT-X-SESSION-") else None
+    match = _URI_ATTR.search(line) if line.startswith(EXT_X_SESSION_PREFIX) else None
     if match is None:
         return line
     absolute: str = urljoin(url, match.group(1))
@@ -67,25 +69,25 @@ def _absolute_uri(line: str, url: str) -> str:
 def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
     """`path` is the absolute path prefix of the session's media playlists, containing SESSION_SLOT."""
     lines = _lines(body)
-    if not lines or not lines[0][1].startswith("#EXTM3U"):
+    if not lines or not lines[0][1].startswith(EXTM3U):
         first, text = lines[0] if lines else (1, "")
-        raise PlaylistParseError(url, first, text, "#EXTM3U as the first line")
+        raise PlaylistParseError(url, first, text, f"{EXTM3U} as the first line")
     tracks: list[Track] = []
     out: list[str] = []
     stream_inf: str | None = None
     for lineno, line in lines:
-        if line.startswith("#EXT-X-STREAM-INF"):
+        if line.startswith(EXT_X_STREAM_INF):
             stream_inf = _SUBTITLES_ATTR.sub(lambda m: ":" if m[1] == ":" else m[2], line)
             continue
-        if line.startswith("#EXT-X-I-FRAME-STREAM-INF"):
+        if line.startswith(EXT_X_I_FRAME_STREAM_INF):
             continue
-        if line.startswith("#EXT-X-MEDIA:"):
+        if line.startswith(_MEDIA):
             rewritten = _media_line(line, tracks, path)
             if rewritten is not None:
                 out.append(rewritten)
         elif not line.startswith("#"):
             if stream_inf is None:
-                raise PlaylistParseError(url, lineno, line, "#EXT-X-STREAM-INF before a variant URI")
+                raise PlaylistParseError(url, lineno, line, f"{EXT_X_STREAM_INF} before a variant URI")
             bandwidth = _BANDWIDTH.search(stream_inf)
             track = Track(
                 f"v{sum(t.name[0] == 'v' for t in tracks)}",
@@ -99,5 +101,5 @@ def parse_master(body: bytes, url: str, path: str) -> MasterPlaylist:
         else:
             out.append(_absolute_uri(line, url))
     if not any(t.name[0] == "v" for t in tracks):
-        raise PlaylistParseError(url, 0, "", "at least one #EXT-X-STREAM-INF variant (a master playlist)")
+        raise PlaylistParseError(url, 0, "", f"at least one {EXT_X_STREAM_INF} variant (a master playlist)")
     return MasterPlaylist(tuple(tracks), "\n".join(out) + "\n")

@@ -12,27 +12,56 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from proxy.errors import PlaylistParseError
+from proxy.hls.tags import (
+    EXT_X_ALLOW_CACHE,
+    EXT_X_DEFINE,
+    EXT_X_DISCONTINUITY,
+    EXT_X_DISCONTINUITY_SEQUENCE,
+    EXT_X_ENDLIST,
+    EXT_X_I_FRAMES_ONLY,
+    EXT_X_INDEPENDENT_SEGMENTS,
+    EXT_X_KEY,
+    EXT_X_MAP,
+    EXT_X_MEDIA_SEQUENCE,
+    EXT_X_PART,
+    EXT_X_PART_INF,
+    EXT_X_PLAYLIST_TYPE,
+    EXT_X_PRELOAD_HINT,
+    EXT_X_PROGRAM_DATE_TIME,
+    EXT_X_RENDITION_REPORT,
+    EXT_X_SERVER_CONTROL,
+    EXT_X_SKIP,
+    EXT_X_START,
+    EXT_X_STREAM_INF,
+    EXT_X_TARGETDURATION,
+    EXT_X_VERSION,
+    EXTINF,
+    EXTM3U,
+)
 
 # Tags that describe the whole playlist (RFC 8216bis §4.4.3) and stay in the header.
 HEADER_TAGS = (
-    "#EXT-X-VERSION",
-    "#EXT-X-PLAYLIST-TYPE",
-    "#EXT-X-INDEPENDENT-SEGMENTS",
-    "#EXT-X-START",
-    "#EXT-X-ALLOW-CACHE",
-    "#EXT-X-I-FRAMES-ONLY",
-    "#EXT-X-DEFINE",
+    EXT_X_VERSION,
+    EXT_X_PLAYLIST_TYPE,
+    EXT_X_INDEPENDENT_SEGMENTS,
+    EXT_X_START,
+    EXT_X_ALLOW_CACHE,
+    EXT_X_I_FRAMES_ONLY,
+    EXT_X_DEFINE,
 )
 # Low-latency and delta-update tags: the proxy serves regular-latency playlists and does not implement
 # _HLS_skip, so these are dropped (RFC 8216bis §4.4.3.8 CAN-SKIP-UNTIL would let players ask for it).
 DROPPED_TAGS = (
-    "#EXT-X-SERVER-CONTROL",
-    "#EXT-X-PART-INF",
-    "#EXT-X-PART:",
-    "#EXT-X-PRELOAD-HINT",
-    "#EXT-X-RENDITION-REPORT",
-    "#EXT-X-SKIP",
+    EXT_X_SERVER_CONTROL,
+    EXT_X_PART_INF,
+    f"{EXT_X_PART}:",
+    EXT_X_PRELOAD_HINT,
+    EXT_X_RENDITION_REPORT,
+    EXT_X_SKIP,
 )
+_PDT = f"{EXT_X_PROGRAM_DATE_TIME}:"
+_KEY = f"{EXT_X_KEY}:"
+_MAP = f"{EXT_X_MAP}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,40 +148,40 @@ class _MediaParser:
     def feed(self, lineno: int, line: str) -> None:
         if not line.startswith("#"):
             self._segment(lineno, line)
-        elif line.startswith("#EXTINF"):
+        elif line.startswith(EXTINF):
             self.duration = _extinf(self.url, lineno, line)
             self.pending.append(line)
-        elif line.startswith("#EXT-X-TARGETDURATION"):
+        elif line.startswith(EXT_X_TARGETDURATION):
             self.target_duration = _int_tag(self.url, lineno, line)
-        elif line.startswith("#EXT-X-MEDIA-SEQUENCE"):
+        elif line.startswith(EXT_X_MEDIA_SEQUENCE):
             self.media_sequence = _int_tag(self.url, lineno, line)
-        elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE"):
+        elif line.startswith(EXT_X_DISCONTINUITY_SEQUENCE):
             self.discontinuity_sequence = _int_tag(self.url, lineno, line)
-        elif line.startswith("#EXT-X-ENDLIST"):
+        elif line.startswith(EXT_X_ENDLIST):
             self.endlist = True
         elif line.startswith(DROPPED_TAGS):
             return
         elif line.startswith(HEADER_TAGS) and not self.segments and not self.pending:
-            if line.startswith("#EXT-X-VERSION"):
+            if line.startswith(EXT_X_VERSION):
                 self.version = _int_tag(self.url, lineno, line)
             self.header.append(line)
         else:
             self._segment_tag(line)
 
     def _segment_tag(self, line: str) -> None:
-        if line == "#EXT-X-DISCONTINUITY":
+        if line == EXT_X_DISCONTINUITY:
             self.discontinuity = True
-        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+        elif line.startswith(_PDT):
             self.pdt = parse_pdt(_value(line))
-        elif line.startswith("#EXT-X-KEY:"):
+        elif line.startswith(_KEY):
             self.key_line = line
-        elif line.startswith("#EXT-X-MAP:"):
+        elif line.startswith(_MAP):
             self.map_line = line
         self.pending.append(line)
 
     def _segment(self, lineno: int, uri: str) -> None:
         if self.duration is None:
-            raise PlaylistParseError(self.url, lineno, uri, "#EXTINF before the segment URI")
+            raise PlaylistParseError(self.url, lineno, uri, f"{EXTINF} before the segment URI")
         msn = self.media_sequence + len(self.segments)
         segment = Segment(
             msn, self.duration, uri, tuple(self.pending), self.discontinuity, self.pdt, self.key_line, self.map_line
@@ -164,10 +193,10 @@ class _MediaParser:
 
     def result(self) -> MediaPlaylist:
         if self.target_duration is None:
-            raise PlaylistParseError(self.url, 0, "", "an #EXT-X-TARGETDURATION tag")
+            raise PlaylistParseError(self.url, 0, "", f"an {EXT_X_TARGETDURATION} tag")
         # A dangling EXTINF with no URI (truncated playlists, markers.md §1.8) is dropped with its tags,
         # except the ones that are not about that segment.
-        trailer = tuple(line for line in self.pending if not line.startswith("#EXTINF"))
+        trailer = tuple(line for line in self.pending if not line.startswith(EXTINF))
         return MediaPlaylist(
             tuple(self.header),
             self.version,
@@ -182,11 +211,11 @@ class _MediaParser:
 
 def parse_media(body: bytes, url: str = "") -> MediaPlaylist:
     lines = _lines(body)
-    if not lines or not lines[0][1].startswith("#EXTM3U"):
+    if not lines or not lines[0][1].startswith(EXTM3U):
         lineno, line = lines[0] if lines else (1, "")
-        raise PlaylistParseError(url, lineno, line, "#EXTM3U as the first line")
+        raise PlaylistParseError(url, lineno, line, f"{EXTM3U} as the first line")
     for lineno, line in lines:
-        if line.startswith("#EXT-X-STREAM-INF"):
+        if line.startswith(EXT_X_STREAM_INF):
             raise PlaylistParseError(url, lineno, line, "a media playlist, not a master playlist")
     parser = _MediaParser(url)
     for lineno, line in lines[1:]:

@@ -18,17 +18,35 @@ from urllib.parse import urljoin, urlsplit
 
 from proxy.hls.fill import Fill, pdt_line
 from proxy.hls.playlist import MediaPlaylist
+from proxy.hls.tags import (
+    EXT_OATCLS_SCTE35,
+    EXT_SCTE35,
+    EXT_X_ASSET,
+    EXT_X_CUE,
+    EXT_X_DISCONTINUITY,
+    EXT_X_DISCONTINUITY_SEQUENCE,
+    EXT_X_ENDLIST,
+    EXT_X_MEDIA_SEQUENCE,
+    EXT_X_PROGRAM_DATE_TIME,
+    EXT_X_SCTE35,
+    EXT_X_SPLICEPOINT_SCTE35,
+    EXT_X_TARGETDURATION,
+    EXT_X_VERSION,
+    EXTM3U,
+)
 
 # Marker tags are the proxy's to interpret: on the first content segment after a filled break they are
 # replaced by a DISCONTINUITY (MediaTailor's output rule, reference/anchors-mission.md §1.8).
 CUE_TAGS = (
-    "#EXT-X-CUE",
-    "#EXT-OATCLS-SCTE35",
-    "#EXT-X-SCTE35",
-    "#EXT-SCTE35",
-    "#EXT-X-SPLICEPOINT-SCTE35",
-    "#EXT-X-ASSET",
+    EXT_X_CUE,
+    EXT_OATCLS_SCTE35,
+    EXT_X_SCTE35,
+    EXT_SCTE35,
+    EXT_X_SPLICEPOINT_SCTE35,
+    EXT_X_ASSET,
 )
+# Bytes: the hot path formats these per request (ARCHITECTURE.md §3).
+_NUMBERS = f"{EXT_X_MEDIA_SEQUENCE}:%d\n{EXT_X_DISCONTINUITY_SEQUENCE}:%d\n".encode()
 OUTPUT_VERSION = 6  # MediaTailor raises 3 to 6 so ads may carry EXT-X-MAP (RFC 8216bis §8)
 
 
@@ -62,11 +80,12 @@ class Window:
             self.origin_dsn.append(dsn)
             self.chunks.append(_segment_text(segment.lines, self.segment_uri(segment.msn, segment.uri)))
         version = max(playlist.version, OUTPUT_VERSION)
-        header = [f"#EXT-X-VERSION:{version}" if h.startswith("#EXT-X-VERSION") else h for h in playlist.header]
-        if not any(h.startswith("#EXT-X-VERSION") for h in header):
-            header.insert(0, f"#EXT-X-VERSION:{version}")
-        self.head = ("#EXTM3U\n" + "\n".join(header) + f"\n#EXT-X-TARGETDURATION:{playlist.target_duration}\n").encode()
-        tail = list(playlist.trailer) + (["#EXT-X-ENDLIST"] if playlist.endlist else [])
+        header = [f"{EXT_X_VERSION}:{version}" if h.startswith(EXT_X_VERSION) else h for h in playlist.header]
+        if not any(h.startswith(EXT_X_VERSION) for h in header):
+            header.insert(0, f"{EXT_X_VERSION}:{version}")
+        target = f"{EXT_X_TARGETDURATION}:{playlist.target_duration}"
+        self.head = (f"{EXTM3U}\n" + "\n".join(header) + f"\n{target}\n").encode()
+        tail = list(playlist.trailer) + ([EXT_X_ENDLIST] if playlist.endlist else [])
         self.tail = ("\n".join(tail) + "\n").encode() if tail else b""
 
     def resolve(self, uri: str) -> str:
@@ -101,9 +120,9 @@ class Window:
         if cached is not None:
             return cached
         segment = self.playlist.segments[msn - self.first_msn]
-        lines = [line for line in segment.lines if not line.startswith(CUE_TAGS) and line != "#EXT-X-DISCONTINUITY"]
-        restate = ["#EXT-X-DISCONTINUITY"]
-        if segment.pdt is not None and not any(line.startswith("#EXT-X-PROGRAM-DATE-TIME") for line in lines):
+        lines = [line for line in segment.lines if not line.startswith(CUE_TAGS) and line != EXT_X_DISCONTINUITY]
+        restate = [EXT_X_DISCONTINUITY]
+        if segment.pdt is not None and not any(line.startswith(EXT_X_PROGRAM_DATE_TIME) for line in lines):
             restate.append(pdt_line(segment.pdt))
         if segment.key_line is not None and segment.key_line not in lines:
             restate.append(segment.key_line)  # the content key is restated after clear ads (§4.4.4.4)
@@ -191,5 +210,5 @@ def _finish(
 ) -> bytes:
     if out.msn is None:
         out.first(fallback_msn, dsns[0] + shift_dsn, False)
-    numbers = b"#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-DISCONTINUITY-SEQUENCE:%d\n" % (out.msn or 0, out.dsn)
+    numbers = _NUMBERS % (out.msn or 0, out.dsn)
     return b"".join((window.head, numbers, *out.parts, window.tail if complete else b""))

@@ -19,6 +19,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Literal
 
+from proxy.hls.crc import crc32_mpeg2
 from proxy.hls.scte35_descriptors import (
     SEGMENTATION_TYPE_NAMES,
     TICKS_PER_SECOND,
@@ -50,7 +51,6 @@ __all__ = [
     "TimeSignal",
     "UnknownDescriptor",
     "break_signal",
-    "crc32_mpeg2",
     "decode",
     "to_bytes",
     "try_decode",
@@ -64,27 +64,6 @@ _MIN_SECTION = _HEADER_BYTES + 2 + 4  # + descriptor_loop_length + CRC_32
 # segmentation_type_ids that open / close an avail (§10.3.3 Table 23, markers.md §2).
 _STARTS = frozenset({0x22, 0x30, 0x32, 0x34, 0x36})
 _ENDS = frozenset({0x23, 0x31, 0x33, 0x35, 0x37})
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
-        table.append(crc & 0xFFFFFFFF)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32_mpeg2(data: bytes) -> int:
-    """CRC-32/MPEG-2 (ISO 13818-1 Annex A): poly 0x04C11DB7, init 0xFFFFFFFF, no reflection, no xor out."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[(crc >> 24) ^ byte]
-    return crc
 
 
 @dataclass(frozen=True, slots=True)

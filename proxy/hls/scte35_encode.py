@@ -10,33 +10,14 @@ from __future__ import annotations
 
 import base64
 
+from proxy.hls.crc import crc32_mpeg2
+
 TICKS_PER_SECOND = 90_000
 _MAX_33 = (1 << 33) - 1
 _MAX_40 = (1 << 40) - 1
 _CUEI = b"CUEI"
 # Types whose descriptor carries sub_segment_num / sub_segments_expected (SCTE 35 2019+, Table 22 note).
 _SUB_SEGMENT_TYPES = frozenset({0x34, 0x36, 0x38, 0x3A})
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
-        table.append(crc & 0xFFFFFFFF)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32_mpeg2(data: bytes) -> int:
-    """CRC-32/MPEG-2: poly 0x04C11DB7, init 0xFFFFFFFF, no reflection, no final xor."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[((crc >> 24) ^ byte) & 0xFF]
-    return crc
 
 
 def to_base64(b: bytes) -> str:

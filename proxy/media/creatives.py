@@ -26,6 +26,7 @@ from proxy.hls.master import Track, parse_master
 from proxy.hls.playlist import MediaPlaylist, parse_media
 from proxy.hls.profile import TranscodeProfile
 from proxy.hls.render import resolve
+from proxy.hls.tags import EXT_X_STREAM_INF
 from proxy.net.origin import Fetcher
 
 log = logging.getLogger("proxy.media.creatives")
@@ -50,7 +51,7 @@ class Renditions:
 
 def choose_renditions(body: bytes, url: str, tracks: Sequence[Track]) -> Renditions:
     """Each content variant gets the ad variant nearest in bandwidth, each audio rendition the ad's first one."""
-    if b"#EXT-X-STREAM-INF" not in body:
+    if EXT_X_STREAM_INF.encode() not in body:
         if any(track.name.startswith("a") for track in tracks):
             raise AdMediaError("NO_VARIANT_MATCH", f"{url} is one muxed rendition; the channel has audio renditions")
         return Renditions({track.name: url for track in tracks}, {})

@@ -21,10 +21,11 @@ from proxy.hls.master import Track, parse_master
 from proxy.hls.playlist import MediaPlaylist, parse_media
 from proxy.hls.profile import TranscodeProfile
 from proxy.hls.render import resolve
+from proxy.hls.tags import EXT_X_BYTERANGE, EXT_X_STREAM_INF, EXTM3U
 from proxy.media.creatives import choose_renditions
 
 MAX_SEGMENTS = 2_000  # per rendition: over an hour of 2 s segments, far more than any ad
-MAGIC = b"#EXTM3U"  # every playlist's first line (RFC 8216bis §4.4.1.1)
+MAGIC = EXTM3U.encode()  # every playlist's first line (RFC 8216bis §4.4.1.1)
 
 
 class Downloader(Protocol):
@@ -102,7 +103,7 @@ async def fetch_hls(
 
 def _transcode_sources(body: bytes, url: str) -> tuple[str, str | None]:
     """The highest-bandwidth variant's URL, and the first audio rendition's when the master has one."""
-    if b"#EXT-X-STREAM-INF" not in body:
+    if EXT_X_STREAM_INF.encode() not in body:
         return url, None
     master = parse_master(body, url, "")
     best = max(master.variants, key=lambda variant: variant.bandwidth)
@@ -135,7 +136,7 @@ def _check_plain(playlist: MediaPlaylist, url: str) -> None:
     for segment in playlist.segments:
         if segment.key_line is not None and "METHOD=NONE" not in segment.key_line:
             raise HlsSourceError(f"{url} is encrypted ({segment.key_line}): expected clear segments")
-        if any(line.startswith("#EXT-X-BYTERANGE") for line in segment.lines):
+        if any(line.startswith(EXT_X_BYTERANGE) for line in segment.lines):
             raise HlsSourceError(f"{url} uses EXT-X-BYTERANGE: expected one file per segment")
     if len({segment.map_line for segment in playlist.segments}) > 1:
         raise HlsSourceError(f"{url} changes its EXT-X-MAP: expected one initialization section")

@@ -28,6 +28,7 @@ from typing import Literal
 from proxy.errors import ProxyError
 from proxy.hls.playlist import MediaPlaylist, Segment, parse_media
 from proxy.hls.profile import AudioProfile, TranscodeProfile, VariantProfile
+from proxy.hls.tags import EXT_X_INDEPENDENT_SEGMENTS, EXT_X_MEDIA, EXT_X_STREAM_INF, EXT_X_VERSION, EXTINF, EXTM3U
 
 Stage = Literal["probe", "transcode", "verify"]
 SAMPLE_RATE = 48_000
@@ -320,7 +321,7 @@ def _fold_last(path: Path, previous: Segment, last: Segment) -> None:
     lines = path.read_text().splitlines()
     at = lines.index(last.uri)
     del lines[at - 1 : at + 1]  # ffmpeg writes each EXTINF right above its URI
-    lines[lines.index(previous.uri) - 1] = f"#EXTINF:{previous.duration + last.duration:.6f},"
+    lines[lines.index(previous.uri) - 1] = f"{EXTINF}:{previous.duration + last.duration:.6f},"
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -364,7 +365,7 @@ def render_master(profile: TranscodeProfile, renditions: tuple[RenditionResult, 
     each content variant with the rendition encoded for it (the measured peak is in the result)."""
     by_name = {r.name: r for r in renditions}
     version = 7 if profile.packaging == "fmp4" else 3
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines = [EXTM3U, f"{EXT_X_VERSION}:{version}", EXT_X_INDEPENDENT_SEGMENTS]
     lines += [_media_line(a, index == 0) for index, a in enumerate(profile.audio)]
     for variant in profile.variants:
         rendition = by_name[variant.name]
@@ -374,7 +375,7 @@ def render_master(profile: TranscodeProfile, renditions: tuple[RenditionResult, 
             attrs.append(f"FRAME-RATE={variant.frame_rate:.3f}")
         if grouped:
             attrs.append(f'AUDIO="{variant.audio_group}"')
-        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), f"{variant.name}/index.m3u8"]
+        lines += [f"{EXT_X_STREAM_INF}:" + ",".join(attrs), f"{variant.name}/index.m3u8"]
     return "\n".join(lines) + "\n"
 
 
@@ -382,7 +383,7 @@ def _media_line(audio: AudioProfile, default: bool) -> str:
     flag = "YES" if default else "NO"
     language = f',LANGUAGE="{audio.language}"' if audio.language else ""
     return (
-        f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{audio.group_id}",NAME="{audio.name}"{language},DEFAULT={flag},'
+        f'{EXT_X_MEDIA}:TYPE=AUDIO,GROUP-ID="{audio.group_id}",NAME="{audio.name}"{language},DEFAULT={flag},'
         f'AUTOSELECT=YES,CHANNELS="{audio.channels}",URI="{audio.name}/index.m3u8"'
     )
 

@@ -19,20 +19,20 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cachetools import LRUCache
 
-from proxy.ads.chain import ResponseFormat, resolve, response_format, unsupported_media
+from proxy.ads.chain import resolve, unsupported_media
+from proxy.ads.config import AdConfig, compile_ad_config
+from proxy.ads.context import AdContext, BreakInfo, ChannelInfo, ViewerInfo
 from proxy.ads.errors import ErrorCode, error_url
 from proxy.ads.fit import fit
-from proxy.ads.macros import AdTagTemplate, HeaderTemplate, compile_ad_tag, compile_headers, forwarding_headers
+from proxy.ads.macros import forwarding_headers
 from proxy.ads.media import transcode_source
 from proxy.ads.models import Ad, BreakPosition, ResolvedResponse, Skip
-from proxy.ads.template_vars import AdContext, BreakInfo, ChannelInfo, ViewerInfo, page_names
-from proxy.ads.xslt import TransformSpec, compile_check
-from proxy.errors import AdError, ConfigError, FetchRefused, OriginError, OriginTimeout, ProxyError
+from proxy.errors import AdError, OriginError, ProxyError
 from proxy.hls.breaks import Break
 from proxy.hls.fill import Creative, FillPlan
 from proxy.hls.master import Track
@@ -67,46 +67,6 @@ class Profile:
     target_duration: int
     slate: Creative | None
     transcode: TranscodeProfile | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AdConfig:
-    """A channel's ad configuration compiled once: a bad template or stylesheet fails at start-up."""
-
-    tag: AdTagTemplate | None
-    headers: HeaderTemplate
-    response: ResponseFormat
-    transforms: tuple[TransformSpec, ...]
-    beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # seed 003 beacon_templates: (type, URL template)
-    # job.job_id, application_ad_configuration.description and metadata.* of the channel
-    channel: ChannelInfo = field(default_factory=ChannelInfo)
-
-    @property
-    def personal(self) -> bool:
-        return self.tag is not None and (self.tag.personal or self.headers.personal)
-
-    @property
-    def page_names(self) -> tuple[str, ...]:
-        """Seed 003 client-side macros (`{{ page.* }}`) of the ad tag, its headers and beacons, for the player."""
-        templates = [t for t in (self.tag, *(b for _, b in self.beacons)) if t is not None]
-        return page_names({name for t in templates for name in t.variables} | self.headers.variables)
-
-
-def compile_ad_config(channel: ChannelConfig) -> AdConfig:
-    try:
-        tag = compile_ad_tag(channel.ad_tag, defaults=channel.ad_defaults) if channel.ad_tag else None
-        headers = compile_headers(channel.ad_headers, defaults=channel.ad_defaults)
-        transforms = tuple(TransformSpec(xslt=t.xslt, xpath=t.xpath) for t in channel.ad_transforms)
-        for spec in transforms:
-            compile_check(spec.xslt)
-        beacons = tuple(
-            (kind, compile_ad_tag(template, defaults=channel.ad_defaults))
-            for kind, template in channel.beacon_templates
-        )
-        info = ChannelInfo(channel.version or channel.name, channel.ad_description, channel.metadata)
-        return AdConfig(tag, headers, response_format(channel.ad_response), transforms, beacons, info)
-    except (ValueError, ProxyError) as error:
-        raise ConfigError(f"channels.{channel.name}: {getattr(error, 'message', error)}") from None
 
 
 def plan_for(creatives: list[Creative], slate: Creative | None) -> FillPlan:
@@ -315,7 +275,9 @@ class DecisionService:
 
     def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
         if isinstance(error, ProxyError):
-            reason, message = failure_reason(error), error.message
+            # By type (proxy.errors): an ad error names its own (a transform's timeout is TRANSFORM_FAILED), an ad
+            # server slower than its timeout is ADS_TIMEOUT, a refused URL EGRESS_REFUSED, any other fetch ADS_ERROR.
+            reason, message = error.skip_reason or "ADS_ERROR", error.message
         else:
             reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
         self.counts[reason] += 1
@@ -343,10 +305,10 @@ class DecisionService:
             )
         except CreativeMisfit as misfit:
             if self.pipeline is None:
-                return Skip(ad.ad_id, misfit.reason, misfit.message, 405, ad.errors)
+                return Skip(ad.ad_id, misfit.skip_reason, misfit.message, 405, ad.errors)
             return await self._prepared(channel, profile, ad, hls.url)
         except AdError as error:
-            return Skip(ad.ad_id, error.reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
+            return Skip(ad.ad_id, error.skip_reason, error.message, 405, ad.errors)  # 405: unable to display MediaFile
         except OriginError as error:
             return Skip(ad.ad_id, "MEDIA_FILE_UNAVAILABLE", error.message, 401, ad.errors)  # 401: file not found
 
@@ -380,17 +342,6 @@ class DecisionService:
             for template in skip.error_urls if skip.code else ():
                 record = self.events.record(session, "error", skip.ad_id, brk.id) if session else None
                 self.beacons.fire(error_url(template, skip.code, timestamp=now), record=record)
-
-
-def failure_reason(error: ProxyError) -> str:
-    """The skip reason of a decision that failed as a whole, by the error's type: an ad error knows its own (a
-    transform's timeout is TRANSFORM_FAILED), an ad server slower than its timeout is ADS_TIMEOUT, a URL the
-    egress policy refused EGRESS_REFUSED, any other failed fetch ADS_ERROR."""
-    if isinstance(error, AdError):
-        return error.reason
-    if isinstance(error, FetchRefused):
-        return "EGRESS_REFUSED"
-    return "ADS_TIMEOUT" if isinstance(error, OriginTimeout) else "ADS_ERROR"
 
 
 def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk: Break | None) -> AdContext:

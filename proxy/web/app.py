@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.ads.config import compile_ad_config
 from proxy.control.channelstore import ChannelDirectory
 from proxy.control.plane import ControlPlane
 from proxy.errors import PlaylistParseError, ProxyError
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient, new_session
-from proxy.playback.decisions import compile_ad_config
 from proxy.playback.service import Service
 from proxy.settings import Settings
 from proxy.web import assets, channels_api, cors, live_api, metrics, openapi, playback, routing, vc_api

@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given, strategies as st
 
 from proxy.ads import macros
+from proxy.ads.context import AdContext, BreakInfo, ChannelInfo, ViewerInfo
 from proxy.ads.macros import (
     compile_ad_tag,
     compile_headers,
     forwarding_headers,
 )
-from proxy.ads.template_vars import TABLE, AdContext, BreakInfo, ChannelInfo, ViewerInfo, lookup, page_names
+from proxy.ads.template_vars import TABLE, lookup, page_names
 from proxy.hls.scte35 import SegmentationDescriptor, decode
 from proxy.hls.scte35_encode import encode_splice_insert, encode_time_signal
 

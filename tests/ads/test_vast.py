@@ -362,7 +362,7 @@ def test_skip_codes_and_error_urls_for_the_caller() -> None:
 def test_whole_response_errors_carry_the_vast_code(body: bytes, code: int) -> None:
     with pytest.raises(AdParseError) as caught:
         parse_vast(body)
-    assert caught.value.code == code and caught.value.reason == BAD
+    assert caught.value.code == code and caught.value.skip_reason == BAD
 
 
 # -- errors ----------------------------------------------------------------------------------------------------
@@ -377,13 +377,13 @@ def reason_of(body: bytes) -> AdResponseError:
 @pytest.mark.parametrize("body", [b"", b"{ vast: null }", b"<VAST><Ad></VAST>", b"\xff\xfe<"])
 def test_not_xml(body: bytes) -> None:
     error = reason_of(body)
-    assert error.reason == BAD and "not usable XML" in error.message
+    assert error.skip_reason == BAD and "not usable XML" in error.message
 
 
 def test_dtd_is_refused_not_expanded() -> None:
     body = b'<?xml version="1.0"?><!DOCTYPE VAST [<!ENTITY a "aaaaaaaa">]><VAST version="3.0"><Ad>&a;&a;</Ad></VAST>'
     error = reason_of(body)
-    assert error.reason == BAD and "aaaaaaaaaaaaaaaa" not in error.message
+    assert error.skip_reason == BAD and "aaaaaaaaaaaaaaaa" not in error.message
 
 
 def test_root_must_be_vast() -> None:
@@ -417,7 +417,7 @@ def test_odd_numbers_in_media_file_attributes_are_zero_not_a_crash() -> None:
 def test_oversize_body() -> None:
     body = b'<VAST version="3.0">' + b" " * MAX_BYTES + b"</VAST>"
     error = reason_of(body)
-    assert error.reason == BAD and str(MAX_BYTES) in error.message and str(len(body)) in error.message
+    assert error.skip_reason == BAD and str(MAX_BYTES) in error.message and str(len(body)) in error.message
 
 
 # -- ../shared samples ----------------------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def test_shared_sample(name: str) -> None:
     expected = TABLE[name]
     if isinstance(expected, str):
         error = reason_of(body)
-        assert error.reason == BAD and expected in error.message
+        assert error.skip_reason == BAD and expected in error.message
         return
     response = parse_vast(body)
     assert summary(response) == (expected.ads, expected.skipped)
@@ -514,7 +514,7 @@ def test_attack_file(name: str) -> None:
         try:
             response = parse_vast(body)
         except AdResponseError as error:
-            assert error.reason == BAD
+            assert error.skip_reason == BAD
             assert len(error.message) < 400 and "lollol" not in error.message and "root:" not in error.message
         else:
             assert response.ads == ()  # only the deep nesting is well-formed VAST: nothing usable in it

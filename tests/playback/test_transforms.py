@@ -352,7 +352,7 @@ def check_stylesheet_attack(pool: TransformPool, name: str, xslt: str) -> None:
         compile_check(xslt)
     with pytest.raises(AdResponseError) as failed:  # the worker checks again: a spec may skip compile_check
         run(pool, xslt)
-    assert failed.value.reason == "TRANSFORM_FAILED"
+    assert failed.value.skip_reason == "TRANSFORM_FAILED"
     assert expected in failed.value.message
     assert_still_serving(pool)
 
@@ -375,7 +375,7 @@ def test_shared_document_attack(pool: TransformPool, name: str) -> None:
     document = (shared_attacks() / name).read_bytes()
     with pytest.raises(AdResponseError) as refused:
         run(pool, BENIGN, document)
-    assert refused.value.reason == "VAST_PARSING_ERROR"
+    assert refused.value.skip_reason == "VAST_PARSING_ERROR"
     assert DOCUMENT_ATTACKS[name] in refused.value.message
     assert_still_serving(pool)
 
@@ -395,7 +395,7 @@ def test_shared_document_attack(pool: TransformPool, name: str) -> None:
 def test_documents_refused_by_the_hardened_parser(pool: TransformPool, document: bytes, expected: str) -> None:
     with pytest.raises(AdParseError) as refused:
         run(pool, IDENTITY, document)
-    assert refused.value.reason == "VAST_PARSING_ERROR" and refused.value.code == 100
+    assert refused.value.skip_reason == "VAST_PARSING_ERROR" and refused.value.code == 100
     assert expected in refused.value.message
 
 
@@ -439,7 +439,7 @@ def test_an_output_bomb_too_big_for_memory_fails_within_the_time_limit(pool: Tra
     compile_check(bomb)
     with pytest.raises(AdResponseError) as failed:  # the memory limit or the time limit, whichever comes first
         run(pool, bomb)
-    assert failed.value.reason == "TRANSFORM_FAILED"
+    assert failed.value.skip_reason == "TRANSFORM_FAILED"
     assert_still_serving(pool)
 
 
