@@ -24,7 +24,7 @@ from proxy.playback.eventlog import EventRecorder
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.runtime import ChannelRuntime
 from proxy.playback.sessions import Client, Session
-from proxy.playback.store.memory import MemorySessionStore
+from proxy.playback.store import SessionStore, session_store
 from proxy.playback.transforms import TransformPool
 from proxy.settings import ChannelConfig, Settings
 
@@ -63,7 +63,7 @@ class Service:
         self.settings = settings
         self.client = client
         self.clock = clock
-        self.sessions = MemorySessionStore()
+        self.sessions: SessionStore = session_store(settings, clock)
         # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
         self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
@@ -174,7 +174,7 @@ class Service:
         session.server_beacons = runtime.config.server_beacons and not client_reporting
         session.client = client
         session.seen_at = self.clock()
-        self.sessions.add(session)
+        await self.sessions.create(session)
         runtime.join(session)
         self.impressions.loaded(runtime.config, session)
         return session
@@ -187,7 +187,7 @@ class Service:
 
     def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
         """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
-        session = self.sessions.get(session_id)
+        session = self.sessions.peek(session_id)
         if session is None or session.channel != channel:
             raise SessionNotFound(session_id)
         if keep_alive:
@@ -198,7 +198,7 @@ class Service:
         last_cleanup = -ASSET_CLEANUP_EVERY
         while True:
             await asyncio.sleep(every)
-            self.sweep()
+            await self.sweep()
             await self.retire()
             if self.clock() - last_cleanup >= ASSET_CLEANUP_EVERY:
                 last_cleanup = self.clock()
@@ -215,15 +215,13 @@ class Service:
         self.pipeline.forget_missing()
         return report
 
-    def sweep(self) -> None:
-        now = self.clock()
-        for session in self.sessions:
-            if session.expires_at <= now:
-                self.runtime_of(session).leave(session)
-                self.decisions.drop_session(session.id)
-        expired = self.sessions.expire(now)
+    async def sweep(self) -> None:
+        expired = await self.sessions.expire()
+        for session in expired:
+            self.runtime_of(session).leave(session)
+            self.decisions.drop_session(session.id)
         if expired:
-            log.info("%d idle sessions expired, %d live", expired, len(self.sessions))
+            log.info("%d idle sessions expired, %d live", len(expired), len(self.sessions))
         wall = time.time()
         for cuepoints in self.cuepoints.values():
             for cuepoint in [c for c in cuepoints.values() if c.starts_at + c.duration < wall]:
