@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
+from proxy.errors import ChannelNotFound, ProxyError, SessionNotFound
 from proxy.hls.breaks import CuePoint
 from proxy.media.assetstore import AssetStore, Cleanup
 from proxy.media.creatives import CreativeLoader
@@ -23,19 +23,13 @@ from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.runtime import ChannelRuntime
-from proxy.playback.sessions import Client, Session
+from proxy.playback.sessions import Client, Session, check_params
 from proxy.playback.store import SessionStore, session_store
 from proxy.playback.transforms import TransformPool
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.service")
-MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
 ASSET_CLEANUP_EVERY = 3600.0
-
-
-def _check_params(params: Mapping[str, str]) -> None:
-    if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
-        raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:
@@ -91,7 +85,7 @@ class Service:
             events=self.events,
         )
         self.impressions = ImpressionTracker(
-            self.beacons, self.decisions, settings.beacon_guard_ttl, clock, self.events
+            self.beacons, self.decisions, self.sessions, settings.beacon_guard_ttl, self.events
         )
         self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
@@ -132,7 +126,14 @@ class Service:
             if config.ad_transforms and self.decisions.transforms is None:
                 self.decisions.transforms = self.transforms = transform_pool(self.settings)
             runtime = ChannelRuntime(
-                config, self.settings, self.client, self.slates, self.decisions, self.clock, self.pipeline
+                config,
+                self.settings,
+                self.client,
+                self.slates,
+                self.decisions,
+                self.sessions,
+                self.clock,
+                self.pipeline,
             )
             for cuepoint in self.cuepoints.get(config.name, {}).values():
                 runtime.tracker.schedule(cuepoint)
@@ -166,7 +167,7 @@ class Service:
     async def create_session(
         self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
     ) -> Session:
-        _check_params(params)
+        check_params(params)
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
@@ -175,23 +176,31 @@ class Service:
         session.client = client
         session.seen_at = self.clock()
         await self.sessions.create(session)
-        runtime.join(session)
         self.impressions.loaded(runtime.config, session)
         return session
 
-    def add_params(self, session: Session, params: Mapping[str, str]) -> None:
+    async def add_params(self, session: Session, params: Mapping[str, str]) -> None:
         """Ad parameters sent after the session was created, for its breaks not decided yet (same limit)."""
         merged = {**(session.params or {}), **params}
-        _check_params(merged)
-        session.params = merged
+        check_params(merged)
+        await self.sessions.set_params(session, merged)
 
-    def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
-        """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
+    def held(self, channel: str, session_id: str) -> Session | None:
+        """The live session `session_id` of `channel` if this process holds it (no await: the playlist's hot
+        path), its expiry deferred; None: ask `session`."""
         session = self.sessions.peek(session_id)
+        if session is None or session.channel != channel:
+            return None
+        self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
+        return session
+
+    async def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
+        """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
+        session = self.sessions.peek(session_id) or await self.sessions.load(session_id)
         if session is None or session.channel != channel:
             raise SessionNotFound(session_id)
         if keep_alive:
-            session.expires_at = self.clock() + self.runtime_of(session).idle_after
+            self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
         return session
 
     async def sweep_forever(self, every: float = 10.0) -> None:
@@ -218,7 +227,6 @@ class Service:
     async def sweep(self) -> None:
         expired = await self.sessions.expire()
         for session in expired:
-            self.runtime_of(session).leave(session)
             self.decisions.drop_session(session.id)
         if expired:
             log.info("%d idle sessions expired, %d live", len(expired), len(self.sessions))

@@ -68,10 +68,8 @@ class Session:
         "inactive_msn",
         "decided",
         "fills",
-        "sent",
         "last_start",
         "server_beacons",
-        "fired",
         "once",
         "events",
     )
@@ -94,14 +92,12 @@ class Session:
         self.inactive_msn = -1
         self.decided: dict[str, Decided] | None = None
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
-        self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
         self.last_start = join_msn  # the start of the last break decided for this session
         # The server fires this session's beacons (else the player does, from the tracking API).
         self.server_beacons = False
         # When each once-record was claimed (beacon guard, segment beacons, ads given to the tracking API), kept
         # here by the in-memory store (`SessionStore.claim`).
         self.once: dict[OnceKey, float] | None = None
-        self.fired: dict[tuple[str, int, str], float] | None = None
         self.events: EventLog | None = None  # its beacons and what became of them, for the player page
         # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
@@ -119,10 +115,6 @@ class Session:
             folded = fills.pop(0).brk.id
             if self.decided is not None:
                 self.decided.pop(folded, None)
-            if self.sent is not None:
-                self.sent = {key for key in self.sent if key[0] != folded}
-            if self.fired is not None:
-                self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
             if self.once is not None:
                 self.once = {key: at for key, at in self.once.items() if key[0] != folded}
 
