@@ -32,19 +32,11 @@ log = logging.getLogger("proxy.playback.service")
 ASSET_CLEANUP_EVERY = 3600.0
 
 
-def pipeline_options(settings: Settings) -> PipelineOptions:
-    return PipelineOptions(
-        base_url=settings.asset_base_url,
-        ffmpeg=settings.ffmpeg or None,
-        preset=settings.transcode_preset,
-        timeout=settings.transcode_timeout,
-        nice=settings.transcode_nice,
-        max_bytes=int(settings.creative_max_mb * 1024 * 1024),
-        download_timeout=settings.creative_download_timeout,
-    )
-
-
 class Service:
+    """Owns the channels (configurations, a runtime per version, cue points), the sessions (their state in
+    `sessions`, the session store every part is given) and the housekeeping (expiry, retired versions, assets);
+    the decisions, beacons and media pipeline it wires together own their own state."""
+
     def __init__(
         self,
         settings: Settings,
@@ -70,7 +62,7 @@ class Service:
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
-        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, pipeline_options(settings))
+        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, PipelineOptions.of(settings))
         self.decisions = DecisionService(
             self.ads,
             CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
@@ -90,13 +82,14 @@ class Service:
         self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
-        # (issue #5: a session keeps the configuration it started with).
+        # (a session keeps the configuration it started with).
         self.configs: dict[str, ChannelConfig] = dict(settings.channels)
         self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
         self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
         self._transforms_warm: asyncio.Future[None] | None = None
         self._retired_clamped: Counter[str] = Counter()  # breaks_clamped of the runtimes retired so far
 
+    # -- channels -----------------------------------------------------------------------------------------
     @property
     def channels(self) -> dict[str, ChannelRuntime]:
         """The current runtime of each channel that has one."""
@@ -161,6 +154,7 @@ class Service:
             except (OSError, ProxyError) as error:  # the first transform starts them, as without this
                 log.warning("transform workers not started ahead of use: %s", error)
 
+    # -- sessions ----------------------------------------------------------------------------------------
     def runtime_of(self, session: Session) -> ChannelRuntime:
         return self.runtimes[(session.channel, session.version)]
 
@@ -203,6 +197,7 @@ class Service:
             self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
         return session
 
+    # -- housekeeping ------------------------------------------------------------------------------------
     async def sweep_forever(self, every: float = 10.0) -> None:
         last_cleanup = -ASSET_CLEANUP_EVERY
         while True:
@@ -214,15 +209,8 @@ class Service:
                 await self.clean_assets()
 
     async def clean_assets(self) -> Cleanup:
-        """Old and surplus transcoded assets removed (a thread: it walks the folder)."""
-        settings = self.settings
-        report = await asyncio.to_thread(
-            self.assets.cleanup,
-            max_age=settings.asset_max_age_days * 86_400,
-            max_bytes=int(settings.asset_max_gb * 1024**3),
-        )
-        self.pipeline.forget_missing()
-        return report
+        max_age, max_gb = self.settings.asset_max_age_days * 86_400, self.settings.asset_max_gb
+        return await self.pipeline.clean(max_age=max_age, max_bytes=int(max_gb * 1024**3))
 
     async def sweep(self) -> None:
         expired = await self.sessions.expire()
