@@ -28,13 +28,14 @@ from proxy.hls.fill import Creative
 from proxy.hls.master import Track
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile
-from proxy.media.assetstore import AssetStore, creative_folder
+from proxy.media.assetstore import AssetStore, Cleanup, creative_folder
 from proxy.media.creatives import build_creative, choose_renditions
 from proxy.media.hlssource import Downloader, HlsSource, HlsSourceError, fetch_hls, is_playlist
 from proxy.media.jobs import Job, JobFailed, JobQueue
 from proxy.media.restream import remux, restream
 from proxy.media.slatepieces import cut_pieces, piece_folders
 from proxy.media.transcode import TranscodeError, default_ffmpeg, probe, transcode
+from proxy.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,18 @@ class PipelineOptions:
     nice: int
     max_bytes: int
     download_timeout: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> PipelineOptions:
+        return cls(
+            base_url=settings.asset_base_url,
+            ffmpeg=settings.ffmpeg or None,
+            preset=settings.transcode_preset,
+            timeout=settings.transcode_timeout,
+            nice=settings.transcode_nice,
+            max_bytes=int(settings.creative_max_mb * 1024 * 1024),
+            download_timeout=settings.creative_download_timeout,
+        )
 
 
 CACHED_CREATIVES = 10_000
@@ -279,6 +292,12 @@ class MediaPipeline:
         }
         self.store.touch(folder)
         return build_creative(key, chosen, playlists, target_duration, prefix)
+
+    async def clean(self, *, max_age: float, max_bytes: int) -> Cleanup:
+        """Old and surplus transcoded assets removed (a thread: it walks the folder), and forgotten."""
+        report = await asyncio.to_thread(self.store.cleanup, max_age=max_age, max_bytes=max_bytes)
+        self.forget_missing()
+        return report
 
     def forget_missing(self) -> None:
         """Drop cached creatives whose folder was cleaned up; the next decision prepares them again."""

@@ -24,6 +24,7 @@ from proxy.net.egress import ALLOWED_SCHEMES
 from proxy.playback.eventlog import ad_id_of
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.sessions import Decided, Session
+from proxy.playback.store import SessionStore
 from proxy.settings import ChannelConfig
 
 log = logging.getLogger("proxy.playback.clicks")
@@ -63,10 +64,10 @@ def landing_pages(ad: Ad, counts: Counter[str] | None = None) -> tuple[str, ...]
     return tuple(usable)
 
 
-def _inserted(session: Session, ad_ref: str) -> tuple[Decided, int]:
+def _inserted(sessions: SessionStore, session: Session, ad_ref: str) -> tuple[Decided, int]:
     """The decision and ad index named by `{break}.{index}`, when that ad is in the session's playlists."""
     break_id, _, index = ad_ref.rpartition(".")
-    decided = session.decided.get(break_id) if session.decided and break_id else None
+    decided = sessions.decided(session, break_id) if break_id else None
     if decided is None or decided.fill is None or not (index.isascii() and index.isdigit()):
         raise NotFound(f"ad {ad_ref!r}: expected {{break}}.{{index}} of an ad in this session's playlists")
     if int(index) >= len(decided.ads):
@@ -80,9 +81,9 @@ class ClickTracker:
         # redirected (302s), unique (first click of a session's ad), refused (route), omitted (tracking API)
         self.counts: Counter[str] = Counter()
 
-    def click(self, config: ChannelConfig, session: Session, ad_ref: str) -> str:
+    async def click(self, config: ChannelConfig, session: Session, ad_ref: str) -> str:
         """The landing page of the session's ad `ad_ref`; with server-side beacons its ClickTracking is queued."""
-        decided, index = _inserted(session, ad_ref)
+        decided, index = _inserted(self.impressions.sessions, session, ad_ref)
         ad = decided.ads[index]
         usable = landing_pages(ad)
         if not usable:
@@ -93,14 +94,14 @@ class ClickTracker:
             log.info("ad %s: click to ClickThrough %r refused", ad.ad_id, refused[:200])
             raise NotFound(f"ad {ad_ref!r}: landing page {refused[:200]!r} refused: {landing_refusal(refused)}")
         if session.server_beacons:  # with client-side reporting the player fires ClickTracking itself
-            self._track(config, session, decided, index)
+            await self._track(config, session, decided, index)
         self.counts["redirected"] += 1
         return usable[0] if usable[0].isascii() else quote(usable[0], safe=URL_SAFE)
 
-    def _track(self, config: ChannelConfig, session: Session, decided: Decided, index: int) -> None:
+    async def _track(self, config: ChannelConfig, session: Session, decided: Decided, index: int) -> None:
         assert decided.fill is not None
         brk = decided.fill.brk
-        if not self.impressions.first_time(config, session, (brk.id, index, EVENT)):
+        if not await self.impressions.first_time(config, session, (brk.id, index, EVENT)):
             return
         self.counts["unique"] += 1
         templates = decided.ads[index].click_tracking

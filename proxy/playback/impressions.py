@@ -9,8 +9,8 @@ recorded in the session's event log (`proxy.playback.eventlog`) with its ad and 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from proxy.ads.errors import tracking_url
@@ -21,7 +21,8 @@ from proxy.hls.render import Window
 from proxy.playback.beacons import BeaconQueue
 from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder, ad_id_of
-from proxy.playback.sessions import Decided, Session
+from proxy.playback.sessions import Decided, OnceKey, Session
+from proxy.playback.store import SessionStore
 from proxy.settings import ChannelConfig
 
 # Seed 003 beacon template types fired with a VAST event of an ad. content_* and segment_* need content
@@ -43,16 +44,16 @@ class ImpressionTracker:
         self,
         beacons: BeaconQueue,
         decisions: DecisionService,
+        sessions: SessionStore,
         guard_ttl: float,
-        clock: Callable[[], float] = time.monotonic,
         events: EventRecorder | None = None,
     ) -> None:
-        self.beacons, self.decisions, self.guard_ttl, self.clock = beacons, decisions, guard_ttl, clock
+        self.beacons, self.decisions, self.sessions, self.guard_ttl = beacons, decisions, sessions, guard_ttl
         self.events = events if events is not None else EventRecorder(0)
 
-    def segment(self, config: ChannelConfig, session: Session, track: str, break_id: str, k: int) -> str:
+    async def segment(self, config: ChannelConfig, session: Session, track: str, break_id: str, k: int) -> str:
         """The real URL of item `k` of the session's break `break_id` in `track`; its beacons are queued."""
-        decided = session.decided.get(break_id) if session.decided else None
+        decided = self.sessions.decided(session, break_id)
         fill = decided.fill if decided is not None else None
         if decided is None or fill is None or not 0 <= k < len(fill.items):
             raise NotFound(f"ad segment {k} of break {break_id!r}: not in this session's playlists (any more)")
@@ -61,50 +62,44 @@ class ImpressionTracker:
         if uris is None:
             raise NotFound(f"track {track!r}: expected one of {sorted(item.creative.uris)}")
         if item.ad_index is not None and session.server_beacons:
-            self._fire(config, session, fill, item, decided)
+            await self._fire(config, session, fill, item, decided)
         if session.server_beacons and config.content_redirect:
-            self._segment_beacons(config, session, break_id, k)
+            await self._segment_beacons(config, session, break_id, k)
         return uris[item.index]
 
-    def content(self, config: ChannelConfig, session: Session, window: Window, msn: int) -> str:
+    async def content(self, config: ChannelConfig, session: Session, window: Window, msn: int) -> str:
         """The origin URL of content segment `msn` (routed through the proxy for segment/content templates)."""
         url = window.origin_uri(msn)
         if url is None:
             raise NotFound(f"content segment {msn}: expected one of {window.first_msn}..{window.last_msn}")
         if session.server_beacons and config.content_redirect:
-            if session.fired:  # content segments that slid out of the window are never asked for again
-                old = [key for key in session.fired if key[0] == "content" and key[1] < window.first_msn]
-                for key in old:
-                    del session.fired[key]
-            self._segment_beacons(config, session, "content", msn)
+            # Content segments that slid out of the window are never asked for again.
+            self.sessions.drop_once(session, "content", window.first_msn)
+            await self._segment_beacons(config, session, "content", msn)
         return url
 
-    def _segment_beacons(self, config: ChannelConfig, session: Session, place: str, position: int) -> None:
+    async def _segment_beacons(self, config: ChannelConfig, session: Session, place: str, position: int) -> None:
         """Seed 003 `segment_start` for a segment first requested (whatever the track), `segment_end` for the one
         before it, `content_start` at the session's first content segment."""
-        fired = session.fired if session.fired is not None else {}
-        key = (place, position, "segment_start")
-        if key in fired:
+        if not await self.sessions.claim(session, (place, position, "segment_start")):
             return
-        kinds = ("segment_start",) + (("segment_end",) if any(k[2] == "segment_start" for k in fired) else ())
-        if place == "content" and ("session", 0, "content_start") not in fired:
-            fired[("session", 0, "content_start")] = self.clock()
+        first = await self.sessions.claim(session, ("session", 0, "segment_start"))
+        kinds = ("segment_start",) + (() if first else ("segment_end",))
+        if place == "content" and await self.sessions.claim(session, ("session", 0, "content_start")):
             kinds += ("content_start",)
-        fired[key] = self.clock()
-        session.fired = fired
         urls = self.decisions.template_beacons(config, session, None, kinds)
         if urls:
             headers = self.decisions.beacon_headers(config, session, None)
             for kind, url in urls:
                 self.queue(session, url, headers, kind, break_id=None if place == "content" else place)
 
-    def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
+    async def _fire(self, config: ChannelConfig, session: Session, fill: Fill, item: Item, decided: Decided) -> None:
         assert item.ad_index is not None
         ad = decided.ads[item.ad_index]
         ad_id, break_id = ad_id_of(ad), fill.brk.id
         headers: dict[str, str] | None = None
         for event in segment_events(item.creative.durations, item.index):
-            if not self.first_time(config, session, (fill.brk.id, item.ad_index, event)):
+            if not await self.first_time(config, session, (fill.brk.id, item.ad_index, event)):
                 continue
             headers = headers if headers is not None else self.decisions.beacon_headers(config, session, fill.brk)
             self.fire_vast(session, event_urls(ad, event), headers, event, ad_id=ad_id, break_id=break_id)
@@ -115,17 +110,11 @@ class ImpressionTracker:
                 templates = [template for name, template in decided.break_tracking if name == vmap_event]
                 self.fire_vast(session, templates, headers, vmap_event, break_id=break_id)
 
-    def first_time(self, config: ChannelConfig, session: Session, key: tuple[str, int, str]) -> bool:
+    async def first_time(self, config: ChannelConfig, session: Session, key: OnceKey) -> bool:
         """The beacon guard: True (and `key` recorded) unless `key` fired for the session within the guard TTL
         (the session's whole life with seed 003 `extend_beacon_guard_ttl`)."""
-        now = self.clock()
-        ttl = float("inf") if config.extend_beacon_guard_ttl else self.guard_ttl
-        fired = session.fired if session.fired is not None else {}
-        session.fired = fired
-        if now - fired.get(key, -ttl) < ttl:
-            return False
-        fired[key] = now
-        return True
+        ttl = math.inf if config.extend_beacon_guard_ttl else self.guard_ttl
+        return await self.sessions.claim(session, key, ttl)
 
     def fire_vast(
         self,

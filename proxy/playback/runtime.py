@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 
 from proxy.ads.models import Ad, BreakPosition
@@ -29,6 +29,7 @@ from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
 from proxy.playback.slate import ChannelSlate
+from proxy.playback.store import SessionStore
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.runtime")
@@ -44,6 +45,7 @@ class ChannelRuntime:
         client: HttpClient,
         loader: CreativeLoader,
         decisions: DecisionService,
+        sessions: SessionStore,
         clock: Callable[[], float] = time.monotonic,
         pipeline: MediaPipeline | None = None,
     ) -> None:
@@ -60,13 +62,18 @@ class ChannelRuntime:
         self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
         self.pollers: dict[str, TrackPoller] = {}
         self.fills: dict[tuple[str, str], Fill] = {}
-        self.sessions: dict[str, Session] = {}  # live sessions of this channel, for prefetch
+        self.session_store = sessions
         self.low_msn = 0
         self._started: asyncio.Task[None] | None = None
 
     @property
     def slate(self) -> Creative | None:
         return self.channel_slate.creative
+
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        """The live sessions of this channel version, by id (for prefetch)."""
+        return self.session_store.of_channel(self.config.key)
 
     @property
     def idle_after(self) -> float:
@@ -174,30 +181,38 @@ class ChannelRuntime:
             if session.seen_at < since:
                 self.decisions.counts["SESSION_INACTIVE"] += 1
                 if personal:
-                    session.inactive_msn = brk.start_msn
+                    self.session_store.skip_inactive(session, brk.start_msn)
             else:
                 self.decisions.start(self.config, profile, session, brk, self.position(session, brk), active_within)
 
     def position(self, session: Session, brk: Break) -> BreakPosition:
         return session_position(self.tracker.breaks, session, brk, self.target_duration)
 
-    def join(self, session: Session) -> None:
-        self.sessions[session.id] = session
-
-    def leave(self, session: Session) -> None:
-        self.sessions.pop(session.id, None)
-
     def edge(self) -> tuple[int, float]:
         return (self.tracker.last_msn or 0), self.tracker.next_time
 
     # -- the hot path -------------------------------------------------------------------------------------
 
-    def playlist(self, session: Session, track_name: str) -> bytes:
+    def playlist(self, session: Session, track_name: str) -> bytes | Coroutine[None, None, bytes]:
+        """The session's playlist: its bytes at once when no decision came in since its last request (no await on
+        the hot path), else a coroutine that freezes the decisions through the session store, then renders."""
         window = self.poller(track_name).current()
-        session.seen_at = self.clock()
-        hold = self._decide_due(session, window)
+        self.session_store.seen(session)
+        hold, ready = self._decide_due(session, window)
         if not track_name.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
+        if ready:
+            return self._frozen_then_rendered(session, track_name, window, hold, ready)
+        return self._rendered(session, track_name, window, hold)
+
+    async def _frozen_then_rendered(
+        self, session: Session, track_name: str, window: Window, hold: int | None, ready: list[tuple[Break, Decided]]
+    ) -> bytes:
+        for brk, decided in ready:
+            await self.session_store.freeze(session, brk.id, brk.start_msn, decided)
+        return self._rendered(session, track_name, window, hold)
+
+    def _rendered(self, session: Session, track_name: str, window: Window, hold: int | None) -> bytes:
         fills = session.fills
         if fills:
             session.fold(self.low_msn)
@@ -209,8 +224,9 @@ class ChannelRuntime:
                 window.rendered[key] = body
         return body
 
-    def _decide_due(self, session: Session, window: Window) -> int | None:
-        """Freeze the plans of breaks now in the window; return where to hold the window if one must wait."""
+    def _decide_due(self, session: Session, window: Window) -> tuple[int | None, list[tuple[Break, Decided]]]:
+        """The decisions to freeze of breaks now in the window, and where to hold the window if one must wait."""
+        ready: list[tuple[Break, Decided]] = []
         for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
             decision = self.decisions.peek(session.id, brk)
             if decision is not None:
@@ -218,28 +234,28 @@ class ChannelRuntime:
                 # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
                 inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
                 self.decisions.counts["breaks_without_ads"] += not decision.ads and not inactive
-                self._freeze(session, brk, decision.plan, decision.ads, decision.break_tracking)
+                ready.append((brk, self._decided(session, brk, decision.plan, decision.ads, decision.break_tracking)))
             elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
-                self._freeze(session, brk, plan_for([], self.slate), ())
+                ready.append((brk, self._decided(session, brk, plan_for([], self.slate), ())))
             elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it (§4.8).
                 self.decisions.forget(session.id, brk)
                 self.decisions.counts["DECISION_LATE"] += 1
-                self._freeze(session, brk, plan_for([], self.slate), ())
+                ready.append((brk, self._decided(session, brk, plan_for([], self.slate), ())))
             else:
                 position = self.position(session, brk)
                 self.decisions.start(self.config, self.profile(), session, brk, position, self.active_within)
-                return brk.start_msn
-        return None
+                return brk.start_msn, ready
+        return None, ready
 
-    def _freeze(
+    def _decided(
         self,
         session: Session,
         brk: Break,
         plan: FillPlan,
         ads: tuple[Ad, ...],
         break_tracking: tuple[tuple[str, str], ...] = (),
-    ) -> None:
+    ) -> Decided:
         if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint (issue #6)
             plan = replace(plan, key=plan.key + "|redirect", redirect=True)
         fill = None
@@ -247,7 +263,7 @@ class ChannelRuntime:
             fill = self.fills.get((brk.id, plan.key))
             if fill is None:
                 fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
-        session.decide(brk.id, brk.start_msn, Decided(fill, ads, break_tracking))
+        return Decided(fill, ads, break_tracking)
 
     async def close(self) -> None:
         for poller in list(self.pollers.values()):

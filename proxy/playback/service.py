@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
+from proxy.errors import ChannelNotFound, ProxyError, SessionNotFound
 from proxy.hls.breaks import CuePoint
 from proxy.media.assetstore import AssetStore, Cleanup
 from proxy.media.creatives import CreativeLoader
@@ -23,34 +23,20 @@ from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.runtime import ChannelRuntime
-from proxy.playback.sessions import Client, Session
-from proxy.playback.store.memory import MemorySessionStore
+from proxy.playback.sessions import Client, Session, check_params
+from proxy.playback.store import SessionStore, session_store
 from proxy.playback.transforms import TransformPool
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.service")
-MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
 ASSET_CLEANUP_EVERY = 3600.0
 
 
-def _check_params(params: Mapping[str, str]) -> None:
-    if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
-        raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
-
-
-def pipeline_options(settings: Settings) -> PipelineOptions:
-    return PipelineOptions(
-        base_url=settings.asset_base_url,
-        ffmpeg=settings.ffmpeg or None,
-        preset=settings.transcode_preset,
-        timeout=settings.transcode_timeout,
-        nice=settings.transcode_nice,
-        max_bytes=int(settings.creative_max_mb * 1024 * 1024),
-        download_timeout=settings.creative_download_timeout,
-    )
-
-
 class Service:
+    """Owns the channels (configurations, a runtime per version, cue points), the sessions (their state in
+    `sessions`, the session store every part is given) and the housekeeping (expiry, retired versions, assets);
+    the decisions, beacons and media pipeline it wires together own their own state."""
+
     def __init__(
         self,
         settings: Settings,
@@ -63,7 +49,7 @@ class Service:
         self.settings = settings
         self.client = client
         self.clock = clock
-        self.sessions = MemorySessionStore()
+        self.sessions: SessionStore = session_store(settings, clock)
         # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
         self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
@@ -76,7 +62,7 @@ class Service:
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
-        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, pipeline_options(settings))
+        self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, PipelineOptions.of(settings))
         self.decisions = DecisionService(
             self.ads,
             CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
@@ -91,18 +77,19 @@ class Service:
             events=self.events,
         )
         self.impressions = ImpressionTracker(
-            self.beacons, self.decisions, settings.beacon_guard_ttl, clock, self.events
+            self.beacons, self.decisions, self.sessions, settings.beacon_guard_ttl, self.events
         )
         self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         # Channels by name as configured now, and the runtime of every version some session still uses
-        # (issue #5: a session keeps the configuration it started with).
+        # (a session keeps the configuration it started with).
         self.configs: dict[str, ChannelConfig] = dict(settings.channels)
         self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
         self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
         self._transforms_warm: asyncio.Future[None] | None = None
         self._retired_clamped: Counter[str] = Counter()  # breaks_clamped of the runtimes retired so far
 
+    # -- channels -----------------------------------------------------------------------------------------
     @property
     def channels(self) -> dict[str, ChannelRuntime]:
         """The current runtime of each channel that has one."""
@@ -132,7 +119,14 @@ class Service:
             if config.ad_transforms and self.decisions.transforms is None:
                 self.decisions.transforms = self.transforms = transform_pool(self.settings)
             runtime = ChannelRuntime(
-                config, self.settings, self.client, self.slates, self.decisions, self.clock, self.pipeline
+                config,
+                self.settings,
+                self.client,
+                self.slates,
+                self.decisions,
+                self.sessions,
+                self.clock,
+                self.pipeline,
             )
             for cuepoint in self.cuepoints.get(config.name, {}).values():
                 runtime.tracker.schedule(cuepoint)
@@ -160,13 +154,14 @@ class Service:
             except (OSError, ProxyError) as error:  # the first transform starts them, as without this
                 log.warning("transform workers not started ahead of use: %s", error)
 
+    # -- sessions ----------------------------------------------------------------------------------------
     def runtime_of(self, session: Session) -> ChannelRuntime:
         return self.runtimes[(session.channel, session.version)]
 
     async def create_session(
         self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
     ) -> Session:
-        _check_params(params)
+        check_params(params)
         runtime = await self.channel(channel)
         join_msn, join_time = runtime.edge()
         session = Session(channel, join_msn, join_time, params, self.clock() + runtime.idle_after)
@@ -174,56 +169,55 @@ class Service:
         session.server_beacons = runtime.config.server_beacons and not client_reporting
         session.client = client
         session.seen_at = self.clock()
-        self.sessions.add(session)
-        runtime.join(session)
+        await self.sessions.create(session)
         self.impressions.loaded(runtime.config, session)
         return session
 
-    def add_params(self, session: Session, params: Mapping[str, str]) -> None:
+    async def add_params(self, session: Session, params: Mapping[str, str]) -> None:
         """Ad parameters sent after the session was created, for its breaks not decided yet (same limit)."""
         merged = {**(session.params or {}), **params}
-        _check_params(merged)
-        session.params = merged
+        check_params(merged)
+        await self.sessions.set_params(session, merged)
 
-    def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
+    def held(self, channel: str, session_id: str) -> Session | None:
+        """The live session `session_id` of `channel` if this process holds it (no await: the playlist's hot
+        path), its expiry deferred; None: ask `session`."""
+        session = self.sessions.peek(session_id)
+        if session is None or session.channel != channel:
+            return None
+        self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
+        return session
+
+    async def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
         """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
-        session = self.sessions.get(session_id)
+        session = self.sessions.peek(session_id) or await self.sessions.load(session_id)
         if session is None or session.channel != channel:
             raise SessionNotFound(session_id)
         if keep_alive:
-            session.expires_at = self.clock() + self.runtime_of(session).idle_after
+            self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
         return session
 
+    # -- housekeeping ------------------------------------------------------------------------------------
     async def sweep_forever(self, every: float = 10.0) -> None:
         last_cleanup = -ASSET_CLEANUP_EVERY
         while True:
             await asyncio.sleep(every)
-            self.sweep()
+            await self.sweep()
             await self.retire()
             if self.clock() - last_cleanup >= ASSET_CLEANUP_EVERY:
                 last_cleanup = self.clock()
                 await self.clean_assets()
 
     async def clean_assets(self) -> Cleanup:
-        """Old and surplus transcoded assets removed (a thread: it walks the folder)."""
-        settings = self.settings
-        report = await asyncio.to_thread(
-            self.assets.cleanup,
-            max_age=settings.asset_max_age_days * 86_400,
-            max_bytes=int(settings.asset_max_gb * 1024**3),
-        )
-        self.pipeline.forget_missing()
-        return report
+        max_age, max_gb = self.settings.asset_max_age_days * 86_400, self.settings.asset_max_gb
+        return await self.pipeline.clean(max_age=max_age, max_bytes=int(max_gb * 1024**3))
 
-    def sweep(self) -> None:
-        now = self.clock()
-        for session in self.sessions:
-            if session.expires_at <= now:
-                self.runtime_of(session).leave(session)
-                self.decisions.drop_session(session.id)
-        expired = self.sessions.expire(now)
+    async def sweep(self) -> None:
+        expired = await self.sessions.expire()
+        for session in expired:
+            self.decisions.drop_session(session.id)
         if expired:
-            log.info("%d idle sessions expired, %d live", expired, len(self.sessions))
+            log.info("%d idle sessions expired, %d live", len(expired), len(self.sessions))
         wall = time.time()
         for cuepoints in self.cuepoints.values():
             for cuepoint in [c for c in cuepoints.values() if c.starts_at + c.duration < wall]:

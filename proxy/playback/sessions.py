@@ -1,4 +1,9 @@
-"""A viewer's session: where it joined the channel, its ad parameters and the fills frozen for it."""
+"""A viewer's session: where it joined the channel, its ad parameters and the fills frozen for it.
+
+A `Session` is the local view a session store (`proxy.playback.store`) hands out: the playlist request reads it
+without awaiting anything, and only the store writes what must outlive the request (parameters, activity,
+frozen decisions, once-records).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from proxy.ads.models import Ad
+from proxy.errors import BadRequest
 from proxy.hls.fill import Fill
 from proxy.playback.eventlog import EventLog
+
+MAX_PARAMS_CHARS = 2000  # MediaTailor's limit on all manifest query parameters together
+
+# A once-record: (place, position, event), e.g. (break id, ad index, VAST event), ("content", msn, kind).
+OnceKey = tuple[str, int, str]
+
+
+def check_params(params: Mapping[str, str]) -> None:
+    """A session's ad parameters, at creation or added later, stay within MediaTailor's limit."""
+    if sum(len(k) + len(v) for k, v in params.items()) > MAX_PARAMS_CHARS:
+        raise BadRequest(f"ad parameters total more than {MAX_PARAMS_CHARS} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +68,9 @@ class Session:
         "inactive_msn",
         "decided",
         "fills",
-        "sent",
         "last_start",
         "server_beacons",
-        "fired",
+        "once",
         "events",
     )
 
@@ -76,12 +92,12 @@ class Session:
         self.inactive_msn = -1
         self.decided: dict[str, Decided] | None = None
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
-        self.sent: set[tuple[str, int]] | None = None  # (break id, ad index) already given to the tracking API
         self.last_start = join_msn  # the start of the last break decided for this session
-        # Issue #6: the server fires this session's beacons (else the player does, from the tracking API), and
-        # when each (break id, ad index, event) fired, for the beacon guard.
+        # The server fires this session's beacons (else the player does, from the tracking API).
         self.server_beacons = False
-        self.fired: dict[tuple[str, int, str], float] | None = None
+        # When each once-record was claimed (beacon guard, segment beacons, ads given to the tracking API), kept
+        # here by the in-memory store (`SessionStore.claim`).
+        self.once: dict[OnceKey, float] | None = None
         self.events: EventLog | None = None  # its beacons and what became of them, for the player page
         # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
@@ -99,10 +115,8 @@ class Session:
             folded = fills.pop(0).brk.id
             if self.decided is not None:
                 self.decided.pop(folded, None)
-            if self.sent is not None:
-                self.sent = {key for key in self.sent if key[0] != folded}
-            if self.fired is not None:
-                self.fired = {key: at for key, at in self.fired.items() if key[0] != folded}
+            if self.once is not None:
+                self.once = {key: at for key, at in self.once.items() if key[0] != folded}
 
     def timeline_shift(self, before_msn: int) -> float:
         """Seconds the session's timeline has moved against the origin's by the breaks it played before

@@ -11,6 +11,9 @@ from proxy.hls.fill import Fill
 from proxy.playback.clicks import click_path, landing_pages
 from proxy.playback.eventlog import LISTED, EventRecorder, ad_id_of
 from proxy.playback.sessions import Session
+from proxy.playback.store import SessionStore
+
+LISTED_ONCE = "tracking"  # the once-record of an ad given to the tracking API: (break id, ad index, LISTED_ONCE)
 
 
 def iso_duration(seconds: float) -> str:
@@ -52,18 +55,24 @@ def _event(event: str, urls: tuple[str, ...], at: float) -> dict[str, Any]:
     }
 
 
-def _ads_json(
-    session: Session, fill: Fill, ads: tuple[Any, ...], avail_start: float, first_msn: int, counts: Counter[str] | None
+async def _ads_json(
+    sessions: SessionStore,
+    session: Session,
+    fill: Fill,
+    ads: tuple[Any, ...],
+    avail_start: float,
+    first_msn: int,
+    counts: Counter[str] | None,
 ) -> list[dict[str, Any]]:
     settled = fill.settled()
     published = fill.published(fill.brk.elapsed) if settled is None else settled[0]
     out = []
-    sent = session.sent if session.sent is not None else set()
     for k, item in enumerate(fill.items[:published]):
-        if item.index != 0 or item.ad_index is None or (fill.brk.id, item.ad_index) in sent:
+        if item.index != 0 or item.ad_index is None:
+            continue
+        if not await sessions.claim(session, (fill.brk.id, item.ad_index, LISTED_ONCE)):
             continue
         ad = ads[item.ad_index]
-        sent.add((fill.brk.id, item.ad_index))
         start = avail_start + item.start
         clicks = _clicks(session, fill.brk.id, item.ad_index, ad, counts)
         events = _events(ad, item.creative.durations, start, clicks, client=not session.server_beacons)
@@ -85,7 +94,6 @@ def _ads_json(
                 "segmentCount": len(item.creative.durations),
             }
         )
-    session.sent = sent
     return out
 
 
@@ -97,8 +105,11 @@ def _record_listed(events: EventRecorder, session: Session, break_id: str, ads: 
                 events.record(session, event["eventType"], ad["adId"], break_id, LISTED)
 
 
-def tracking_document(
-    session: Session, click_counts: Counter[str] | None = None, events: EventRecorder | None = None
+async def tracking_document(
+    sessions: SessionStore,
+    session: Session,
+    click_counts: Counter[str] | None = None,
+    events: EventRecorder | None = None,
 ) -> dict[str, Any]:
     """The ads inserted since the last call; a landing page left out is counted in `click_counts` (`omitted`);
     with client-side reporting what the player is told to fire is recorded by `events`."""
@@ -106,10 +117,12 @@ def tracking_document(
     shift_msn, _, shift_time = session.shift
     for fill in session.fills or ():
         brk = fill.brk
-        decided = session.decided.get(brk.id) if session.decided else None
+        decided = sessions.decided(session, brk.id)
         avail_start = brk.start_time - session.join_time + shift_time
         first_msn = brk.start_msn + shift_msn
-        ads = _ads_json(session, fill, decided.ads if decided else (), avail_start, first_msn, click_counts)
+        ads = await _ads_json(
+            sessions, session, fill, decided.ads if decided else (), avail_start, first_msn, click_counts
+        )
         if ads and events is not None and not session.server_beacons:
             _record_listed(events, session, brk.id, ads)
         if ads:

@@ -122,9 +122,9 @@ async def master(request: Request) -> Response:
     else:
         # Parameters a player appends to its manifestUrl (seed 002 `?deviceid=…`, seed 003 `+ "&x=1"`, the
         # page.* values it filled in) apply to the breaks not decided yet.
-        session = service.session(channel, session_id)  # its reporting mode was chosen when it was made
+        session = await service.session(channel, session_id)  # its reporting mode was chosen when it was made
         if params:
-            service.add_params(session, params)
+            await service.add_params(session, params)
     runtime = service.runtime_of(session)
     await runtime.start()
     assert runtime.master is not None
@@ -134,22 +134,26 @@ async def master(request: Request) -> Response:
 async def media(request: Request) -> Response:
     params = request.path_params
     service = _service(request)
-    session = service.session(params["channel"], params["session"])
+    session = service.held(params["channel"], params["session"])
+    if session is None:  # a session this process has not seen yet (a shared store)
+        session = await service.session(params["channel"], params["session"])
     runtime = service.runtime_of(session)
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # only the first request of a track waits for its first fetch
     body = runtime.playlist(session, params["track"])
+    if not isinstance(body, bytes):  # decisions came in: frozen through the session store first
+        body = await body
     if service.baseline is not None:
         service.baseline[(session.id, params["track"])] = body
     return PlaylistResponse(body)
 
 
-def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
+async def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
     """The session and the item number of a redirect request (`…/{item}` is `N.ts`)."""
     params = request.path_params
     service = _service(request)
-    session = service.session(params["channel"], params["session"])
+    session = await service.session(params["channel"], params["session"])
     number = params["item"].partition(".")[0]
     if not number.isdigit():
         raise NotFound(f"{what} {params['item']!r}: expected N.ts")
@@ -162,30 +166,30 @@ def _redirect(url: str) -> Response:
 
 async def ad_segment(request: Request) -> Response:
     """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
-    service, session, number = _segment_request(request, "ad segment")
+    service, session, number = await _segment_request(request, "ad segment")
     config = service.runtime_of(session).config
     params = request.path_params
-    return _redirect(service.impressions.segment(config, session, params["track"], params["brk"], number))
+    return _redirect(await service.impressions.segment(config, session, params["track"], params["brk"], number))
 
 
 async def content_segment(request: Request) -> Response:
     """Issue #6: a 302 to the origin's segment, for configurations whose beacon templates need content requests."""
-    service, session, number = _segment_request(request, "content segment")
+    service, session, number = await _segment_request(request, "content segment")
     params = request.path_params
     runtime = service.runtime_of(session)
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # a rendition nobody had asked for yet
     window = poller.current()
-    return _redirect(service.impressions.content(runtime.config, session, window, number))
+    return _redirect(await service.impressions.content(runtime.config, session, window, number))
 
 
 async def click(request: Request) -> Response:
     """A 302 to the ad's landing page; with server-side beacons its ClickTracking is queued once."""
     params = request.path_params
     service = _service(request)
-    session = service.session(params["channel"], params["session"])
-    return _redirect(service.clicks.click(service.runtime_of(session).config, session, params["ad"]))
+    session = await service.session(params["channel"], params["session"])
+    return _redirect(await service.clicks.click(service.runtime_of(session).config, session, params["ad"]))
 
 
 async def baseline(request: Request) -> Response:
@@ -201,8 +205,8 @@ async def baseline(request: Request) -> Response:
 async def tracking(request: Request) -> Response:
     params = request.path_params
     service = _service(request)
-    session = service.session(params["channel"], params["session"])
-    return JSONResponse(tracking_document(session, service.clicks.counts, service.events))
+    session = await service.session(params["channel"], params["session"])
+    return JSONResponse(await tracking_document(service.sessions, session, service.clicks.counts, service.events))
 
 
 async def events(request: Request) -> Response:
@@ -210,7 +214,7 @@ async def events(request: Request) -> Response:
     Reading them does not keep the session alive: only playing does."""
     params = request.path_params
     service = _service(request)
-    session = service.session(params["channel"], params["session"], keep_alive=False)
+    session = await service.session(params["channel"], params["session"], keep_alive=False)
     return JSONResponse(service.events.document(session))
 
 

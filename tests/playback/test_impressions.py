@@ -45,7 +45,7 @@ def _session_with_an_ad() -> tuple[Session, str]:
 
 
 async def _fired(service: Service, config: ChannelConfig, session: Session, brk: str) -> int:
-    assert service.impressions.segment(config, session, "v0", brk, 0) == "https://ads.test/0.ts"
+    assert await service.impressions.segment(config, session, "v0", brk, 0) == "https://ads.test/0.ts"
     await asyncio.wait_for(service.beacons.drain(), 10)
     return service.beacons.counts["refused"]
 
