@@ -1,6 +1,6 @@
 """The largest request body of each kind, in one place: the handlers read a body against its kind's limit
 (proxy/web/responses.py `read_body`), the OpenAPI document states it, and the request models
-(proxy/web/schemas.py) are sized so that every body they accept fits. A body over its limit is a
+(proxy/web/schemas/) are sized so that every body they accept fits. A body over its limit is a
 413 Content Too Large (RFC 9110 §15.5.14) quoting its size and the limit."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of every route, served at /openapi.json.
 
-Request bodies are the JSON Schemas of the pydantic models that validate them (proxy/web/schemas.py), and
+Request bodies are the JSON Schemas of the pydantic models that validate them (proxy/web/schemas/), and
 answers name their status, media type and schema (proxy/web/answers.py), so the document cannot drift from what
 the API accepts and says. `check_routes` refuses, at the app's start, a route the document lacks and an
 operation no route serves; tests/web/test_openapi_fuzz.py runs schemathesis over every operation against a

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from proxy.demo.app import STATIC
 from tests.beacon_panel import beacon_panel, check_beacon_panel, fired_shown
-from tests.playback.test_playback import (
+from tests.e2e.test_players import (
     DEMO_PATHS,
     PLAY_DEADLINE,
     SAMPLE_EVERY_MS,

@@ -1,4 +1,4 @@
-"""User XSLT transforms (`ad_configuration_transforms`) in their sandbox: proxy/playback/transforms.py.
+"""User XSLT transforms (`ad_configuration_transforms`) in their sandbox: proxy/playback/transform*.py.
 
 Every attack of ../shared/testdata/ads/synthetic/attacks/ ends as its listed result (SOURCES.md), checked at each
 layer (reference/ads.md §9.2, §9.3): refused by `compile_check`; if it got past that, stopped by the hardened
@@ -35,7 +35,8 @@ from proxy.ads.xslt import (
     specs_from_config,
 )
 from proxy.errors import AdResponseError, BadRequest
-from proxy.playback.transforms import TransformPool, _enter_sandbox
+from proxy.playback.transform_worker import _enter_sandbox
+from proxy.playback.transforms import TransformPool
 
 DATA = Path(__file__).parents[1] / "data"
 XSLT_DIR = DATA / "xslt"

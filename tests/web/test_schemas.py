@@ -1,4 +1,4 @@
-"""Control API bodies (proxy/web/schemas.py): every seed sample parses, defaults are applied, every constraint
+"""Control API bodies (proxy/web/schemas/): every seed sample parses, defaults are applied, every constraint
 is refused with a sentence naming the field, the value and what was expected, and nothing but BadRequest ever
 comes out of `parse`, whatever the bytes."""
 

@@ -1,7 +1,7 @@
 """The control plane's tables (issue #5), in SQLAlchemy Core: one description for SQLite and PostgreSQL.
 
 Documents whose shape is a seed's (an application, an ssai_config, a channel) are stored whole as JSON,
-validated by proxy/web/schemas.py before they are written; the columns beside them are what is looked up
+validated by proxy/web/schemas/ before they are written; the columns beside them are what is looked up
 or must be unique. Every row belongs to an account, and every query of the API filters by it.
 """
 
