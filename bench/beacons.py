@@ -1,4 +1,4 @@
-"""Server-side beacons (issue #6): ad segment redirects per second against plain playlist requests of the same
+"""Server-side beacons: ad segment redirects per second against plain playlist requests of the same
 session in the same run, and how many beacons one process delivers per second to a local endpoint.
 
 The demo proxy runs on core 0 and wrk on core 1 (as bench/http_ratio.py). The redirect measured is a real ad

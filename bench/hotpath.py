@@ -1,7 +1,7 @@
 """Hot-path micro-benchmark: one session's media playlist rendered from a compiled window.
 
-Scenarios are those of Eyevinn Ritcher's published benchmark (reference/anchors-mission.md §3): 6 segments
-with 1 break, 15 + 1, 60 + 3 and 12 + 0 (passthrough). Each figure is the mean over many renders of the
+Scenarios are those of Eyevinn Ritcher's published benchmark (github.com/eyevinn-osaas/ritcher, BENCHMARK.md): 6
+segments with 1 break, 15 + 1, 60 + 3 and 12 + 0 (passthrough). Each figure is the mean over many renders of the
 same session playlist, next to a baseline measured in the same run: joining the same output's bytes,
 the least any implementation must do. Run: `python -m bench.hotpath`.
 """

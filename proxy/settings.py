@@ -30,7 +30,7 @@ _AD_RESPONSES = {
 
 
 def ad_response_of(expected: str) -> str:
-    """Seed 002's or seed 003's response type as a `proxy.settings.AD_RESPONSE_TYPES` value."""
+    """Brightcove Live API's or Video Cloud SSAI API's response type as a `proxy.settings.AD_RESPONSE_TYPES` value."""
     found = _AD_RESPONSES.get(expected.lower())
     if found is None:
         raise ValueError(f"ad response type {expected!r}: expected one of {', '.join(map(repr, _AD_RESPONSES))}")
@@ -39,7 +39,7 @@ def ad_response_of(expected: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Transform:
-    """One of seed 002's `ad_configuration_transforms`: an XSLT applied when the XPath matches the response."""
+    """One Brightcove Live API `ad_configuration_transforms` entry: an XSLT applied when the XPath matches."""
 
     xpath: str
     xslt: str
@@ -49,7 +49,7 @@ class Transform:
 class ChannelConfig:
     name: str
     origin: str  # the origin's master playlist URL
-    ad_tag: str | None = None  # ad tag URL template (seed 002 `ad_configuration_url_format`, seed 003, MediaTailor)
+    ad_tag: str | None = None  # ad tag URL template (Brightcove Live `ad_configuration_url_format`, …)
     # The slate: an HLS master conditioned like the ads (…m3u8), or a video file (http(s) URL, file:// URL or
     # absolute path) the media pipeline transcodes to the channel's ladder.
     slate: str | None = None
@@ -60,20 +60,20 @@ class ChannelConfig:
     ad_segment_prefix: str | None = None  # a CDN in front of the ad segments
     ad_headers: Mapping[str, str] = field(default_factory=dict)  # `ad_configuration_headers`, templated
     ad_headers_for_impressions: bool = False  # `ad_configuration_headers_for_impressions`
-    ad_defaults: Mapping[str, str] = field(default_factory=dict)  # seed 003 `template_url.defaults`
+    ad_defaults: Mapping[str, str] = field(default_factory=dict)  # Video Cloud SSAI API `template_url.defaults`
     ad_response: str = "auto"  # `ad_configuration_expected_response_type` / `expected_ad_response`
     ad_transforms: tuple[Transform, ...] = ()
-    # Issue #6: the proxy fires impressions and quartiles on ad segment requests (seed 003
+    # Server-side beacons: the proxy fires impressions and quartiles on ad segment requests (Video Cloud SSAI API
     # `disable_server_beacons` turns it off: players report from the tracking API), at most once per
     # (session, ad, event) within the beacon guard TTL, the session's whole life with `extend_beacon_guard_ttl`.
     server_beacons: bool = True
     extend_beacon_guard_ttl: bool = False
-    beacon_templates: tuple[tuple[str, str], ...] = ()  # seed 003 (type, URL template): third-party beacons
-    # Ad tag variables: seed 002 `application_ad_configuration.description` (the ad configuration's
-    # description) and seed 003 `metadata.*` (the channel's metadata, nested objects as dotted paths).
+    beacon_templates: tuple[tuple[str, str], ...] = ()  # Video Cloud SSAI API (type, URL template): third-party beacons
+    # Ad tag variables: Brightcove Live API `application_ad_configuration.description` (the ad configuration's
+    # description) and Video Cloud SSAI API `metadata.*` (the channel's metadata, nested objects as dotted paths).
     ad_description: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
-    # Which stored version this is (issue #5): a changed channel or ad configuration is a new version, used by
+    # Which stored version this is: a changed channel or ad configuration is a new version, used by
     # sessions created after the change; a session keeps the version it started with.
     version: str = ""
     account_id: str = ""  # the account that owns it in the store (the channel file's: SSAI_BOOTSTRAP_ACCOUNT)
@@ -84,7 +84,7 @@ class ChannelConfig:
 
     @property
     def content_redirect(self) -> bool:
-        """Content segments go through the proxy only when a beacon template needs their requests (issue #6)."""
+        """Content segments go through the proxy only when a beacon template needs their requests."""
         kinds = (kind for kind, _ in self.beacon_templates)
         return self.server_beacons and any(kind.startswith(("content_", "segment_")) for kind in kinds)
 
@@ -110,7 +110,7 @@ class Settings:
     egress_allow_loopback: bool = False  # … and loopback (the demo's and the tests' servers are on 127.0.0.1)
     transform_workers: int = 1  # processes running ad_configuration_transforms (XSLT)
     transform_timeout: float = 1.0  # one transform's wall-clock limit: its worker is killed, the break skipped
-    # The media pipeline (issue #4): MP4 creatives and slates transcoded to each channel's ladder.
+    # The media pipeline: MP4 creatives and slates transcoded to each channel's ladder.
     asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets
     asset_base_url: str = "/v1/ssai/assets"  # served by the proxy; or a CDN/object storage URL mirroring asset_dir
     asset_max_age_days: float = 30.0  # assets unused this long are removed
@@ -123,9 +123,9 @@ class Settings:
     ffmpeg: str = ""  # a system ffmpeg; empty: the binary shipped by imageio-ffmpeg
     creative_max_mb: float = 500.0  # a MediaFile larger than this is refused
     creative_download_timeout: float = 120.0
-    # The control plane (issue #5): SQLite in the data directory, or a postgresql:// URL.
+    # The control plane: SQLite in the data directory, or a postgresql:// URL.
     database_url: str = ""
-    # Beacons (issue #6): a bounded queue and workers; each call times out after 3 s and network errors and
+    # Beacons: a bounded queue and workers; each call times out after 3 s and network errors and
     # 5xx answers are tried again `beacon_retries` times with backoff.
     beacon_guard_ttl: float = 60.0  # an event of one ad of one session fires at most once within this
     beacon_retries: int = 2

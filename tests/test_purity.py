@@ -1,4 +1,4 @@
-"""proxy.hls and proxy.ads are pure (ARCHITECTURE.md §2): importing any of their modules, in a fresh interpreter,
+"""proxy.hls and proxy.ads are pure (no I/O imports): importing any of their modules, in a fresh interpreter,
 loads no event loop, HTTP framework, server or store client, and of the proxy only proxy.hls, proxy.ads and
 proxy.errors (the bottom tier: imports point down only).
 """

@@ -1,4 +1,4 @@
-"""Ad responses for a break, every Wrapper followed to its InLine ads (VAST 4.3 "VAST Wrappers", ads.md §2-§3).
+"""Ad responses for a break, every Wrapper followed to its InLine ads (VAST 4.3 "VAST Wrappers").
 
 Pure: the only I/O is the injected `await fetch(url) -> bytes`, which raises when the URL cannot be fetched (and may
 apply the channel's XSLT before returning). The rules, each failure a `Skip` carrying its VAST code and every Error
@@ -63,7 +63,7 @@ _ROOTS: dict[str, ResponseFormat] = {
     "VMAP": "vmap",
     "adResponse": "smartxml",
 }
-_CONFIG_NAMES: dict[str, ResponseFormat] = {  # Live API (seed 002) and SSAI API (seed 003) spellings
+_CONFIG_NAMES: dict[str, ResponseFormat] = {  # Brightcove Live API and Video Cloud SSAI API spellings
     "vast": "vast",
     "vast_3_0": "vast",
     "dfp": "dfp_ad_rules",

@@ -72,7 +72,7 @@ class AdConfig:
     headers: HeaderTemplate
     response: ResponseFormat
     transforms: tuple[TransformSpec, ...]
-    beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # seed 003 beacon_templates: (type, URL template)
+    beacons: tuple[tuple[str, AdTagTemplate], ...] = ()  # Video Cloud SSAI API beacon_templates: (type, URL template)
     # job.job_id, application_ad_configuration.description and metadata.* of the channel
     channel: ChannelInfo = field(default_factory=ChannelInfo)
 
@@ -82,7 +82,7 @@ class AdConfig:
 
     @property
     def page_names(self) -> tuple[str, ...]:
-        """Seed 003 client-side macros (`{{ page.* }}`) of the ad tag, its headers and beacons, for the player."""
+        """Client-side macros (`{{ page.* }}`, Video Cloud SSAI API) of the ad tag, its headers and beacons."""
         templates = [t for t in (self.tag, *(b for _, b in self.beacons)) if t is not None]
         return page_names({name for t in templates for name in t.variables} | self.headers.variables)
 

@@ -21,7 +21,7 @@ _EMPTY: Mapping[str, str] = {}
 
 @dataclass(frozen=True)
 class ViewerInfo:
-    """One session, as seen when it was created (seed 002: "at session creation").
+    """One session, as seen when it was created (Brightcove Live API: "at session creation").
 
     client_ip: the viewer's address (the web layer picks the X-Forwarded-For client it trusts, else the
     peer); forwarded_for: the raw X-Forwarded-For header; params: the session's query or `adsParams`
@@ -54,7 +54,7 @@ class ViewerInfo:
 
     @cached_property
     def ip_ua_hash(self) -> str:
-        """MD5(ip_address + user_agent) in hex (seed 003 `system.unique_user_id`, seed 002 `client.ipuaid`)."""
+        """MD5(ip_address + user_agent) in hex (Video Cloud `system.unique_user_id`, Live `client.ipuaid`)."""
         text = (self.client_ip + self.user_agent).encode("utf-8", "replace")
         return hashlib.md5(text, usedforsecurity=False).hexdigest()
 
@@ -100,7 +100,7 @@ class AdContext:
     random 64-bit number per request, from which every random variable is derived (the same name gives
     the same value in the URL and the headers of one request). avail_index: this break's 1-based
     position among the session's breaks. session_break_time: epoch seconds of the break in the
-    session's playlist (seed 002 `live.adbreak.timestamputc.session`).
+    session's playlist (Brightcove Live API `live.adbreak.timestamputc.session`).
     """
 
     brk: BreakInfo

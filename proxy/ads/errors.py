@@ -1,6 +1,6 @@
 """VAST error codes and the macros of the URLs the stitcher requests on the viewer's behalf.
 
-Codes: VAST 4.3 "Error Reporting" table (reference/ads.md §3) and VMAP 1.0.1 §2.5. Macros: VAST 4.3 §6 (ads.md §4):
+Codes: VAST 4.3 "Error Reporting" table and VMAP 1.0.1 §2.5. Macros: VAST 4.3 §6:
 `[NAME]` (and the `%%NAME%%` spelling seen in the wild) is replaced, brackets included, by the value
 percent-encoded like `encodeURIComponent`; macros the caller has no value for are left untouched ("do not replace
 all unknown macros with -1"), except [ASSETURI], which is -1 ("unknown") when no asset is concerned.

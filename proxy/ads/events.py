@@ -1,9 +1,9 @@
-"""Which linear ad tracking events a server fires at which segment of an ad (issue #6, reference/ads.md §5).
+"""Which linear ad tracking events a server fires at which segment of an ad (VAST 4.3 §1.1.2, §2.3.4).
 
 A player's request for an ad segment is the server's only sign of playback, so each event is tied to the
 segment during which playback crosses its point: `impression` and `start` at the first segment, each quartile
 at the segment holding 25/50/75 % of the ad's duration, `complete` at the last (MediaTailor's server-side
-reporting, anchors-mission.md §1.4). Pure: durations in, event names out.
+reporting, "Server-side ad tracking"). Pure: durations in, event names out.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fit a pod into a break: ads are never clipped; one longer than what is left is dropped (seed 002)."""
+"""Fit a pod into a break: ads are never clipped; one longer than what is left is dropped (Brightcove Live API)."""
 
 from __future__ import annotations
 

@@ -1,23 +1,23 @@
 """Ad tag templates and custom headers: compiled once, rendered per ad request without a regex.
 
 Three placeholder syntaxes, mixed freely, every name usable in each (names: `proxy.ads.template_vars`):
-- `{{client.ipaddress}}`, `{{deviceid}}`: Live (seed 002); `{{ system.ip_address }}`, `{{ url.x }}`:
-  Video Cloud (seed 003, whitespace allowed inside the braces).
+- `{{client.ipaddress}}`, `{{deviceid}}`: Brightcove Live API; `{{ system.ip_address }}`, `{{ url.x }}`:
+  Video Cloud SSAI API (whitespace allowed inside the braces).
 - `[session.id]`, `[player_params.x]`, `[scte.event_id]`, `[avail.index]`: MediaTailor
-  (anchors-mission.md §1.2). A bracket is a placeholder only around a dotted name or an undotted name
+  (AWS MediaTailor "ADS dynamic variables"). A bracket is a placeholder only around a dotted name or an undotted name
   of the table (`[scte35_eventID]`, the IAB macros we fill: `[CACHEBUSTING]`, `[TIMESTAMP]`, …
-  reference/ads.md §4); `http://[::1]:8080/`, `%5Bx%5D`, `[word]` and `[ADCATEGORIES]` stay text.
+  IAB VAST 4.3 §6); `http://[::1]:8080/`, `%5Bx%5D`, `[word]` and `[ADCATEGORIES]` stay text.
 
-Encoding (in URLs): `url.*` (seed 003 "URL variables": "not url encoded"), `player_params.*`
+Encoding (in URLs): `url.*` (Video Cloud SSAI API "URL variables": "not url encoded"), `player_params.*`
 (MediaTailor: values "URL-decoded once before substituting them") and `asset.*` (MediaTailor: already
 URL-encoded in the origin) are inserted raw: only what is never valid in a URL (space, controls,
 non-ASCII, `"<>\\^`{|}`) and `#` (which would cut the query) are percent-encoded. Everything else is
-percent-encoded (seed 003: `system.*` and `metadata.*` "must be URI-encoded"; seed 002 does not say, and
-encoding is the safe reading). `{{ page.* }}` (seed 003 "Client-side macros") is never sent as written: it
-is the value the player sent back for it (see proxy.web.playback), else empty. An unknown name of a known
+percent-encoded (Video Cloud SSAI API: `system.*` and `metadata.*` "must be URI-encoded"; Brightcove Live API does not
+say, and encoding is the safe reading). `{{ page.* }}` (Video Cloud SSAI API "Client-side macros") is never sent as
+written: it is the value the player sent back for it (see proxy.web.playback), else empty. An unknown name of a known
 namespace renders empty and is logged once, when compiled.
 
-`defaults` (seed 003 `template_url.defaults`) give a value to a variable that renders empty: a literal or
+`defaults` (Video Cloud SSAI API `template_url.defaults`) give a value to a variable that renders empty: a literal or
 text referring to other variables (`{"url.foo": "{{ metadata.title_id }}"}`). A default is encoded like
 the variable it stands for, and a variable it refers to by the stricter of the two rules. A default that
 refers back to itself (directly or through others) stops there and renders empty.
@@ -266,7 +266,7 @@ def compile_ad_tag(template: str, *, defaults: Mapping[str, str] | None = None) 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class HeaderTemplate:
-    """Compiled custom headers (seed 002 `ad_configuration_headers`). Values are not URL-encoded; a header
+    """Compiled custom headers (Brightcove Live API `ad_configuration_headers`). Values are not URL-encoded; a header
     whose value renders empty is left out."""
 
     personal: bool
@@ -303,8 +303,8 @@ def compile_headers(headers: Mapping[str, str], *, defaults: Mapping[str, str] |
 
 
 def forwarding_headers(ctx: AdContext, *, pass_user_agent: bool = False) -> dict[str, str]:
-    """The viewer's identity for an ad request made on their behalf (reference/ads.md §5, VAST 4.3 §1.1.3;
-    seed 002 "Standard headers are handled by default"): X-Forwarded-For, X-Device-IP,
+    """The viewer's identity for an ad request made on their behalf (VAST 4.3 §1.1.3;
+    Brightcove Live API "Standard headers are handled by default"): X-Forwarded-For, X-Device-IP,
     X-Device-User-Agent and X-Device-Referer when known. `User-Agent` stays the proxy's own, as IAB asks,
     unless `pass_user_agent` (MediaTailor's behaviour, for ad servers that ignore X-Device-*). Nothing for
     a request shared by every viewer (`ctx.viewer` None)."""

@@ -1,6 +1,6 @@
-"""Which MediaFile of an ad the media pipeline transcodes (issue #4).
+"""Which MediaFile of an ad the media pipeline transcodes.
 
-MediaTailor transcodes "the highest-quality MediaFile" of a creative (anchors-mission.md §1.7); VAST 4's
+MediaTailor transcodes "the highest-quality MediaFile" of a creative (AWS MediaTailor docs); VAST 4's
 Mezzanine is the file meant for exactly that (VAST 4.3 §3.9.2), so it wins when present. Otherwise the
 largest progressive video file: most pixels, then highest bit rate. Streaming formats (HLS, DASH), interactive
 units (VPAID, JavaScript, Flash) and audio-only files are not transcoding sources.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# VPAID/JS/Flash are code to run, never video a stitcher can play (reference/ads.md §2, media choice for SSAI).
+# VPAID/JS/Flash are code to run, never video a stitcher can play (VAST 4.3 MediaFile `apiFramework`).
 _INTERACTIVE_TYPES = ("application/javascript", "application/x-javascript", "application/x-shockwave-flash")
 
 

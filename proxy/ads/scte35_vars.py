@@ -1,7 +1,7 @@
 """The scte.* and scte35_* ad tag variables: their values from a break's SCTE-35 splice_info_section
 (ANSI/SCTE 35 §9.7.3 splice_insert, §10.3.3 segmentation_descriptor).
 
-Sources: reference/anchors-mission.md §1.2 (MediaTailor's scte.*), seed 002 (scte35_*).
+Sources: AWS MediaTailor "ADS dynamic variables" (scte.*), Brightcove Live API (scte35_*).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from proxy.hls.scte35 import SegmentationDescriptor, SpliceInfo, SpliceInsert, T
 
 # The names a section may give a value to; scte.segmentation_upid.private_data.N are open (PRIVATE_DATA).
 SCTE_NAMES = (
-    "scte35_eventID scte35_programID scte35_availNum scte35_breakDuration scte35_spliceTime "  # seed 002
+    "scte35_eventID scte35_programID scte35_availNum scte35_breakDuration scte35_spliceTime "  # Brightcove Live API
     "scte.archive_allowed_flag scte.avail_num scte.avails_expected scte.delivery_not_restricted_flag "
     "scte.device_restrictions scte.event_id scte.no_regional_blackout_flag scte.segment_num "
     "scte.segmentation_event_id scte.segmentation_type_id scte.segmentation_upid "

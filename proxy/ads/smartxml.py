@@ -1,7 +1,7 @@
-"""FreeWheel SmartXML (`resp=xml` / `smrx`) into an `AdSchedule` (reference/ads.md §8).
+"""FreeWheel SmartXML (`resp=xml` / `smrx`) into an `AdSchedule`.
 
 No public capture exists: the structure follows Microsoft Player Framework's FreeWheelFactory and FreeWheel's
-RendererConfiguration builder, as summarised in ads.md §8 (no namespace). A break is a
+RendererConfiguration builder (no namespace). A break is a
 `siteSection/videoPlayer/videoAsset/adSlots/temporalAdSlot`; its ads are `selectedAds/adReference`, in order (a pod,
 numbered 1..n), joined to `ads/ad[@adId]/creatives/creative[@creativeId]/creativeRenditions/creativeRendition`.
 The referenced rendition comes first among the MediaFiles, then the creative's other renditions of the same replica.
@@ -83,7 +83,7 @@ def _media_file(rendition: etree._Element, duration: float) -> MediaFile | None:
 
 
 def _renditions(creative: etree._Element, reference: etree._Element) -> list[etree._Element]:
-    """The referenced rendition first, then the others of the same replica (ads.md §8: respect replicaId)."""
+    """The referenced rendition first, then the others of the same replica (respect replicaId)."""
     wanted, replica = attribute(reference, "creativeRenditionId"), attribute(reference, "replicaId")
     every = list(children(child(creative, "creativeRenditions"), "creativeRendition"))
     same = [r for r in every if not replica or attribute(r, "adReplicaId") in ("", replica)]

@@ -2,8 +2,8 @@
 
 `proxy.ads.macros` compiles templates; this module says, for each variable name, how to read its value
 from an `AdContext`, how the value is encoded in a URL and who it depends on (`Variable.scope`).
-Sources: seed 002 "Ad configuration variables" (Live), seed 003 "Ad variables" (Video Cloud),
-reference/anchors-mission.md §1.2 (MediaTailor), reference/ads.md §4 (IAB `[MACRO]`s).
+Sources: Brightcove Live API "Ad configuration variables", Video Cloud SSAI API "Ad variables",
+AWS MediaTailor "ADS dynamic variables", IAB VAST 4.3 §6 macros (`[MACRO]`s).
 
 The values come from an `AdContext` (proxy.ads.context); the scte.* / scte35_* ones from the break's SCTE-35
 section (proxy.ads.scte35_vars).
@@ -110,8 +110,8 @@ def _param(name: str) -> Resolver:
 
 
 def _page(name: str) -> Resolver:
-    """Seed 003 "Client-side macros": the value the player filled in for `name={name}` of its manifestUrl and
-    sent back on a master request; the placeholder itself, unfilled, is no value."""
+    """Video Cloud SSAI API "Client-side macros": the value the player filled in for `name={name}` of its manifestUrl
+    and sent back on a master request; the placeholder itself, unfilled, is no value."""
     unfilled = "{" + name + "}"
 
     def resolve(ctx: AdContext) -> str:
@@ -122,7 +122,7 @@ def _page(name: str) -> Resolver:
 
 
 def _free(name: str) -> Resolver:
-    """A free name (seed 002 "Targeting ads using ad macros"): the cue point's ad_server_data first (the
+    """A free name (Brightcove Live API "Targeting ads using ad macros"): the cue point's ad_server_data first (the
     operator's value for this break), then the session's query parameters."""
 
     def resolve(ctx: AdContext) -> str:
@@ -139,63 +139,63 @@ def _empty(ctx: AdContext) -> str:
 
 
 _RANDOMS: dict[str, Callable[[int], object]] = {
-    # seed 002 table
+    # Brightcove Live API table
     "random.int32": lambda r: _signed(r, 32),
     "random.int64": lambda r: _signed(r, 64),
     "random.uint32": lambda r: r & 0xFFFFFFFF,
     "random.uint64": lambda r: r,
     "random.uuid": _uuid4,
-    # seed 003 system.*: "random 64-bit integer" as a non-negative 63-bit number, valid signed or not
+    # Video Cloud SSAI API system.*: "random 64-bit integer" as a non-negative 63-bit number, valid signed or not
     "system.uuid": _uuid4,
     "system.random_guid": _uuid4,
     "system.random_number_32": lambda r: r & 0x7FFFFFFF,
     "system.xfp.correlator": lambda r: r >> 1,
     "system.xfp.scor": lambda r: r >> 1,
-    # anchors-mission.md §1.2: 0 to 10,000,000,000 per request
+    # MediaTailor avail.random: 0 to 10,000,000,000 per request
     "avail.random": lambda r: r % 10_000_000_001,
-    # reference/ads.md §4 (IAB): CACHEBUSTING a random 8-digit integer, TRANSACTIONID a UUID
+    # VAST 4.3 §6 (IAB): CACHEBUSTING a random 8-digit integer, TRANSACTIONID a UUID
     "CACHEBUSTING": lambda r: 10_000_000 + r % 90_000_000,
     "TRANSACTIONID": _uuid4,
 }
 
 _SESSION: dict[str, Callable[[ViewerInfo], str]] = {
-    "session.session_id": lambda v: v.session_id,  # seed 002
+    "session.session_id": lambda v: v.session_id,  # Brightcove Live API
     "client.useragent": lambda v: v.user_agent,
     "client.ipaddress": lambda v: v.client_ip,
     "client.referrer": lambda v: v.referer,
     "client.referer": lambda v: v.referer,
     "client.ipuaid": lambda v: v.ip_ua_hash,
-    "system.user_agent": lambda v: v.user_agent,  # seed 003
+    "system.user_agent": lambda v: v.user_agent,  # Video Cloud SSAI API
     "system.referer": lambda v: v.referer,
     "system.ip_address": lambda v: v.client_ip,
     "system.x_forwarded_for": lambda v: v.forwarded_for,
     "system.unique_user_id": lambda v: v.ip_ua_hash,
     "system.xfp.ip_address": lambda v: v.client_ip,
     "system.xfp.unique_user_id": lambda v: v.ip_ua_hash,
-    "session.id": lambda v: v.number,  # anchors-mission.md §1.2
+    "session.id": lambda v: v.number,  # MediaTailor: numeric, one per session
     "session.uuid": lambda v: v.uuid,
     "session.client_ip": lambda v: v.client_ip,
     "session.referer": lambda v: v.referer,
     "session.user_agent": lambda v: v.user_agent,
-    "DEVICEIP": lambda v: v.client_ip,  # reference/ads.md §4
+    "DEVICEIP": lambda v: v.client_ip,  # VAST 4.3 §6
     "DEVICEUA": lambda v: v.user_agent,
     "PAGEURL": lambda v: v.referer,
 }
 
 _TIME: dict[str, Callable[[float], str]] = {
-    "server.timestamputc": lambda now: str(math.floor(now * 1000)),  # seed 002: epoch milliseconds
+    "server.timestamputc": lambda now: str(math.floor(now * 1000)),  # Brightcove Live API: epoch milliseconds
     "live.adbreak.timestamputc.wallclock": lambda now: str(math.floor(now * 1000)),
-    "system.unix_timestamp": lambda now: str(math.floor(now)),  # seed 003: unix timestamp, seconds
+    "system.unix_timestamp": lambda now: str(math.floor(now)),  # Video Cloud SSAI API: unix timestamp, seconds
     "system.timestamp_utc": lambda now: str(math.floor(now)),
-    "TIMESTAMP": _iso,  # reference/ads.md §4: ISO 8601 with milliseconds
+    "TIMESTAMP": _iso,  # VAST 4.3 §6: ISO 8601 with milliseconds
 }
 
 _BREAK: dict[str, Resolver] = {
-    "live.adbreakdurationms": _duration(_ms),  # seed 002
+    "live.adbreakdurationms": _duration(_ms),  # Brightcove Live API
     "live.adbreakduration": _duration(lambda s: repr(float(s)) if math.isfinite(s) else ""),  # a double
     "live.adbreakdurationint": _duration(_secs),
     "live.adbreak.timestamputc.origin": lambda ctx: _ms(ctx.brk.origin_time),
-    "session.avail_duration_ms": _duration(_ms),  # anchors-mission.md §1.2
+    "session.avail_duration_ms": _duration(_ms),  # MediaTailor
     "session.avail_duration_secs": _duration(_secs),  # "rounded": half up
 }
 
@@ -215,7 +215,7 @@ def _table() -> dict[str, Variable]:
     extra = [
         Variable("job.job_id", "channel", "encoded", lambda ctx: ctx.channel.job_id),
         Variable("application_ad_configuration.description", "channel", "encoded", lambda c: c.channel.description),
-        Variable("live.adbreak", "channel", "encoded", _empty),  # seed 002: "(currently unused)"
+        Variable("live.adbreak", "channel", "encoded", _empty),  # Brightcove Live API: "(currently unused)"
         Variable("live.adbreak.timestamputc.session", "session", "encoded", lambda c: _ms(c.session_break_time)),
         Variable("avail.index", "session", "encoded", lambda c: "" if c.avail_index is None else str(c.avail_index)),
         Variable("SERVERSIDE", "channel", "encoded", lambda ctx: "1"),  # IAB: 1 = server on behalf of the client
@@ -238,15 +238,15 @@ def _prefixed(name: str) -> Variable | None:
     head, dot, rest = name.partition(".")
     if not dot:
         return None
-    if head == "url":  # seed 003: query params, "not url encoded when inserting into the template"
+    if head == "url":  # Video Cloud SSAI API: query params, "not url encoded when inserting into the template"
         return Variable(name, "session", "raw", _param(rest))
     if head == "player_params":  # MediaTailor: "URL-decodes the values once before substituting them"
         return Variable(name, "session", "raw", _param(rest))
-    if head == "metadata":  # seed 003: "URL encoded before being inserted"
+    if head == "metadata":  # Video Cloud SSAI API: "URL encoded before being inserted"
         return Variable(name, "channel", "encoded", lambda ctx: ctx.channel.metadata.get(rest, ""))
     if head == "asset":  # MediaTailor: EXT-X-ASSET values are URL-encoded in the origin, passed as they are
         return Variable(name, "break", "raw", lambda ctx: ctx.brk.asset.get(rest, ""))
-    if head == "page":  # seed 003: client-side macros, never sent as written; the player's value or empty
+    if head == "page":  # Video Cloud SSAI API: client-side macros, never sent as written; the player's value or empty
         return Variable(name, "session", "encoded", _page(rest))
     if name.startswith(PRIVATE_DATA) and name[len(PRIVATE_DATA) :].isdigit():
         return Variable(name, "break", "encoded", _scte(name))
@@ -260,7 +260,7 @@ def page_names(variables: Iterable[str]) -> tuple[str, ...]:
 
 def lookup(name: str) -> Variable:
     """The variable a placeholder names: the table, the open namespaces, an unknown name of a known
-    namespace (known=False, renders empty), or else a free name (seed 002: from the session's query
+    namespace (known=False, renders empty), or else a free name (Brightcove Live API: from the session's query
     parameters or the cue point's ad_server_data)."""
     found = TABLE.get(name) or _prefixed(name)
     if found is not None:

@@ -1,4 +1,4 @@
-"""VAST 2.0 / 3.0 / 4.x documents into the model (IAB VAST 4.3, reference/ads.md §2).
+"""VAST 2.0 / 3.0 / 4.x documents into the model (IAB VAST 4.3).
 
 Parsed with the hardened parser of `proxy.ads.xmlsafe` (no DTD, no entity, no network, size and depth limits).
 Elements are matched by local name, so namespaced VAST 4 (`http://www.iab.com/VAST`) parses like VAST 2.
@@ -68,7 +68,7 @@ def _media(linear: etree._Element, name: str) -> tuple[MediaFile, ...]:
 
 
 def _tracking(creative_body: etree._Element) -> tuple[tuple[str, str], ...]:
-    """TrackingEvents/Tracking (VAST 4.3 "Tracking", ads.md §2); a `progress` event keeps its offset:
+    """TrackingEvents/Tracking (VAST 4.3 "Tracking"); a `progress` event keeps its offset:
     `progress@00:00:30`, `progress@60%`."""
     events = []
     for node in children(child(creative_body, "TrackingEvents"), "Tracking"):

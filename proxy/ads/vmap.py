@@ -1,4 +1,4 @@
-"""VMAP 1.0 / 1.0.1 and Google Ad Manager ad rules into an `AdSchedule` (reference/ads.md §6-§7).
+"""VMAP 1.0 / 1.0.1 and Google Ad Manager ad rules into an `AdSchedule`.
 
 Namespaces: `http://www.iab.net/videosuite/vmap` (the spec's, Google's), `http://www.iab.net/vmap-1.0` (the spec's
 example copies) and `https://www.iab.net/videosuite/vmap` (Adobe) are all accepted, as is none: elements are matched
@@ -86,7 +86,7 @@ def _is_bumper(node: etree._Element) -> bool:
 
 
 def _vast_data(source: etree._Element) -> etree._Element | None:
-    """The document in AdSource/VASTAdData (or VASTData, a misspelling some docs use, ads.md §6); the VASTAdData
+    """The document in AdSource/VASTAdData (or VASTData, a misspelling some docs use); the VASTAdData
     element itself when it holds none, so that parse_document reports it."""
     for name in ("VASTAdData", "VASTData"):
         if (data := child(source, name)) is not None:
@@ -159,7 +159,7 @@ def parse_vmap(source: bytes | etree._Element) -> AdSchedule:
 
 
 def slots(schedule: AdSchedule) -> list[tuple[AdBreak, ...]]:
-    """Consecutive AdBreaks of the same (timeOffset, breakId) form one break (Google ad rules, ads.md §7)."""
+    """Consecutive AdBreaks of the same (timeOffset, breakId) form one break (Google Ad Manager ad rules)."""
     grouped = groupby(schedule.breaks, key=lambda brk: (brk.offset.raw, brk.break_id))
     return [tuple(group) for _, group in grouped]
 

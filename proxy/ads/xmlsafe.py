@@ -1,11 +1,11 @@
 """One hardened way to parse untrusted XML (ad responses, user XSLT), and the local-name helpers the parsers share.
 
-The parser is the configuration of reference/ads.md §9.3, verified against the attack fixtures: no DTD loading,
-no entity resolution, no network, libxml2's limits kept (`huge_tree=False`: depth 256, text nodes 10 MB), a
+The parser follows the OWASP XXE Prevention Cheat Sheet and the lxml FAQ, verified against the attack fixtures: no DTD
+loading, no entity resolution, no network, libxml2's limits kept (`huge_tree=False`: depth 256, text nodes 10 MB), a
 deny-all resolver so that no external load can happen, and a document that declares a DOCTYPE or keeps an entity
 reference is refused. The size limit is checked before parsing; a depth limit after it.
 
-Elements are matched by local name everywhere (ads.md §0, point 1): VAST 4.x samples put everything in the
+Elements are matched by local name everywhere: VAST 4.x samples put everything in the
 default namespace `http://www.iab.com/VAST`, VMAP uses prefixes bound to one of three namespace URIs, most real
 responses use none.
 """
@@ -36,7 +36,7 @@ _PARSERS = threading.local()  # lxml parsers must not be shared across threads (
 
 
 def hardened_parser(*, recover: bool = False, encoding: str | None = None) -> etree.XMLParser:
-    """A new parser with reference/ads.md §9.3's settings: no DTD, no entities, no network, a resolver that
+    """A new parser with the hardened settings: no DTD, no entities, no network, a resolver that
     refuses every external load. Also what the XSLT sandbox parses stylesheets with."""
     parser = etree.XMLParser(
         encoding=encoding,
@@ -82,7 +82,7 @@ def _fromstring(body: bytes, lenient_namespaces: bool) -> etree._Element:
     try:
         return etree.fromstring(body, strict)
     except etree.XMLSyntaxError as error:
-        # An unbound prefix (the VMAP spec's own examples use `xsi:` undeclared, ads.md §6) is a namespace
+        # An unbound prefix (the VMAP spec's own examples use `xsi:` undeclared) is a namespace
         # error, not a well-formedness one: when it is the only kind of error, parse again in recover mode.
         if not (lenient_namespaces and _only_namespace_errors(strict)):
             raise _refuse(f"not usable XML: {_first_line(error)}") from None
@@ -106,7 +106,7 @@ def parse_xml(
     body: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, lenient_namespaces: bool = False
 ) -> etree._Element:
     """The root element of an untrusted document, or AdResponseError("VAST_PARSING_ERROR") (an `AdParseError`,
-    VAST code 100) quoting what was refused. `lenient_namespaces` accepts undeclared prefixes (ads.md §6)."""
+    VAST code 100) quoting what was refused. `lenient_namespaces` accepts undeclared prefixes (VMAP 1.0 examples)."""
     if len(body) > max_bytes:
         raise _refuse(f"response of {len(body)} bytes: expected at most {max_bytes}")
     try:

@@ -1,8 +1,8 @@
 """Checks of user XSLT stylesheets and XPath selectors (`ad_configuration_transforms`), before anything runs.
 
-Layer 1 of proxy/playback/transforms.py's sandbox (reference/ads.md §9.2 for the attacks, §9.3 for the hardened
-configuration): a stylesheet is parsed with the hardened parser and refused for a DOCTYPE, `xsl:include` /
-`xsl:import`, `document()`, extension elements, namespaces and functions, elements outside XSLT 1.0 and
+Layer 1 of proxy/playback/transforms.py's sandbox (OWASP XXE Prevention Cheat Sheet; lxml docs,
+"I/O access control in XSLT"): a stylesheet is parsed with the hardened parser and refused for a DOCTYPE, `xsl:include`
+/ `xsl:import`, `document()`, extension elements, namespaces and functions, elements outside XSLT 1.0 and
 `xsl:message terminate="yes"`; it is then compiled with every XSLTAccessControl right denied. Pure: lxml only,
 used at configuration time and again inside the worker processes.
 """
@@ -49,7 +49,7 @@ XPATH_FUNCTIONS = frozenset(
 )  # fmt: skip
 NODE_TESTS = frozenset({"node", "text", "comment", "processing-instruction"})
 OPERATOR_NAMES = frozenset({"and", "or", "div", "mod"})  # `a and (b)` is not a call of and()
-# document() is refused: it reads files and URLs (ads.md §9.2); the other XSLT 1.0 functions read nothing.
+# document() is refused: it reads files and URLs (lxml docs); the other XSLT 1.0 functions read nothing.
 XSLT_FUNCTIONS = frozenset(
     {"key", "format-number", "current", "unparsed-entity-uri", "generate-id", "system-property"}
     | {"element-available", "function-available"}

@@ -1,4 +1,5 @@
-"""Accounts and their credentials: API keys (seed 002 `X-API-KEY`), OAuth clients and bearer tokens (seed 003).
+"""Accounts and their credentials: API keys (Brightcove Live API `X-API-KEY`), OAuth clients and bearer tokens
+(Video Cloud SSAI API).
 
 A key or client secret is shown once, when made; only its SHA-256 is stored (they are 256-bit random values, so
 a fast hash is enough: there is nothing to brute-force). A presented secret is looked up by its public id and
@@ -25,7 +26,7 @@ from proxy.control.db import Database
 from proxy.control.db.schema import accounts, api_keys, oauth_clients, signing_keys
 from proxy.errors import BadRequest, Conflict, Unauthorized
 
-OPERATIONS = ("video-cloud/video/read", "video-cloud/video/all")  # seed 003's operations
+OPERATIONS = ("video-cloud/video/read", "video-cloud/video/all")  # Video Cloud SSAI API's operations
 TOKEN_SECONDS = 300  # Brightcove's access tokens live five minutes
 _DUMMY = hashlib.sha256(b"no such credential").hexdigest()
 

@@ -1,7 +1,7 @@
-"""Channels and cue points in the control store (issue #5), and the channel configurations built from them.
+"""Channels and cue points in the control store, and the channel configurations built from them.
 
-A channel's document (`proxy.web.schemas.ChannelBody`) names its ad configuration by id, a seed 002
-application or a seed 003 ssai_config of the same account, and its slate (the account's default slate when
+A channel's document (`proxy.web.schemas.ChannelBody`) names its ad configuration by id, a Brightcove Live API
+application or a Video Cloud SSAI API ssai_config of the same account, and its slate (the account's default slate when
 it names none). `ChannelDirectory` rebuilds every channel's `ChannelConfig` from those rows every `refresh`
 seconds, and at once after a write in this process, so a change reaches the new sessions of every process
 within that time; a config's version is a digest of the rows it was built from.

@@ -1,4 +1,4 @@
-"""Account-owned JSON documents in the database: seed 002 applications and seed 003 ssai_configs.
+"""Account-owned JSON documents in the database: Brightcove Live API applications and Video Cloud SSAI API ssai_configs.
 
 Every read and write names the account; a document of another account is simply not found (the API answers
 404, never 403, so ids of other accounts cannot be probed). Each write is one transaction.

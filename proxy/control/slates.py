@@ -1,4 +1,4 @@
-"""Slates (seed 002 "Managing slates"): an account's own videos filling unused ad time, kept in the database.
+"""Slates (Brightcove Live API "Managing slates"): an account's own videos filling unused ad time, kept in the database.
 
 A slate is added from a source URL (fetched through the egress policy: an account names it) and prepared by the
 media pipeline for every channel profile the proxy serves; with no channel profile known yet, the source is
@@ -160,7 +160,7 @@ class SlateLibrary:
     async def update(
         self, account_id: str, slate_id: str, *, default: bool | None, description: str | None
     ) -> Slate | None:
-        """Seed 002 has no update: this one changes the description and makes a slate the default."""
+        """Brightcove Live API has no update: this one changes the description and makes a slate the default."""
         async with self.db.transaction() as connection:
             owned = sa.select(slates).where(slates.c.id == slate_id, _of(account_id)).with_for_update()
             row = (await connection.execute(owned)).first()
@@ -246,7 +246,7 @@ class SlateLibrary:
             await self.on_change()
 
     def as_seed(self, slate: Slate) -> dict[str, Any]:
-        """Seed 002's `media_source_asset_*` shape, with `media_source_asset_error` for a slate in error."""
+        """Brightcove Live API's `media_source_asset_*` shape, with `media_source_asset_error` for a slate in error."""
         document: dict[str, Any] = {
             "media_source_asset_id": slate.id,
             "account_id": slate.account_id,

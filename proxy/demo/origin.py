@@ -3,8 +3,8 @@
 Everything derives from the clock: segment n covers [epoch + n*TD, epoch + (n+1)*TD) and exists once
 that span has passed, so any number of processes agree on the window with no background task. Segment
 n is loop segment n % LOOP with its timestamps shifted by whole loops (see tsshift), which keeps the
-timeline continuous across loop seams. Breaks are announced in one of the marker dialects of
-reference/markers.md §1 so the proxy can be exercised against each of them.
+timeline continuous across loop seams. Breaks are announced in one of the marker dialects
+of proxy.hls.cues.Dialect so the proxy can be exercised against each of them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 RFC 8216bis §4.2 defines an attribute list as comma-separated `NAME=value` pairs with upper-case
 names and double-quoted strings. Origins and vendor documents bend every part of that
-(reference/markers.md §1.8): `, ` separators, mixed-case names (`ElapsedTime`), positional values
+(observed in real playlists): `, ` separators, mixed-case names (`ElapsedTime`), positional values
 with no name (`#EXT-X-CUE-OUT:4,SpliceType=VOD_DAI`), empty values (`SignalID=`), curly quotes
 copied from the SCTE 35 PDF (`CUE=”...”`), `\\"` escaped quotes copied from JSON docs
 (`ID=\\"1\\"`), space before a comma (x9k3 `CUE="…" ,CUE-OUT=YES `). `parse_attributes` accepts all

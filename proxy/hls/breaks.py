@@ -1,8 +1,8 @@
 """Ad breaks of one channel, tracked across origin polls.
 
 Each segment is looked at once, the first time any variant's window shows it, so a break whose bare
-CUE-OUT slid out of the window stays a break (reference/markers.md §0.3). A break opens on an OUT cue,
-follows CONT updates of its planned duration, and closes on an IN cue, when its planned duration has
+CUE-OUT slid out of the window stays a break (bare CUE-OUT has no per-segment continuation). A break opens on an OUT
+cue, follows CONT updates of its planned duration, and closes on an IN cue, when its planned duration has
 played out without a CONT saying it goes on, or at `max_duration` when nothing ever says how long it is.
 
 `max_duration` bounds a planned duration too: a marker's duration is the origin's word (CUE-OUT:99999999999 is
@@ -77,7 +77,7 @@ class Break:
 
 @dataclass(frozen=True, slots=True)
 class CuePoint:
-    """A break asked for through the control API (seed 002 "Using manual cue points"): it starts at the first
+    """A break asked for through the control API (Brightcove Live API "Using manual cue points"): it starts at the first
     segment the tracker sees at or after `starts_at` (Unix time), and lasts `duration` seconds."""
 
     id: str

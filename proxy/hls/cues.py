@@ -11,7 +11,8 @@ from typing import Literal
 
 CueKind = Literal["out", "cont", "in"]
 
-# The marker families of reference/markers.md §1, named as `Cue.dialect` reports them.
+# The ad-marker families seen in real origins (vendor tags, RFC 8216bis §4.4.5.1.1, SCTE 35 §12.2), named as
+# `Cue.dialect` reports them.
 Dialect = Literal[
     "cue-out",  # EXT-X-CUE-OUT / EXT-X-CUE-OUT-CONT / EXT-X-CUE-IN (Elemental, Envivio, ESAM, Adobe SignalID)
     "cue-span",  # Envivio EXT-X-CUE-SPAN continuation
@@ -20,7 +21,7 @@ Dialect = Literal[
     "splicepoint",  # EXT-X-SPLICEPOINT-SCTE35
     "oatcls",  # EXT-OATCLS-SCTE35 alone (decoded)
     "adobe",  # EXT-X-CUE / EXT-X-CUE-CONT
-    "cuepoint",  # a manual cue point inserted through the control API (issue #5), not an origin marker
+    "cuepoint",  # a manual cue point inserted through the control API, not an origin marker
 ]
 
 

@@ -4,7 +4,7 @@ A `FillPlan` is frozen per session and break the first time that break needs it;
 laid over one break, shared by every session with the same plan. Its items are numbered from 0 and
 published by time: item k (from `start` to `end` seconds into the break) appears once the origin has
 published content covering `end`, so a session's window never runs ahead of the origin's live edge
-(ARCHITECTURE.md §4.8) and every session with the plan sees the same items whenever it polls.
+and every session with the plan sees the same items whenever it polls.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _CLEAR_KEY = f"{EXT_X_KEY}:METHOD=NONE"
 
 @dataclass(frozen=True, slots=True)
 class Creative:
-    """An ad or slate with the same segmentation in every track (the counts must match: ARCHITECTURE §4.4)."""
+    """An ad or slate with the same segmentation in every track (the counts must match: RFC 8216bis §6.2.4)."""
 
     key: str
     durations: tuple[float, ...]  # reference durations, from the first video track
@@ -54,7 +54,7 @@ class FillPlan:
     key: str  # identifies the decision: sessions with equal keys share every rendered byte
     ads: tuple[Creative, ...]
     slate: Creative | None
-    # Issue #6: ad segments point at the proxy's redirect endpoint, relative to the session's playlist URL
+    # Server-side beacons: ad segments point at the proxy's redirect endpoint, relative to the session's playlist URL
     # (`seg/{track}/{break}/{item}.ts`), so the bytes stay the same for every session with the plan.
     redirect: bool = False
 

@@ -1,9 +1,9 @@
-"""Ad-break markers on one media segment → `Cue`s (reference/markers.md §1).
+"""Ad-break markers on one media segment → `Cue`s (every family of proxy.hls.cues.Dialect).
 
 `detect()` gets the non-URI lines attached to one segment and returns its break signals in line
-order. Every marker family of markers.md §1 is read; when several families signal the same kind
+order. Every marker family is read; when several families signal the same kind
 (out / cont / in) on one segment only the highest family's cues of that kind are kept
-(markers.md §0 item 2):
+(most specific and standard first):
 
     DATERANGE > CUE-OUT / CUE-OUT-CONT / CUE-IN / CUE-SPAN > EXT-X-SCTE35 / EXT-SCTE35
     > SPLICEPOINT-SCTE35 > EXT-OATCLS-SCTE35 alone > Adobe EXT-X-CUE
@@ -86,7 +86,7 @@ def _parse_line(line: str) -> Cue | None:
         return None
     try:
         return parser(tag, value.strip())
-    except Exception:  # a parser bug costs one cue, never the playlist (markers.md §0 item 5)
+    except Exception:  # a parser bug costs one cue, never the playlist
         _bad("parser-error", tag, value, "unexpected error", exc_info=True)
         return None
 
@@ -148,7 +148,7 @@ def _marker_id(attrs: AttributeList) -> str | None:
     return next((value for name in _MARKER_IDS if (value := attrs.get(name))), None)
 
 
-# --- EXT-X-CUE-OUT family (markers.md §1.1) ----------------------------------------------------
+# --- EXT-X-CUE-OUT family (de-facto, no spec; Elemental style) ------------------------------------
 
 
 def _cue_out(tag: str, value: str) -> Cue:
@@ -197,7 +197,7 @@ def _cue_span(tag: str, value: str) -> Cue:
     return Cue("cont", "cue-span", elapsed=elapsed, break_id=_marker_id(attrs))
 
 
-# --- EXT-X-DATERANGE (RFC 8216bis §4.4.5.1.1, markers.md §1.5) -----------------------------------
+# --- EXT-X-DATERANGE (RFC 8216bis §4.4.5.1.1) -----------------------------------------------------
 
 
 def _daterange(tag: str, value: str) -> Cue | None:
@@ -232,7 +232,7 @@ def _daterange_in(tag: str, attrs: AttributeList, closes: bool) -> Cue:
 
 def _may_close_break(attrs: AttributeList) -> bool:
     """A DATERANGE with DURATION / END-DATE and no SCTE35-* closes the break of the same ID
-    (MediaPackage, markers.md §1.5) unless it is SCTE35-CMD or has a CLASS of its own (Apple
+    (AWS MediaPackage) unless it is SCTE35-CMD or has a CLASS of its own (Apple
     interstitials). SCTE 35 §12.2.1 sets CLASS to a segmentation_type_id, so a number is accepted."""
     if "SCTE35-CMD" in attrs:
         return False
@@ -260,7 +260,7 @@ def _date_span(tag: str, attrs: AttributeList) -> float | None:
     return seconds
 
 
-# --- Markers that carry a splice_info_section (markers.md §1.2, §1.4, §1.6) ----------------------
+# --- Markers that carry a splice_info_section (SCTE 35 §12.2, vendor tags) ------------------------
 
 
 def _oatcls(tag: str, value: str) -> Cue | None:
@@ -268,7 +268,7 @@ def _oatcls(tag: str, value: str) -> Cue | None:
 
 
 def _splicepoint(tag: str, value: str) -> Cue | None:
-    """One tag for start and end: the direction is in the payload (0x34 / 0x35, markers.md §1.6)."""
+    """One tag for start and end: the direction is in the payload (0x34 / 0x35, AWS MediaTailor "HLS ad markers")."""
     return _from_payload(tag, value, "splicepoint")
 
 
@@ -322,7 +322,7 @@ def _scte35_kind(attrs: AttributeList) -> CueKind | None:
     return "in" if cue_in == "YES" else None
 
 
-# --- Adobe EXT-X-CUE / EXT-X-CUE-CONT (markers.md §1.3) ------------------------------------------
+# --- Adobe EXT-X-CUE / EXT-X-CUE-CONT (Adobe Primetime) -------------------------------------------
 
 
 def _adobe_cue(tag: str, value: str) -> Cue | None:

@@ -1,7 +1,7 @@
 """Tokenise HLS playlists without round-tripping them through a general model.
 
-Every non-URI line stays attached, unchanged, to the segment it precedes (reference/markers.md §0.1:
-general parsers lose and reorder tags). Only what stitching needs is interpreted: EXTINF,
+Every non-URI line stays attached, unchanged, to the segment it precedes (general parsers
+such as `m3u8` lose and reorder tags). Only what stitching needs is interpreted: EXTINF,
 MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE, TARGETDURATION, DISCONTINUITY, PROGRAM-DATE-TIME, KEY, MAP.
 """
 
@@ -110,7 +110,7 @@ def _int_tag(url: str, lineno: int, line: str) -> int:
 
 
 def _extinf(url: str, lineno: int, line: str) -> float:
-    # `#EXTINF:5.76` without the comma and `#EXTINF:6, no desc` are both seen (markers.md §1.8).
+    # `#EXTINF:5.76` without the comma and `#EXTINF:6, no desc` are both seen in real playlists.
     text = _value(line).split(",", 1)[0].strip()
     try:
         duration = float(text)
@@ -194,7 +194,7 @@ class _MediaParser:
     def result(self) -> MediaPlaylist:
         if self.target_duration is None:
             raise PlaylistParseError(self.url, 0, "", f"an {EXT_X_TARGETDURATION} tag")
-        # A dangling EXTINF with no URI (truncated playlists, markers.md §1.8) is dropped with its tags,
+        # A dangling EXTINF with no URI (truncated playlists) is dropped with its tags,
         # except the ones that are not about that segment.
         trailer = tuple(line for line in self.pending if not line.startswith(EXTINF))
         return MediaPlaylist(

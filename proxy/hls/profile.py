@@ -1,4 +1,4 @@
-"""A channel's transcode profile: what an ad must look like to be stitched into it (issue #4).
+"""A channel's transcode profile: what an ad must look like to be stitched into it.
 
 Real ad servers answer with MP4 MediaFiles; the proxy transcodes the best one into HLS renditions that match
 each channel's ladder. As in MediaTailor, a transcoded creative is keyed by (creative key, profile key): the

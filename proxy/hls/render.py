@@ -2,7 +2,7 @@
 
 A `Window` is compiled once per origin fetch and shared by every session; `render` only walks it and
 joins prebuilt bytes. Numbering is arithmetic over the session's fills, never counters bumped per request,
-so every process and every track computes the same numbers (ARCHITECTURE.md §3):
+so every process and every track computes the same numbers (RFC 8216bis §6.2.4):
 
     out_msn(content m)  = m + Σ over fills before m of (items − replaced segments)
     out_dsn(content m)  = origin_dsn(m) + Σ over fills before m of (item discontinuities + 1 − origin ones dropped)
@@ -36,7 +36,7 @@ from proxy.hls.tags import (
 )
 
 # Marker tags are the proxy's to interpret: on the first content segment after a filled break they are
-# replaced by a DISCONTINUITY (MediaTailor's output rule, reference/anchors-mission.md §1.8).
+# replaced by a DISCONTINUITY (AWS MediaTailor's output, "HLS ad markers").
 CUE_TAGS = (
     EXT_X_CUE,
     EXT_OATCLS_SCTE35,
@@ -45,7 +45,7 @@ CUE_TAGS = (
     EXT_X_SPLICEPOINT_SCTE35,
     EXT_X_ASSET,
 )
-# Bytes: the hot path formats these per request (ARCHITECTURE.md §3).
+# Bytes: the hot path formats these per request.
 _NUMBERS = f"{EXT_X_MEDIA_SEQUENCE}:%d\n{EXT_X_DISCONTINUITY_SEQUENCE}:%d\n".encode()
 OUTPUT_VERSION = 6  # MediaTailor raises 3 to 6 so ads may carry EXT-X-MAP (RFC 8216bis §8)
 
@@ -61,7 +61,7 @@ class Window:
     playlist: MediaPlaylist
     url: str
     prefix: str | None = None  # a content segment URL prefix (CDN) replacing the origin's directory
-    # Issue #6: content segments through the proxy's redirect (`cseg/{track}/{msn}.ts`, relative to the session's
+    # Content segments through the proxy's redirect (`cseg/{track}/{msn}.ts`, relative to the session's
     # playlist) for configurations with content or segment beacon templates; None: straight to the origin.
     redirect_track: str | None = None
     chunks: list[bytes] = field(default_factory=list)
@@ -70,7 +70,7 @@ class Window:
     tail: bytes = b""
     _returns: dict[int, bytes] = field(default_factory=dict)
     # Rendered playlists of this window by (hold, shift, fills): sessions with the same decisions (every
-    # session of a shared ad tag) are rendered once per window (ARCHITECTURE.md §3). Dies with the window.
+    # session of a shared ad tag) are rendered once per window. Dies with the window.
     rendered: dict[tuple[object, ...], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,9 +1,9 @@
 """In-house SCTE-35 splice_info_section decoder (ANSI/SCTE 35 2022b §9), pure and small.
 
 We do not depend on threefive: its 3.x wheels ship a GNU GPL v2 LICENSE (metadata says Sleepycat),
-both copyleft, and it neither sniffs input predictably nor checks the CRC (reference/markers.md §4).
+both copyleft, and it neither sniffs input predictably nor checks the CRC_32 (SCTE 35 §9.6).
 
-`decode()` is lenient the way real playlists need (markers.md §0 item 5): the CRC is reported in
+`decode()` is lenient the way real playlists need (a bad cue must never fail the playlist): the CRC is reported in
 `crc_ok`, never fatal (CRC 0 is common); reserved bits are not checked; base64 may lack padding or
 use the URL-safe alphabet; hex may have a `0x` prefix; splice_command_length 0xFFF (legacy
 "unknown") is handled by parsing the command by type; alignment stuffing before the CRC is skipped;
@@ -61,7 +61,7 @@ _PTS_WRAP = 1 << 33
 _LEGACY_LENGTH = 0xFFF  # splice_command_length "unknown", still sent by legacy encoders (§9.6)
 _HEADER_BYTES = 14  # table_id .. splice_command_type
 _MIN_SECTION = _HEADER_BYTES + 2 + 4  # + descriptor_loop_length + CRC_32
-# segmentation_type_ids that open / close an avail (§10.3.3 Table 23, markers.md §2).
+# segmentation_type_ids that open / close an avail (§10.3.3 Table 23).
 _STARTS = frozenset({0x22, 0x30, 0x32, 0x34, 0x36})
 _ENDS = frozenset({0x23, 0x31, 0x33, 0x35, 0x37})
 
@@ -155,7 +155,7 @@ class SpliceInfo:
 
 
 def to_bytes(data: str) -> bytes:
-    """The section bytes of a base64 or hex string (markers.md §1.8 input forms).
+    """The section bytes of a base64 or hex string (the forms playlists and vendor docs use).
 
     `0x`/`0X` → hex. Otherwise base64 (standard or URL-safe, padding optional) when it yields 0xFC
     first; a hex string such as `FC3025…` is valid base64 too but then starts with 0x14, so the

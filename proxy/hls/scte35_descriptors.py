@@ -206,7 +206,7 @@ def _descriptor(tag: int, body: bytes) -> SpliceDescriptor:
     try:
         return _PARSERS[tag](reader)
     except Scte35Error:
-        # A broken descriptor must not hide the splice command (markers.md §0 item 5: be lenient).
+        # A broken descriptor must not hide the splice command (be lenient: real payloads bend the spec).
         return UnknownDescriptor(tag, "CUEI", body[4:])
 
 

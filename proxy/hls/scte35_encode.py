@@ -1,4 +1,4 @@
-"""SCTE-35 splice_info_section encoders (ANSI/SCTE 35, reference/markers.md §2).
+"""SCTE-35 splice_info_section encoders (ANSI/SCTE 35 §9).
 
 Pure and small: the demo origin signals its ad breaks with these, and tests build cues with them.
 Only the shapes an origin needs are written: splice_insert (OUT/IN) and time_signal with one

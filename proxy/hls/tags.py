@@ -1,4 +1,4 @@
-"""HLS tag names, spelled once (RFC 8216bis §4.4, and the ad-marker dialects of reference/markers.md §1).
+"""HLS tag names, spelled once (RFC 8216bis §4.4, and the vendor ad-marker dialects).
 
 Each constant is the tag's name with its `#` and without the `:` that introduces its value, as m3u8's
 protocol.py does; callers append `:` where they match or write a value. The marker dialects (CUE-OUT,
@@ -44,7 +44,7 @@ EXT_X_STREAM_INF = "#EXT-X-STREAM-INF"
 EXT_X_I_FRAME_STREAM_INF = "#EXT-X-I-FRAME-STREAM-INF"
 EXT_X_SESSION_PREFIX = "#EXT-X-SESSION-"  # SESSION-DATA and SESSION-KEY (§4.4.6.4, §4.4.6.5)
 
-# Ad-marker dialects (reference/markers.md §1; SCTE 35 §12.2 for EXT-X-SCTE35).
+# Ad-marker dialects (vendor tags; RFC 8216bis §4.4.5.1.1; SCTE 35 §12.2 for EXT-X-SCTE35).
 EXT_X_CUE = "#EXT-X-CUE"  # Adobe's tag, and the prefix of the CUE-OUT family
 EXT_X_CUE_CONT = "#EXT-X-CUE-CONT"
 EXT_X_CUE_OUT = "#EXT-X-CUE-OUT"

@@ -2,7 +2,7 @@
 
 Each content variant gets the ad variant nearest in bandwidth, each audio rendition the ad's audio
 rendition; every chosen rendition must have the same segment count (one numbering for all tracks,
-ARCHITECTURE.md §4.4) and no segment longer than the channel's target duration (§4.5). Results are kept by
+RFC 8216bis §6.2.4) and no segment longer than the channel's target duration (§4.4.3.1). Results are kept by
 (creative key, media URL) and loaded once however many sessions ask (single-flight); a failure is kept for
 `retry_after` seconds so a broken creative is not fetched in a tight loop.
 

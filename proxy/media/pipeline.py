@@ -1,4 +1,4 @@
-"""The media pipeline: progressive creatives and slates become HLS renditions of a channel's profile (issue #4).
+"""The media pipeline: progressive creatives and slates become HLS renditions of a channel's profile.
 
 Asked for a creative, it answers at once: the `Creative` when its renditions for that profile are on disk,
 else a `NotReady` naming why (NEW_CREATIVE, TRANSCODE_IN_PROGRESS, TRANSCODE_ERROR: MediaTailor's skip

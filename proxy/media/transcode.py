@@ -3,8 +3,8 @@
 Blocking: every function here runs ffmpeg (the imageio-ffmpeg binary) and waits for it, so callers run them
 in a worker thread or process. One ffmpeg invocation decodes the source once and writes every rendition;
 keyframes are forced at the same times in all of them (`-force_key_frames`, no scene-cut keyframes), so the
-HLS muxer cuts every rendition at the same instants and the stitcher can number them as one (ARCHITECTURE.md
-§4.4). The output folder holds a `master.m3u8` that `proxy.media.creatives.CreativeLoader` loads like any
+HLS muxer cuts every rendition at the same instants and the stitcher can number them as one (RFC 8216bis
+§6.2.4). The output folder holds a `master.m3u8` that `proxy.media.creatives.CreativeLoader` loads like any
 preconditioned creative.
 
 Every rendition carries audio, silent if the source has none: a player switching from content with audio to an

@@ -2,7 +2,7 @@
 
 They go through one aiohttp session whose connector enforces the egress policy on resolved addresses
 (proxy/net/egress.py), at most `concurrency` requests in flight per ad server host (a herd must not flatten an
-ad server, reference/perf-reliability.md §2.3), and identical requests in flight at once share one answer
+ad server: a break makes every session ask at once), and identical requests in flight at once share one answer
 (single-flight).
 
 A URL the egress policy refuses, before the request (its name, scheme or literal address) or after (the

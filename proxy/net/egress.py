@@ -4,7 +4,7 @@ An ad response is untrusted input: a `VASTAdTagURI`, a `MediaFile` or a beacon U
 cloud metadata service, at the proxy's own admin ports or at anything on the private network (SSRF). So is a
 channel's origin, written through the control API by any key holder. `proxy.net.origin.new_session` is the one
 session every fetch goes through.
-Rules (issue #3, "Egress policy"):
+Rules (OWASP SSRF Prevention Cheat Sheet):
 
 - only `http` and `https`, and no credentials in the URL;
 - refused always: link-local (169.254/16, fe80::/10), cloud metadata (169.254.169.254, fd00:ec2::254,

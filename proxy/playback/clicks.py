@@ -1,5 +1,5 @@
-"""Click tracking, server side (seed 000: "impression, clickTracking and other events are
-automatically processed by the server").
+"""Click tracking, server side (Tencent Cloud StreamPackage SSAI click-through: "impression, clickTracking and other
+events are automatically processed by the server").
 
 With server-side beacons the tracking API's clickThrough is the proxy's `/v1/ssai/click/{channel}/{session}/{ad}`
 (`{ad}` = `{break id}.{ad index}`, the ad's place in the session's decision) instead of the landing page. A viewer's

@@ -237,7 +237,7 @@ class DecisionService:
         key = (*channel.key, brk.id)
         info = self._break_infos.get(key)
         if info is None or info.duration != duration:
-            # Seed 002 timestamputc.origin: the cue-out segment's PROGRAM-DATE-TIME, else when it was first seen.
+            # Brightcove Live timestamputc.origin: the cue-out segment's PROGRAM-DATE-TIME, else when it was first seen.
             seen = info.origin_time if info is not None else time.time()
             info = self._break_infos[key] = BreakInfo(
                 duration,
@@ -249,7 +249,7 @@ class DecisionService:
 
     def beacon_headers(self, channel: ChannelConfig, session: Session, brk: Break | None) -> dict[str, str]:
         """What a server-side beacon for `session` carries: the viewer's identity, and the configuration's custom
-        headers when `ad_configuration_headers_for_impressions` (seed 002) asks for them."""
+        headers when `ad_configuration_headers_for_impressions` (Brightcove Live API) asks for them."""
         ctx = self._beacon_context(channel, session, brk)
         headers = forwarding_headers(ctx)
         config = self.configs.get(channel.key)
@@ -260,7 +260,7 @@ class DecisionService:
     def template_beacons(
         self, channel: ChannelConfig, session: Session, brk: Break | None, kinds: tuple[str, ...]
     ) -> list[tuple[str, str]]:
-        """Seed 003 `beacon_templates` of those `kinds`, rendered with the ad tag variables: (kind, URL)."""
+        """Video Cloud SSAI API `beacon_templates` of those `kinds`, rendered with the ad tag variables: (kind, URL)."""
         config = self.configs.get(channel.key)
         if config is None or not config.beacons:
             return []
@@ -357,7 +357,7 @@ def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk
         params=session.params or {},
     )
     avail = len(session.decided or ()) + 1
-    # Seed 002 timestamputc.session: the origin time moved by what the session's earlier breaks shifted its
+    # Brightcove Live API timestamputc.session: the origin time moved by what the session's earlier breaks shifted its
     # timeline (ads and slate longer or shorter than the content they replaced).
     origin = info.origin_time
     at = origin + session.timeline_shift(brk.start_msn) if origin is not None and brk is not None else None

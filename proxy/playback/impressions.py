@@ -1,8 +1,8 @@
-"""Server-side ad beacons (issue #6): fired when a player asks the redirect endpoint for an ad segment.
+"""Server-side ad beacons: fired when a player asks the redirect endpoint for an ad segment.
 
 Nothing fires when a playlist is built or fetched: only a segment request says the ad is being played. The
 events of a segment come from `proxy.ads.events`; each (session, break, ad, event) fires at most once within
-the beacon guard TTL, whatever variant or rendition asked (MediaTailor's rules, anchors-mission.md §1.4–1.5),
+the beacon guard TTL, whatever variant or rendition asked (AWS MediaTailor, "Server-side ad tracking"),
 through the bounded beacon queue, so the redirect itself never waits on a tracking server. Each URL queued is
 recorded in the session's event log (`proxy.playback.eventlog`) with its ad and break.
 """
@@ -25,8 +25,8 @@ from proxy.playback.sessions import Decided, OnceKey, Session
 from proxy.playback.store import SessionStore
 from proxy.settings import ChannelConfig
 
-# Seed 003 beacon template types fired with a VAST event of an ad. content_* and segment_* need content
-# segments through the redirect too, which this proxy does not do (README, issue #6 note).
+# Video Cloud SSAI API beacon template types fired with a VAST event of an ad. content_* and segment_* need content
+# segments through the redirect too, which this proxy does not do (README, "Beacons").
 TEMPLATE_KINDS = {
     "start": ("ad_start",),
     "firstQuartile": ("ad_first_quartile", "ad_quartiles"),
@@ -79,8 +79,8 @@ class ImpressionTracker:
         return url
 
     async def _segment_beacons(self, config: ChannelConfig, session: Session, place: str, position: int) -> None:
-        """Seed 003 `segment_start` for a segment first requested (whatever the track), `segment_end` for the one
-        before it, `content_start` at the session's first content segment."""
+        """Video Cloud SSAI API `segment_start` for a segment first requested (whatever the track), `segment_end` for
+        the one before it, `content_start` at the session's first content segment."""
         if not await self.sessions.claim(session, (place, position, "segment_start")):
             return
         first = await self.sessions.claim(session, ("session", 0, "segment_start"))
@@ -112,7 +112,7 @@ class ImpressionTracker:
 
     async def first_time(self, config: ChannelConfig, session: Session, key: OnceKey) -> bool:
         """The beacon guard: True (and `key` recorded) unless `key` fired for the session within the guard TTL
-        (the session's whole life with seed 003 `extend_beacon_guard_ttl`)."""
+        (the session's whole life with Video Cloud SSAI API `extend_beacon_guard_ttl`)."""
         ttl = math.inf if config.extend_beacon_guard_ttl else self.guard_ttl
         return await self.sessions.claim(session, key, ttl)
 
@@ -154,7 +154,7 @@ class ImpressionTracker:
         return kinds
 
     def loaded(self, config: ChannelConfig, session: Session) -> None:
-        """Seed 003 `on_load`: the session's first master playlist was served."""
+        """Video Cloud SSAI API `on_load`: the session's first master playlist was served."""
         if session.server_beacons and config.beacon_templates:
             urls = self.decisions.template_beacons(config, session, None, ("on_load",))
             if urls:

@@ -3,7 +3,7 @@
 Each track's origin playlist is fetched by one background poller (proxy/net/poller.py) while anybody watches
 it; each new `Window` is fed to the break tracker (video tracks only: audio playlists often carry no markers).
 The channel's slate is its own (proxy/playback/slate.py), looked for after each poll until ready. The
-playlist request itself never awaits once a window exists (ARCHITECTURE.md §3).
+playlist request itself never awaits once a window exists.
 """
 
 from __future__ import annotations

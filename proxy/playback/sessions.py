@@ -30,8 +30,8 @@ def check_params(params: Mapping[str, str]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """Who created the session (seed 002: client.ipaddress, client.useragent, client.referer at creation;
-    seed 003: system.x_forwarded_for, the X-Forwarded-For header as sent)."""
+    """Who created the session (Brightcove Live API: client.ipaddress, client.useragent, client.referer at creation;
+    Video Cloud SSAI API: system.x_forwarded_for, the X-Forwarded-For header as sent)."""
 
     ip: str
     user_agent: str

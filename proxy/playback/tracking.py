@@ -1,4 +1,5 @@
-"""The tracking API of seed 000: per session, the ads actually inserted, each event returned once."""
+"""The click-through tracking API (Tencent Cloud StreamPackage SSAI): per session, the ads actually inserted, each
+event returned once."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def iso_duration(seconds: float) -> str:
 def _events(
     ad: Ad, durations: tuple[float, ...], start: float, clicks: tuple[str, ...], *, client: bool
 ) -> list[dict[str, Any]]:
-    """Seed 000 gives clickThrough only, the server firing the rest; with client-side reporting (issue #6) the
+    """StreamPackage's tracking API gives clickThrough only, the server firing the rest; with client-side reporting the
     player gets every event with its beacon URLs and the time to fire it."""
     events = []
     if client:
@@ -77,7 +78,7 @@ async def _ads_json(
         clicks = _clicks(session, fill.brk.id, item.ad_index, ad, counts)
         events = _events(ad, item.creative.durations, start, clicks, client=not session.server_beacons)
         if not events:
-            continue  # seed 000: only clickThrough is returned; an ad without one has nothing to say
+            continue  # StreamPackage: only clickThrough is returned; an ad without one has nothing to say
         out.append(
             {
                 "adId": ad_id_of(ad),
@@ -89,7 +90,7 @@ async def _ads_json(
                 "title": ad.title,
                 "adServerId": ad.ad_id,
                 "trackingEvents": events,
-                # Not in the seed: where the ad is in the session's playlists, so a player can match segments.
+                # Not in StreamPackage's: where the ad is in the session's playlists, so a player can match segments.
                 "mediaSequence": first_msn + k,
                 "segmentCount": len(item.creative.durations),
             }

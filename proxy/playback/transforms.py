@@ -5,25 +5,25 @@ A transform applies when its `xpath` matches the response (XPath `boolean()` of 
 matches, `/VAST[Ad]` only a VAST with ads, `count(//Ad) > 2` ...); the transforms of a configuration apply in
 order, each to the output of the previous one.
 
-Layers, outermost first (reference/ads.md §9.2 for the attacks, §9.3 for the hardened configuration):
+Layers, outermost first (OWASP XXE Prevention Cheat Sheet; lxml FAQ, "safely as a web-service endpoint"):
 
 1. `compile_check` (proxy/ads/xslt.py; at configuration time, and in the worker for every stylesheet): the
    stylesheet is parsed with a hardened parser (no DTD, no entities, no network, deny-all resolver) and refused
-   for a DOCTYPE, `xsl:include`/`xsl:import` (not covered by XSLTAccessControl, §9.2), `document()`,
+   for a DOCTYPE, `xsl:include`/`xsl:import` (not covered by XSLTAccessControl, lxml docs), `document()`,
    extension elements and namespaces (exsl/EXSLT/str/regexp/saxon/xalan/php/msxsl ...), any prefixed
    (extension) function or function outside XPath/XSLT 1.0, elements outside XSLT 1.0 (`xsl:document`
    writes files), `xsl:message terminate="yes"`. It is then compiled with every XSLTAccessControl right
-   denied, `regexp=False` and no `extensions=` (§9.3).
+   denied, `regexp=False` and no `extensions=` (lxml "XSLTAccessControl").
 2. The transform runs in a worker PROCESS (multiprocessing "forkserver" or "spawn", never "fork": the parent's
    event loop, sockets and threads are not inherited), because libxslt runs with the GIL released and cannot
-   be interrupted from Python (§9.1): a wall-clock timeout kills and replaces the worker; RLIMIT_AS bounds its
-   memory, RLIMIT_CPU is a backstop if the parent is gone, and the output is capped in bytes.
+   be interrupted from Python (lxml `xslt.pxi`: `with nogil`): a wall-clock timeout kills and replaces the worker;
+   RLIMIT_AS bounds its memory, RLIMIT_CPU is a backstop if the parent is gone, and the output is capped in bytes.
 3. The worker seals its file descriptors before it takes any job: every descriptor number below RLIMIT_NOFILE is
    in use, so even a stylesheet that got past layer 1 and the access control cannot open a file or a socket
    (EMFILE). Core dumps are disabled (RLIMIT_CORE), and new processes too when not running as root (RLIMIT_NPROC).
 
 The ad response is parsed in the worker too, by the project's hardened parser (`proxy.ads.xmlsafe.parse_xml`,
-§9.3): a DOCTYPE, entity references, too deep a document or more than `max_document_bytes` are refused as
+OWASP XXE): a DOCTYPE, entity references, too deep a document or more than `max_document_bytes` are refused as
 `AdParseError` (reason VAST_PARSING_ERROR, VAST error 100). Only bytes come back from the worker (a header and a
 payload, never a pickle), so even a compromised worker cannot run code in the proxy.
 
@@ -60,7 +60,7 @@ __all__ = [
     "specs_from_config",
 ]
 
-DEFAULT_MAX_DOCUMENT_BYTES = 1 * MiB  # ads.md §9.2: "cap response bytes before parsing (e.g. 1-2 MB)"
+DEFAULT_MAX_DOCUMENT_BYTES = 1 * MiB  # cap bytes before parsing (lxml FAQ: XML bombs)
 DEFAULT_MAX_OUTPUT_BYTES = 1 * MiB
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_MEMORY_LIMIT = 256 * MiB  # address space a worker may add to what it had when it started

@@ -433,7 +433,7 @@ async def test_ad_rules_mid_roll_pod_with_unfilled_bumpers(source: str) -> None:
     assert len(fetch.requested) == 6 and all("vpos=midroll" in url for url in fetch.requested[1:])
 
 
-# -- Error URIs and macros (VAST 4.3 §6, ads.md §4) ----------------------------------------------------------
+# -- Error URIs and macros (VAST 4.3 §6) --------------------------------------------------------------------
 
 WHEN = datetime(2026, 1, 17, 8, 15, 7, 127000, tzinfo=timezone(timedelta(hours=-5)))
 

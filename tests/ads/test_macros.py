@@ -1,5 +1,5 @@
-"""Ad tag templates: every variable of the Live (seed 002), Video Cloud (seed 003) and MediaTailor
-(anchors-mission.md §1.2) tables with its encoding, defaults, unknown names, the scheme/host/port
+"""Ad tag templates: every variable of the Brightcove Live API, Video Cloud SSAI API and AWS
+MediaTailor ("ADS dynamic variables") tables with its encoding, defaults, unknown names, the scheme/host/port
 guarantee, headers, and the personal / shared classification."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def md5(text: str) -> str:
 EPOCH_MS, EPOCH_S = "1700000123456", "1700000123"
 IPUA = md5("203.0.113.7" + UA)
 
-# Seed 002 "Ad configuration variables": every row but the random ones (tested below), all percent-encoded.
+# Brightcove Live API "Ad configuration variables": every row but the random ones (tested below), all percent-encoded.
 LIVE = {
     "session.session_id": SESSION,
     "job.job_id": "job-1",
@@ -110,7 +110,7 @@ LIVE = {
     "scte35_spliceTime": str((PTS + ADJUST) % 2**33),
 }
 
-# Seed 003 "System variables" (but the random ones): "must be URI-encoded".
+# Video Cloud SSAI API "System variables" (but the random ones): "must be URI-encoded".
 SYSTEM = {
     "system.user_agent": quote(UA, safe=""),
     "system.referer": quote(REFERER, safe=""),
@@ -123,7 +123,7 @@ SYSTEM = {
     "system.timestamp_utc": EPOCH_S,
 }
 
-# anchors-mission.md §1.2 (MediaTailor), but avail.random.
+# AWS MediaTailor "ADS dynamic variables", but avail.random.
 MEDIATAILOR = {
     "session.uuid": "01234567-89ab-cdef-0123-456789abcdef",
     "session.avail_duration_ms": "15500",
@@ -142,7 +142,7 @@ MEDIATAILOR = {
 @pytest.mark.parametrize(("name", "expected"), [*LIVE.items(), *SYSTEM.items(), *MEDIATAILOR.items()])
 def test_each_variable_in_both_syntaxes(name: str, expected: str) -> None:
     assert value_of(f"{{{{{name}}}}}") == expected
-    assert value_of(f"{{{{ {name} }}}}") == expected  # seed 003: optional whitespace inside the braces
+    assert value_of(f"{{{{ {name} }}}}") == expected  # Video Cloud SSAI API: optional whitespace inside the braces
     assert value_of(f"[{name}]") == expected
 
 
@@ -224,7 +224,7 @@ def test_randoms_are_per_request_and_per_name_but_repeat_within_a_request() -> N
     assert template.render(context(seed=1)) == template.render(context(seed=1))  # a pure function of the seed
     assert len({template.render(context(seed=seed)) for seed in range(50)}) == 50
     header = compile_headers({"X-Rand": "{{random.int32}}"}).render(context(seed=1))
-    assert [header["X-Rand"]] == first["a"]  # seed 002 example: the same value in the URL and the header
+    assert [header["X-Rand"]] == first["a"]  # Brightcove Live API example: the same value in the URL and the header
 
 
 def test_iab_macros() -> None:
@@ -323,7 +323,7 @@ def test_scte_section_given_as_text_is_decoded() -> None:
 
 
 def test_url_variables_are_not_encoded() -> None:
-    # seed 003: "these params are not url encoded when inserting into the template"
+    # Video Cloud SSAI API: "these params are not url encoded when inserting into the template"
     assert value_of("{{ url.dt }}") == "a/b&c=d"
     assert value_of("{{url.sitesection}}") == "serv%20ices"  # what is never valid in a URL still is
     assert value_of("{{url.absent}}") == ""
@@ -344,13 +344,13 @@ def test_player_params_are_decoded_once_then_inserted_as_they_are() -> None:
 
 
 def test_metadata_variables_are_encoded() -> None:
-    assert value_of("{{ metadata.name }}") == "A%20%26%20B%2FC"  # seed 003: "URL encoded"
+    assert value_of("{{ metadata.name }}") == "A%20%26%20B%2FC"  # Video Cloud SSAI API: "URL encoded"
     assert value_of("{{metadata.custom_fields.genre}}") == "drama"
     assert value_of("{{metadata.absent}}") == ""
 
 
 def test_page_variables_are_the_players_values_never_the_placeholder() -> None:
-    # seed 003 "Client-side macros": the player fills `document.referrer={document.referrer}` of its manifestUrl
+    # Video Cloud "Client-side macros": the player fills `document.referrer={document.referrer}` of its manifestUrl
     template = compile_ad_tag("https://adserver.com/{{page.document.referrer}}/{{ page.pageVariable.whateverIwant }}")
     filled = replace(VIEWER, params={"document.referrer": "https://a.example/p?q=1", "pageVariable.whateverIwant": "x"})
     assert template.render(context(filled)) == "https://adserver.com/https%3A%2F%2Fa.example%2Fp%3Fq%3D1/x"
@@ -453,7 +453,7 @@ def test_known_templates_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records == []
 
 
-# --- defaults (seed 003 template_url.defaults) ----------------------------------------------------------------
+# --- defaults (Video Cloud SSAI API template_url.defaults) ------------------------------------------------
 
 
 def test_literal_default() -> None:

@@ -1,5 +1,5 @@
-"""The hardened XML parser (reference/ads.md §9.3): every XML attack fixture of ../shared ends as SOURCES.md says
-(refused), quickly, in bounded memory, without any file or network access; and the local-name helpers.
+"""The hardened XML parser (OWASP XXE Prevention Cheat Sheet): every XML attack fixture of ../shared ends as SOURCES.md
+says (refused), quickly, in bounded memory, without any file or network access; and the local-name helpers.
 """
 
 from __future__ import annotations

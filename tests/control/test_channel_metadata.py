@@ -1,5 +1,5 @@
-"""A channel's `metadata` (seed 003 `{{ metadata.* }}`): validated, stored, returned, updated; and the migration
-that gives channels stored before it an empty one. Its values reaching ad requests:
+"""A channel's `metadata` (Video Cloud SSAI API `{{ metadata.* }}`): validated, stored, returned, updated; and the
+migration that gives channels stored before it an empty one. Its values reaching ad requests:
 tests/playback/test_ad_variables.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Seed 002's Live SSAI API (applications) end to end through the app, on SQLite and PostgreSQL."""
+"""The Brightcove Live SSAI API (applications) end to end through the app, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ XSLT = (
     '<xsl:output omit-xml-declaration="yes"/><xsl:template match="node()|@*"><xsl:copy>'
     '<xsl:apply-templates select="node()|@*"/></xsl:copy></xsl:template></xsl:stylesheet>'
 )
-# The seed's sample request body, with its placeholders ("Dfp, Vast or SmartXML", …) given real values.
+# The API document's sample request body, with its placeholders ("Dfp, Vast or SmartXML", …) given real values.
 CREATE: dict[str, Any] = {
     "application_ad_configuration": {
         "ad_configuration_description": "Human readable description of the configuration",

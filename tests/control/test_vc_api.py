@@ -1,4 +1,4 @@
-"""Seed 003's Video Cloud SSAI API and the OAuth client-credentials endpoint, on SQLite and PostgreSQL."""
+"""The Video Cloud SSAI API and the OAuth client-credentials endpoint, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ TEMPLATE = (
     "http://solutions.brightcove.com/bcls/ads/simple-ad-rules?ip={{ system.ip_address }}"
     "&vid={{ metadata.video_id }}&ppid={{ system.unique_user_id }}&p_vmap={{ url.p_vmap }}"
 )
-# The seed's create sample.
+# The API document's create sample.
 CREATE: dict[str, Any] = {
     "name": "VMAP Ad Server",
     "vmap_response_namespace": "bc",

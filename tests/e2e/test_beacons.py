@@ -1,5 +1,5 @@
-"""Issue #6 through real uvicorn servers: server-side beacons fire on ad segment requests (each event once per
-session and ad, in order, whatever variant asked, with the viewer's identity), nothing fires for playlists,
+"""Server-side beacons through real uvicorn servers: server-side beacons fire on ad segment requests (each event once
+per session and ad, in order, whatever variant asked, with the viewer's identity), nothing fires for playlists,
 client-side reporting fires nothing and hands every event to the tracking API once; a failing or slow beacon
 endpoint is retried a bounded number of times and never slows the redirects; a flood larger than the queue is
 dropped with a count. Each session's event log (`…/tracking/{channel}/{session}/events`) lists its beacons with
@@ -69,8 +69,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         "fake",
         origin=f"{origin_url}/master.m3u8",
         ad_tag=f"{origin_url}/vast?sid=[session.uuid]{query}",
-        beacon_templates=templates,  # seed 003 beacon_templates
-        ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # seed 002 custom headers…
+        beacon_templates=templates,  # Video Cloud SSAI API beacon_templates
+        ad_headers={"X-Custom-Beacon": "s-{{session.session_id}}"},  # Brightcove Live API custom headers…
         ad_headers_for_impressions=True,  # … on the impressions too
     )
     cap = 3 if param == "cap" else 100  # `cap`: a session's event log keeps 3 beacons

@@ -1,5 +1,5 @@
-"""Issue #5 end to end on real uvicorn servers: an application, a slate and a channel created through the API, a
-cue point inserted, and a session's playlists carry the ads of that break (with the cue point's ad_server_data in
+"""Manual cue points end to end on real uvicorn servers: an application, a slate and a channel created through the API,
+a cue point inserted, and a session's playlists carry the ads of that break (with the cue point's ad_server_data in
 the ad request), every playlist invariant holding. A second app on the same store sees the channel within its
 refresh interval (a change reaches every process within 5 s)."""
 

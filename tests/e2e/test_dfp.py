@@ -1,5 +1,5 @@
-"""Seed 002's `Dfp` response type through real uvicorn servers: a live origin, a test ad server answering what
-Google Ad Manager answers (a VAST pod, a VMAP with two mid-roll AdBreaks for the break, an empty VAST), and the
+"""Brightcove Live API's `Dfp` response type through real uvicorn servers: a live origin, a test ad server answering
+what Google Ad Manager answers (a VAST pod, a VMAP with two mid-roll AdBreaks for the break, an empty VAST), and the
 proxy. Each channel's first break, read from the session's playlists as a player would, holds exactly the ads
 the rules say (proxy.ads.vmap), or the slate with the empty answer counted and its Error URI told 303."""
 
@@ -122,7 +122,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             kind,
             origin=f"{origin_url}/master.m3u8",
             ad_tag=f"{ads_url}/{kind}?sid=[session.uuid]",  # per viewer: positions are the session's
-            ad_response=ad_response_of("Dfp"),  # seed 002 ad_configuration_expected_response_type
+            ad_response=ad_response_of("Dfp"),  # Brightcove Live API ad_configuration_expected_response_type
             slate=f"{ads_url}/creative/slate/master.m3u8",
         )
 

@@ -39,7 +39,7 @@ async def _session(http: aiohttp.ClientSession, base: str) -> tuple[str, str]:
 async def _poll(
     http: aiohttp.ClientSession, base: str, session_id: str, seconds: float, tracked: list[dict[str, object]]
 ) -> dict[str, list[bytes]]:
-    """Poll every variant as a player switching variants would, and the tracking API as seed 000 says."""
+    """Poll every variant as a player switching variants would, and the tracking API as StreamPackage says."""
     outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -85,7 +85,7 @@ async def test_two_sessions_play_several_breaks_with_every_invariant(demo_server
         assert len(_ad_breaks(outputs["v0"])) >= 2, "each session plays at least two filled breaks"
     assert len(ads) >= 2
     every = {"impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "clickThrough"}
-    # Client reporting (issue #6): every event of the ad, for the player to fire.
+    # Client reporting: every event of the ad, for the player to fire.
     assert all({e["eventType"] for e in ad["trackingEvents"]} >= every for ad in ads)  # type: ignore[attr-defined]
     sequences = [ad["mediaSequence"] for ad in ads]
     assert len(sequences) == len(set(sequences)), "the tracking API never returns an event twice"

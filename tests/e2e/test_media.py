@@ -1,4 +1,4 @@
-"""Issue #4 end to end on a real uvicorn: a new MP4 creative is skipped in its first break (reason counted,
+"""The media pipeline end to end on a real uvicorn: a new MP4 creative is skipped in its first break (reason counted,
 slate played), transcoded meanwhile, and played from a later break on, with every playlist invariant.
 
 A demo server of its own (a fresh asset folder, so nothing is transcoded yet) with one more channel, `warm`:

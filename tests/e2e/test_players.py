@@ -270,7 +270,7 @@ def summary(snapshot: dict[str, Any], paths: Paths) -> str:
 
 
 def check_server_beacons(demo_server: str, session_id: str, requested: list[str], report: str, clicked: str) -> None:
-    """Issue #6: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
+    """Server-side beacons: the segments hls.js fetched through the redirect made the proxy fire the ads' beacons, each
     (ad, event) once, with the viewer's identity (the demo ad server records every hit). hls.js buffers ahead,
     so an ad whose first segment it fetched counts, played or not; each 6 s break here holds one 6 s ad.
     Click tracking: the one click on creative `clicked` fired its ClickTracking once."""
@@ -295,7 +295,7 @@ def check_server_beacons(demo_server: str, session_id: str, requested: list[str]
 @pytest.mark.browser
 @pytest.mark.parametrize("channel", ["demo", "mp4"])
 def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    """`mp4`: the ads and slate are MP4 files the proxy transcoded to the content's ladder (issue #4)."""
+    """`mp4`: the ads and slate are MP4 files the proxy transcoded to the content's ladder."""
     demo_server, paths = channel_paths(channel, request)
     requested: list[str] = []
     failed: list[str] = []  # responses of 400 and more (a 5xx of the proxy, a 404 of a segment, ...)
@@ -331,7 +331,7 @@ def test_hlsjs_plays_through_two_ad_breaks(channel: str, request: pytest.Fixture
                 ad = next(a for a in snapshot["ads"] if snapshot["currentSn"] in ad_ranges([a])[0])
                 assert not snapshot["overlayHidden"] and page.locator("#ad-overlay").is_visible()
                 assert snapshot["overlayText"].endswith(f"Ad: {ad['title']} — learn more"), snapshot["overlayText"]
-                # Server-side beacons: the clickThrough (seed 000) is the proxy's click URL, which fires ClickTracking.
+                # Server-side beacons: the clickThrough is the proxy's click URL, which fires ClickTracking.
                 href = click_through(ad)
                 assert href is not None and href.startswith(f"/v1/ssai/click/{channel}/{snapshot['sessionId']}/")
                 assert snapshot["overlayHref"] == demo_server + href

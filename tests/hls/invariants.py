@@ -1,4 +1,4 @@
-"""ARCHITECTURE.md §4: the invariants every playlist served to a session must hold, checked on outputs."""
+"""The invariants every playlist served to a session must hold (RFC 8216bis §6.2.1-§6.2.4), checked on outputs."""
 
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ def test_due_breaks_skips_breaks_before_the_join_and_already_decided_ones() -> N
     assert [b.start_msn for b in due_breaks(tracker.breaks, after_msn=6, join_msn=3, last_msn=9)] == []
 
 
-# --- manual cue points (issue #5) ---
+# --- manual cue points ---
 
 
 def feed_at(tracker: BreakTracker, first: int, last: int, now: float, tags: Mapping[int, Sequence[str]] = {}) -> None:

@@ -1,7 +1,7 @@
 """A break with slate is filled to its end within one frame, whatever the durations of its content segments,
 its ads and the slate: ads, whole slate segments while they fit, then the slate's pieces (its first 2^k
 frames) that sum to what is left, so PROGRAM-DATE-TIME after the break goes on without a hole. What was
-published while the break was open is never taken back (ARCHITECTURE.md §4.2)."""
+published while the break was open is never taken back (RFC 8216bis §6.2.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`detect()` on every real playlist and fragment of ../shared/testdata/real/hls, and on each marker form
-and lexical quirk of reference/markers.md §1.1–1.8.
+and lexical quirk seen in vendor documents and real playlists.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ C1, C2, C3, C4 = kuu_cont(3.770), kuu_cont(7.774), kuu_cont(23.790), kuu_cont(27
 
 GOLDEN: dict[str, Golden] = {
     "eyevinn_hls_splice_daterange_splice_insert_cue_out_0.m3u8": {
-        # DATERANGE outranks CUE-OUT:0 for "out"; the CUE-IN is the only "in" (markers.md §0 item 2).
+        # DATERANGE outranks CUE-OUT:0 for "out"; the CUE-IN is the only "in" (DATERANGE has precedence).
         5: (out(0.0, id="1-804", d=DR, sc=True), in_()),
     },
     "eyevinn_vodtolive_cmaf_usp_preroll_pod_discontinuities.m3u8": {0: (out(83.0),), 24: (in_(),)},
@@ -269,7 +269,7 @@ GOLDEN: dict[str, Golden] = {
         **seq(7, KUU_OUT, C1, C2, C3, C4, in_()),
     },
     # Fragments: `.` and `. . .` lines count as URIs; files without any URI are one group, where the
-    # precedence of markers.md §0 item 2 applies to all their lines at once.
+    # precedence of proxy.hls.markers applies to all their lines at once.
     "fragments/adobe_primetime_ext_x_cue_forms.txt": {0: (out(177.1), cont(5.005, 177.1), in_())},
     "fragments/elemental_live_doc_daterange_out_in.txt": {
         0: (out(30.0, id="999", d=DR, sc=True),),
@@ -398,7 +398,7 @@ def test_golden_bytes_come_from_the_right_tag() -> None:
     assert out_cue.scte35 == bytes.fromhex(V48[2:])
 
 
-# --- each form of markers.md §1.1–1.6 ------------------------------------------------------------
+# --- each vendor form of each dialect ------------------------------------------------------------
 
 FORMS: list[tuple[str, list[str], tuple[Exp, ...]]] = [
     # §1.1 EXT-X-CUE-OUT
@@ -556,7 +556,7 @@ def test_forms(lines: list[str], expected: tuple[Exp, ...]) -> None:
     assert tuple(project(cue) for cue in detect(lines)) == normal(expected)
 
 
-# --- precedence (markers.md §0 item 2) -------------------------------------------------------------
+# --- precedence (proxy.hls.markers) -----------------------------------------------------------------
 
 PRECEDENCE: list[tuple[str, list[str], tuple[Exp, ...]]] = [
     (
@@ -616,7 +616,7 @@ def test_lent_bytes_are_the_lower_tags_bytes() -> None:
     assert cue.scte35 == b64(V28) and cue.dialect == CUE_OUT
 
 
-# --- lexical quirks of markers.md §1.8 ---------------------------------------------------------------
+# --- lexical quirks of real playlists ---------------------------------------------------------------
 
 QUIRKS: list[tuple[str, list[str], tuple[Exp, ...]]] = [
     ("trailing spaces", ["#EXT-X-CUE-OUT:30.000 ", "#EXTINF:6.000,  "], (out(30.0),)),

@@ -1,4 +1,4 @@
-"""proxy.hls.profile: a channel's transcode profile derived from its master and media playlists (issue #4)."""
+"""proxy.hls.profile: a channel's transcode profile derived from its master and media playlists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The in-house SCTE-35 decoder against the 50 vectors of ../shared/testdata/real/scte35 (markers.md §3).
+"""The in-house SCTE-35 decoder against the 50 vectors of ../shared/testdata/real/scte35.
 
 `EXPECTED` restates what each vector's `source_states` says (the trusted expectation); the
 `independent_decode` cross-check is compared field by field on top. The vectors whose licence keeps them in
@@ -156,7 +156,7 @@ EXPECTED: dict[str, dict[str, Any] | str] = {
         "seg[0].segment_num": 10, "seg[0].segments_expected": 1, "signal": ("in", None, "0xffffffff"),
     },
     "15": {"command": SpliceNull, "descriptors": (), "tier": 4095, "signal": (None, None, None)},
-    # Source: "expected error ErrCRC32Invalid". Here a bad CRC is a flag, never fatal (markers.md §0.5).
+    # Source: "expected error ErrCRC32Invalid". Here a bad CRC is a flag, never fatal (real payloads often carry CRC 0).
     "16": {"crc_ok": False, "command": SpliceInsert},
     "17": {
         "command.splice_event_id": 1644171239, "command.splice_immediate": True, "command.program_splice": True,

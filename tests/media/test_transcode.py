@@ -1,4 +1,4 @@
-"""proxy.media.transcode: MP4 creatives into HLS renditions matching a channel profile (issue #4).
+"""proxy.media.transcode: MP4 creatives into HLS renditions matching a channel profile.
 
 The slow tests run the real ffmpeg of imageio-ffmpeg on tiny generated sources (2-3 s, <= 320x240) against a
 3-variant muxed TS profile and a 2-variant fMP4 profile with demuxed audio, then load the result with

@@ -1,6 +1,6 @@
-"""Every ad tag variable of seed 002, seed 003 and MediaTailor gets its value from the HTTP request that caused
-it: real uvicorn servers (a live origin with PROGRAM-DATE-TIME, an ad server that records each request, the
-proxy), channels made through the control API and the channel file, sessions created through HTTP with a
+"""Every ad tag variable of Brightcove Live API, Video Cloud SSAI API and MediaTailor gets its value from the HTTP
+request that caused it: real uvicorn servers (a live origin with PROGRAM-DATE-TIME, an ad server that records each
+request, the proxy), channels made through the control API and the channel file, sessions created through HTTP with a
 User-Agent, Referer and X-Forwarded-For, two breaks each. One recorded ad request per (session, break); each
 test checks one variable against its source.
 
@@ -227,9 +227,9 @@ async def _start_sessions(http: aiohttp.ClientSession, base: str, run: Run) -> N
     """Four sessions, each as a player would make it."""
     async with http.post(f"{base}/v1/ssai/session/live002/main.m3u8") as response:
         run.manifest_urls["s002"] = (await _json(response))["manifestUrl"]
-    async with http.get(f"{base}{run.manifest_urls['s002']}&deviceid=abc") as response:  # seed 003: + "&x=1"
+    async with http.get(f"{base}{run.manifest_urls['s002']}&deviceid=abc") as response:  # Video Cloud: + "&x=1"
         assert response.status == 200, await response.text()
-    async with http.get(f"{base}{run.manifest_urls['s002']}?sitesection=news") as response:  # seed 002: + "?x=1"
+    async with http.get(f"{base}{run.manifest_urls['s002']}?sitesection=news") as response:  # Live API: + "?x=1"
         assert response.status == 200, await response.text()
     async with http.post(f"{base}/v1/ssai/session/vc003/main.m3u8") as response:
         run.manifest_urls["s003"] = manifest = (await _json(response))["manifestUrl"]
@@ -238,7 +238,7 @@ async def _start_sessions(http: aiohttp.ClientSession, base: str, run: Run) -> N
         assert response.status == 200, await response.text()
     async with http.post(f"{base}/v1/ssai/session/file/main.m3u8", json={"adsParams": {"pp": "v1"}}) as response:
         run.manifest_urls["smt"] = (await _json(response))["manifestUrl"]
-    # Seed 002 "Appending the URL": the playback URL with the player's values, a GET
+    # Brightcove Live API "Appending the URL": the playback URL with the player's values, a GET
     async with http.get(f"{base}/v1/ssai/session/live002/playlist.m3u8?deviceid=123") as response:
         master = await response.text()
         assert response.status == 200, master
@@ -406,7 +406,7 @@ def test_a_mediatailor_variable_has_its_source_value(run: Run, key: str) -> None
 
 
 def test_the_session_time_of_a_break_moves_with_the_breaks_before_it(run: Run) -> None:
-    """Seed 002: `.origin` and `.session` are equal at the session's first break and differ after it, by what
+    """Brightcove Live API: `.origin` and `.session` are equal at the session's first break and differ after it, by what
     that break shifted the session's timeline (3 s of ads for 4 s of content: -1000 ms)."""
     first, second = run.requests["s002"][:2]
     assert any("seg/v0/" in body for body in run.playlists["s002"]), "the first break played its ad"
@@ -421,7 +421,7 @@ def test_job_ids_are_the_channels_runtime_versions(run: Run) -> None:
 
 def test_parameters_appended_to_the_manifest_url_reach_the_next_breaks(run: Run) -> None:
     assert [query["deviceid"] for query in run.requests["s002"][:2]] == ["abc", "abc"]
-    assert [query["deviceid"] for query in run.requests["implicit"][:2]] == ["123", "123"]  # seed 002 GET …?deviceid=
+    assert [query["deviceid"] for query in run.requests["implicit"][:2]] == ["123", "123"]  # Live API GET …?deviceid=
 
 
 def test_page_variables_are_listed_for_the_player_and_never_sent_as_written(run: Run) -> None:

@@ -1,10 +1,10 @@
 """User XSLT transforms (`ad_configuration_transforms`) in their sandbox: proxy/playback/transform*.py.
 
 Every attack of ../shared/testdata/ads/synthetic/attacks/ ends as its listed result (SOURCES.md), checked at each
-layer (reference/ads.md §9.2, §9.3): refused by `compile_check`; if it got past that, stopped by the hardened
-parser and XSLTAccessControl; if it got past those too, unable to open a file or a socket in the worker's
-sealed sandbox. Canaries (a secret file, a file that must not be written, a TCP listener that must receive no
-connection) prove nothing leaked, and a positive control (the same attacks with lxml's defaults, outside the
+layer (OWASP XXE Prevention Cheat Sheet; lxml "I/O access control in XSLT"): refused by `compile_check`; if it got past
+that, stopped by the hardened parser and XSLTAccessControl; if it got past those too, unable to open a file or a socket
+in the worker's sealed sandbox. Canaries (a secret file, a file that must not be written, a TCP listener that must
+receive no connection) prove nothing leaked, and a positive control (the same attacks with lxml's defaults, outside the
 sandbox) proves the canaries would have caught a leak. After every attack the pool still serves.
 """
 
@@ -46,7 +46,7 @@ IDENTITY = (
     f'<xsl:stylesheet version="1.0" {XSL}><xsl:template match="@*|node()">'
     '<xsl:copy><xsl:apply-templates select="@*|node()"/></xsl:copy></xsl:template></xsl:stylesheet>'
 )
-# The seed's example (ad_configuration_transforms in the Brightcove Live API document), verbatim.
+# The example of the Brightcove Live API document (ad_configuration_transforms), verbatim.
 SEED_XSLT = (
     '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:Det="http://Det.com">'
     '<xsl:output omit-xml-declaration="yes"/><xsl:template match="node()|@*"><xsl:copy>'
@@ -666,7 +666,7 @@ def test_layer_3_the_sealed_sandbox_stops_every_io_attack_even_with_lxml_default
 
 
 def test_positive_control_lxml_defaults_outside_the_sandbox_do_leak(tmp_path: Path, listener: socket.socket) -> None:
-    """The canaries work: with lxml's defaults and no sandbox, the file attacks read and write (ads.md §9.2)."""
+    """The canaries work: with lxml's defaults and no sandbox, the file attacks read and write (lxml docs)."""
     canaries = Canaries(tmp_path, listener.getsockname()[1])
     attacks = canaries.attacks()
     outputs = run_attacks_in_process(

@@ -1,4 +1,4 @@
-"""A channel made through the control API as an operator would: a seed 002
+"""A channel made through the control API as an operator would: a Brightcove Live API
 application with the given ad tag, and a channel naming it."""
 
 from __future__ import annotations

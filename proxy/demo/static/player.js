@@ -1,7 +1,7 @@
 /*
  * ssai-proxy demo player (see index.html). Plain browser JavaScript: no modules, no build step.
  *
- * What a player does with the proxy (seed 000 "Overall Architecture and Workflow"):
+ * What a player does with the proxy (Tencent Cloud StreamPackage SSAI click-through workflow):
  *   1. POST /v1/ssai/session/{channel}/main.m3u8  ->  {"manifestUrl", "trackingUrl"}
  *   2. play manifestUrl (here with hls.js)
  *   3. poll trackingUrl every target duration; each ad is returned once, with its clickThrough URL
@@ -208,7 +208,7 @@
       push(demo.trackingErrors, { message: String(err), at: new Date().toISOString() });
       showError("tracking API: " + err);
     } finally {
-      // Same pace as the playlist refreshes (seed 000 "Key point").
+      // Same pace as the playlist refreshes (StreamPackage: poll tracking every target duration).
       setTimeout(pollTracking, demo.targetDuration * 1000);
     }
   }

@@ -1,5 +1,5 @@
 """The first schema: accounts, keys, OAuth clients, the token signing key, applications, ssai_configs, slates,
-channels, cue points (issue #5). Written out rather than taken from proxy/control/db/schema.py, so this step stays what
+channels, cue points. Written out rather than taken from proxy/control/db/schema.py, so this step stays what
 it was when later migrations change the schema."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Slates keep their status and error reason (seed 002 `media_source_asset_status`), so a restart or another
+"""Slates keep their status and error reason (Brightcove Live API `media_source_asset_status`), so a restart or another
 process reports what the media pipeline found, and an account has at most one default slate (a partial unique
 index). Slates stored before are `transcoding`: the next start queues their preparation again."""
 

@@ -1,4 +1,4 @@
-"""Channels carry `metadata` (seed 003 `{{ metadata.* }}` ad tag variables): every API channel stored before
+"""Channels carry `metadata` (Video Cloud SSAI API `{{ metadata.* }}` ad tag variables): every API channel stored before
 gets an empty one, so a GET shows the field and its body can be sent back with PUT as it is. Channel-file
 channels keep their file entry (the file's `metadata` table, when it has one, is stored at start-up)."""
 
