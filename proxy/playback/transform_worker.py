@@ -88,7 +88,7 @@ def _parse_document(document: bytes, max_bytes: int) -> etree._ElementTree:
     """The ad response parsed by the project's hardened parser (proxy.ads.xmlsafe); a DOCTYPE in the
     prolog is refused first, so that an entity bomb is reported as what it is rather than as libxml2's limit."""
     if _prolog_has_doctype(document):
-        raise _DocumentRefused("ad response has a DOCTYPE: expected none (DTDs and entities are refused, ads.md §9.2)")
+        raise _DocumentRefused("ad response has a DOCTYPE: expected none (DTDs and entities are refused)")
     try:
         return parse_xml(document, max_bytes=max_bytes).getroottree()
     except AdParseError as exc:
