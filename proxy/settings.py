@@ -102,7 +102,6 @@ class Settings:
     default_break_duration: float = 300.0  # for a break whose marker gives none (MediaTailor's default)
     max_break_duration: float = 600.0  # a break nothing ends is closed after this
     session_idle_targets: int = 10  # a session idle for this many target durations expires (MediaTailor)
-    baseline_endpoint: bool = False  # serve /v1/ssai/_baseline/… for the HTTP benchmark
     ad_budget: float = 10.0  # a whole decision, wrappers included (MediaTailor's personalisation budget)
     ad_concurrency: int = 256  # requests in flight towards one ad server host
     ad_spread: float = 0.5  # personalised requests of one break start spread over this many seconds

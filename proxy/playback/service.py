@@ -64,8 +64,6 @@ class Service:
         self.client = client
         self.clock = clock
         self.sessions = MemorySessionStore()
-        # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
-        self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
         self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player

@@ -83,9 +83,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
     routes += [*channels_api.routes, Route("/openapi.json", openapi.endpoint)]
     routes += [Route("/healthz", health), *metrics.routes]
-    openapi.check_routes(routes)  # before the extras: a benchmark's baseline, a test's own routes
-    unofficial = [*extra_routes, *(playback.baseline_routes if settings.baseline_endpoint else ())]
-    routes += unofficial
+    openapi.check_routes(routes)  # before the extras: a test's own routes
+    routes += extra_routes
     return Starlette(
         routes=routing.by_path(routes),
         lifespan=lifespan,

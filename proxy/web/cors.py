@@ -22,7 +22,7 @@ from proxy.settings import Settings, origins_of
 Header = tuple[bytes, bytes]
 
 # What players and their pages call: session POST, playlists, tracking, the segment and click redirects,
-# transcoded assets, the HTTP benchmark's baseline playlist, and the demo's origin, ad server and player page.
+# transcoded assets, and the demo's origin, ad server and player page.
 PLAYER_PREFIXES = (
     "/v1/ssai/session/",
     "/v1/ssai/master/",
@@ -30,7 +30,6 @@ PLAYER_PREFIXES = (
     "/v1/ssai/tracking/",
     "/v1/ssai/assets/",
     "/v1/ssai/click/",
-    "/v1/ssai/_baseline/",
     "/demo/",
 )
 PLAYER_METHODS = b"GET, HEAD, POST"

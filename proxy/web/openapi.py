@@ -282,7 +282,7 @@ def documented() -> set[tuple[str, str]]:
 
 def check_routes(routes: Iterable[BaseRoute]) -> None:
     """Refuses an app whose routes and document differ: a route undocumented, or an operation no route serves.
-    The app checks its own routes, before a benchmark's baseline or a test's are added."""
+    The app checks its own routes, before a test's are added."""
     routes_served = served(routes)
     missing, stale = routes_served - documented(), documented() - routes_served
     if missing or stale:

@@ -139,10 +139,7 @@ async def media(request: Request) -> Response:
     poller = runtime.poller(params["track"])
     if poller.window is None and poller.error is None:
         await poller.first.wait()  # only the first request of a track waits for its first fetch
-    body = runtime.playlist(session, params["track"])
-    if service.baseline is not None:
-        service.baseline[(session.id, params["track"])] = body
-    return PlaylistResponse(body)
+    return PlaylistResponse(runtime.playlist(session, params["track"]))
 
 
 def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
@@ -188,16 +185,6 @@ async def click(request: Request) -> Response:
     return _redirect(service.clicks.click(service.runtime_of(session).config, session, params["ad"]))
 
 
-async def baseline(request: Request) -> Response:
-    """The HTTP benchmark's baseline: the bytes of the last stitched response, without any work."""
-    params = request.path_params
-    store = _service(request).baseline or {}
-    body = store.get((params["session"], params["track"]))
-    if body is None:
-        raise NotFound(f"no playlist was rendered for session {params['session']!r} track {params['track']!r} yet")
-    return PlaylistResponse(body)
-
-
 async def tracking(request: Request) -> Response:
     params = request.path_params
     service = _service(request)
@@ -225,4 +212,3 @@ routes = [
     Route("/v1/ssai/tracking/{channel}/{session}/events", events, methods=["GET"]),
     Route("/v1/ssai/click/{channel}/{session}/{ad}", click, methods=["GET"]),
 ]
-baseline_routes = [Route("/v1/ssai/_baseline/{channel}/{session}/{track}.m3u8", baseline, methods=["GET"])]
