@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from proxy.playback import urls
 from proxy.settings import Settings, from_env
 from proxy.web import cors
 from proxy.web.responses import PlaylistResponse
-
-MEDIA_PATH = "/v1/ssai/media/{channel}/{session}/{track}.m3u8"
 
 
 def create_baseline_app(body: bytes, settings: Settings) -> Starlette:
@@ -33,7 +32,7 @@ def create_baseline_app(body: bytes, settings: Settings) -> Starlette:
     async def playlist(request: Request) -> Response:
         return PlaylistResponse(body)
 
-    routes = [Route(MEDIA_PATH, playlist, methods=["GET"])]
+    routes = [Route(urls.MEDIA, playlist, methods=["GET"])]
     return Starlette(routes=routes, middleware=cors.middleware(settings))
 
 

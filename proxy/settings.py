@@ -111,7 +111,9 @@ class Settings:
     transform_timeout: float = 1.0  # one transform's wall-clock limit: its worker is killed, the break skipped
     # The media pipeline (issue #4): MP4 creatives and slates transcoded to each channel's ladder.
     asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets
-    asset_base_url: str = "/v1/ssai/assets"  # served by the proxy; or a CDN/object storage URL mirroring asset_dir
+    # The proxy's own (proxy.playback.urls.ASSETS: settings sit above no tier, so the literal is repeated here and a
+    # test keeps the two equal), or a CDN/object storage URL mirroring asset_dir.
+    asset_base_url: str = "/v1/ssai/assets"
     asset_max_age_days: float = 30.0  # assets unused this long are removed
     asset_max_gb: float = 20.0  # beyond this the least recently used assets are removed
     transcode_workers: int = 1  # ffmpeg jobs at once; one keeps a core for the hot path on a 2-core machine

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from proxy.ads.models import Ad
 from proxy.errors import NotFound
 from proxy.net.egress import ALLOWED_SCHEMES
+from proxy.playback import urls
 from proxy.playback.eventlog import ad_id_of
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.sessions import Decided, Session
@@ -33,7 +34,7 @@ URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # reserved and already-escaped characters sta
 
 def click_path(session: Session, break_id: str, ad_index: int) -> str:
     """The click URL of an ad of the session, relative to the proxy like the session's manifestUrl."""
-    return f"/v1/ssai/click/{session.channel}/{session.id}/{break_id}.{ad_index}"
+    return urls.click_url(session.channel, session.id, f"{break_id}.{ad_index}")
 
 
 def landing_refusal(url: str) -> str | None:

@@ -20,20 +20,20 @@ from proxy.ads.models import Ad, BreakPosition
 from proxy.errors import AdError, NotFound, OriginError, PlaylistParseError, ProxyError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
-from proxy.hls.master import MasterPlaylist, Track, parse_master
+from proxy.hls.master import SESSION_SLOT, MasterPlaylist, Track, parse_master
 from proxy.hls.playlist import parse_media
 from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
 from proxy.media.creatives import CreativeLoader, CreativeMisfit
 from proxy.media.pipeline import MediaPipeline, NotReady
 from proxy.net.origin import HttpClient
+from proxy.playback import urls
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.runtime")
-MEDIA_PATH = "/v1/ssai/media/{channel}/{session}"
 RENDER_CACHE_LIMIT = 4096  # distinct decision histories cached per window; more are rendered every time
 
 
@@ -159,7 +159,7 @@ class ChannelRuntime:
         await asyncio.shield(started)
 
     async def _start(self) -> None:
-        path = MEDIA_PATH.format(channel=self.config.name, session="{session}")
+        path = urls.media_base(self.config.name, SESSION_SLOT)
         body = await self.client.get(self.config.origin, timeout=self.settings.origin_timeout)
         try:
             self.master = parse_master(body, self.config.origin, path)

@@ -17,10 +17,10 @@ from starlette.routing import Route
 
 from proxy.control.plane import ControlPlane
 from proxy.errors import NotFound
+from proxy.playback import urls
 from proxy.playback.service import Service
 from proxy.web.responses import M3U8, JSONResponse
 
-ASSET_PATH = "/v1/ssai/assets"
 # A part never starts with a dot: no "..", and the ".work" folder of builds in progress stays private.
 _PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 MEDIA_TYPES = {".m3u8": M3U8, ".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
@@ -50,6 +50,6 @@ async def jobs(request: Request) -> Response:
 
 
 routes = [
-    Route(ASSET_PATH + "/{path:path}", asset, methods=["GET", "HEAD"]),
+    Route(urls.ASSET, asset, methods=["GET", "HEAD"]),
     Route("/v1/ssai/jobs", jobs, methods=["GET"]),
 ]

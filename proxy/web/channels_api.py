@@ -21,6 +21,7 @@ from starlette.routing import Route
 from proxy.control.channelstore import StoredChannel
 from proxy.control.plane import ControlPlane
 from proxy.errors import BadRequest, Conflict, NotFound
+from proxy.playback import urls
 from proxy.playback.service import Service
 from proxy.web.limits import BodyLimit
 from proxy.web.live_api import control_of
@@ -29,7 +30,6 @@ from proxy.web.responses import JSONResponse, read_body
 from proxy.web.schemas import ChannelBody, CuePointBody, decode_object, merge_channel, parse
 from proxy.web.vc_api import timestamp
 
-SESSION_PATH = "/v1/ssai/session/{name}/main.m3u8"
 # What channel_document adds to the stored body (`name` is the body's own, never changed: merge_channel).
 READ_ONLY = ("channel_id", "account_id", "source", "playback_url", "created_timestamp", "updated_timestamp")
 
@@ -42,7 +42,7 @@ def channel_document(stored: StoredChannel) -> dict[str, Any]:
         "channel_id": stored.name,
         "account_id": stored.account_id,
         "source": "file" if stored.from_file else "api",
-        "playback_url": SESSION_PATH.format(name=stored.name),
+        "playback_url": urls.session_url(stored.name),
         "created_timestamp": timestamp(stored.created_at),
         "updated_timestamp": timestamp(stored.updated_at),
     }

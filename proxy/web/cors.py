@@ -17,21 +17,14 @@ import orjson
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from proxy.playback import urls
 from proxy.settings import Settings, origins_of
 
 Header = tuple[bytes, bytes]
 
 # What players and their pages call: session POST, playlists, tracking, the segment and click redirects,
 # transcoded assets, and the demo's origin, ad server and player page.
-PLAYER_PREFIXES = (
-    "/v1/ssai/session/",
-    "/v1/ssai/master/",
-    "/v1/ssai/media/",
-    "/v1/ssai/tracking/",
-    "/v1/ssai/assets/",
-    "/v1/ssai/click/",
-    "/demo/",
-)
+PLAYER_PREFIXES = (*urls.PLAYER_PREFIXES, "/demo/")
 PLAYER_METHODS = b"GET, HEAD, POST"
 PLAYER_HEADERS = b"Content-Type"  # the session POST's JSON body is not a CORS-safelisted content type
 CONTROL_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
+from proxy.playback import urls
 from proxy.playback.service import Service
 from proxy.playback.sessions import Client, Session
 from proxy.playback.tracking import tracking_document
@@ -21,13 +22,6 @@ from proxy.web.responses import JSONResponse, PlaylistResponse, read_body
 def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
-
-
-def _manifest_url(channel: str, session_id: str, pages: tuple[str, ...] = ()) -> str:
-    """Seed 003 "Client-side macros": each `{{ page.NAME }}` of the ad configuration is listed as `NAME={NAME}`
-    for the player to fill in; the values it sends back on the master request feed those variables."""
-    fill = "".join(f"&{name}={{{name}}}" for name in pages)
-    return f"/v1/ssai/master/{channel}/main.m3u8?session_id={session_id}{fill}"
 
 
 def _player_params(request: Request) -> dict[str, str]:
@@ -100,8 +94,8 @@ async def create_session(request: Request) -> Response:
     pages = service.decisions.page_names(service.runtime_of(session).config)
     return JSONResponse(
         {
-            "manifestUrl": _manifest_url(channel, session.id, pages),
-            "trackingUrl": f"/v1/ssai/tracking/{channel}/{session.id}",
+            "manifestUrl": urls.manifest_url(channel, session.id, pages),
+            "trackingUrl": urls.tracking_url(channel, session.id),
         }
     )
 
@@ -118,7 +112,7 @@ async def master(request: Request) -> Response:
         session = await service.create_session(channel, params, _client(request), client_reporting)
         pages = service.decisions.page_names(service.runtime_of(session).config)
         if any(name not in params for name in pages):
-            return _redirect(_manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
+            return _redirect(urls.manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
     else:
         # Parameters a player appends to its manifestUrl (seed 002 `?deviceid=…`, seed 003 `+ "&x=1"`, the
         # page.* values it filled in) apply to the breaks not decided yet.
@@ -202,13 +196,13 @@ async def events(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/ssai/session/{channel}/{name}.m3u8", create_session, methods=["POST"]),
-    Route("/v1/ssai/session/{channel}/{name}.m3u8", master, methods=["GET"]),  # seed 002 "Appending the URL"
-    Route("/v1/ssai/master/{channel}/main.m3u8", master, methods=["GET"]),
-    Route("/v1/ssai/media/{channel}/{session}/{track}.m3u8", media, methods=["GET"]),
-    Route("/v1/ssai/media/{channel}/{session}/seg/{track}/{brk}/{item}", ad_segment, methods=["GET"]),
-    Route("/v1/ssai/media/{channel}/{session}/cseg/{track}/{item}", content_segment, methods=["GET"]),
-    Route("/v1/ssai/tracking/{channel}/{session}", tracking, methods=["GET"]),
-    Route("/v1/ssai/tracking/{channel}/{session}/events", events, methods=["GET"]),
-    Route("/v1/ssai/click/{channel}/{session}/{ad}", click, methods=["GET"]),
+    Route(urls.SESSION, create_session, methods=["POST"]),
+    Route(urls.SESSION, master, methods=["GET"]),  # seed 002 "Appending the URL"
+    Route(urls.MASTER, master, methods=["GET"]),
+    Route(urls.MEDIA, media, methods=["GET"]),
+    Route(urls.AD_SEGMENT, ad_segment, methods=["GET"]),
+    Route(urls.CONTENT_SEGMENT, content_segment, methods=["GET"]),
+    Route(urls.TRACKING, tracking, methods=["GET"]),
+    Route(urls.SESSION_EVENTS, events, methods=["GET"]),
+    Route(urls.CLICK, click, methods=["GET"]),
 ]
