@@ -14,7 +14,7 @@ URL-encoded in the origin) are inserted raw: only what is never valid in a URL (
 non-ASCII, `"<>\\^`{|}`) and `#` (which would cut the query) are percent-encoded. Everything else is
 percent-encoded (seed 003: `system.*` and `metadata.*` "must be URI-encoded"; seed 002 does not say, and
 encoding is the safe reading). `{{ page.* }}` (seed 003 "Client-side macros") is never sent as written: it
-is the value the player sent back for it (see proxy.web.playback), else empty. An unknown name of a known
+is the value the player sent back for it (see proxy.web.playlists), else empty. An unknown name of a known
 namespace renders empty and is logged once, when compiled.
 
 `defaults` (seed 003 `template_url.defaults`) give a value to a variable that renders empty: a literal or

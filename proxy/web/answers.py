@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
-from proxy.web.live_api import APPLICATION_READ_ONLY
+from proxy.web.applications import APPLICATION_READ_ONLY
+from proxy.web.channels import READ_ONLY as CHANNEL_READ_ONLY
 from proxy.web.responses import M3U8
 from proxy.web.schemas import SSAI_SERVER_FIELDS
 

@@ -23,9 +23,9 @@ from starlette.routing import BaseRoute, Route
 from proxy.playback import urls
 from proxy.web import answers as a
 from proxy.web.answers import STRING, Answer
-from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
+from proxy.web.applications import APPLICATION_READ_ONLY
+from proxy.web.channels import READ_ONLY as CHANNEL_READ_ONLY
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import APPLICATION_READ_ONLY, SLATE_READ_ONLY
 from proxy.web.responses import JSONResponse
 from proxy.web.schemas import (
     SSAI_SERVER_FIELDS,
@@ -36,6 +36,7 @@ from proxy.web.schemas import (
     SlateUpdate,
     SsaiConfig,
 )
+from proxy.web.slates import SLATE_READ_ONLY
 
 # Seed 000's session body: ad parameters (flat, or under adsParams) and MediaTailor's reportingMode; optional.
 PARAMETER = {"type": ["string", "number"]}

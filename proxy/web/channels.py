@@ -22,13 +22,11 @@ from proxy.control.channelstore import StoredChannel
 from proxy.control.plane import ControlPlane
 from proxy.errors import BadRequest, Conflict, NotFound
 from proxy.playback import urls
-from proxy.playback.service import Service
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
-from proxy.web.responses import JSONResponse, read_body
+from proxy.web.responses import JSONResponse, read_body, timestamp
 from proxy.web.schemas import ChannelBody, CuePointBody, decode_object, merge_channel, parse
-from proxy.web.vc_api import timestamp
+from proxy.web.state import control_of, service_of
 
 # What channel_document adds to the stored body (`name` is the body's own, never changed: merge_channel).
 READ_ONLY = ("channel_id", "account_id", "source", "playback_url", "created_timestamp", "updated_timestamp")
@@ -65,8 +63,7 @@ def _fetchable_origin(request: Request, origin: str) -> None:
     """Refused when written if the egress policy refuses the origin's host as written (an address in a refused
     range, a metadata or loopback name). A name is not resolved here: what it resolves to when fetched is
     what counts, and every fetch checks it (proxy/net/origin.py)."""
-    service: Service = request.app.state.service
-    reason = service.ads.policy.host_refusal(urlsplit(origin).hostname or "")
+    reason = service_of(request).ads.policy.host_refusal(urlsplit(origin).hostname or "")
     if reason is not None:
         raise BadRequest(f"origin = {origin!r}: refused by the egress policy: {reason}")
 

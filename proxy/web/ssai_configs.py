@@ -1,5 +1,5 @@
-"""Seed 003's Video Cloud SSAI API under /v1/accounts/{account_id}/ssai_configs, with `Authorization: Bearer`,
-and the OAuth 2.0 client-credentials endpoint that issues those tokens (`POST /v4/access_token`, Brightcove's).
+"""Seed 003's Video Cloud SSAI API under /v1/accounts/{account_id}/ssai_configs, with `Authorization: Bearer`
+(tokens from proxy/web/oauth.py).
 
 Tokens of a `video-cloud/video/read` client may list and get; changes need `video-cloud/video/all` (403). A
 token never reaches another account's configurations: they are not found (404).
@@ -7,29 +7,20 @@ token never reaches another account's configurations: they are not found (404).
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.control.accounts import TOKEN_SECONDS, issue_token
 from proxy.control.documents import Stored
 from proxy.control.plane import ControlPlane, own_account
-from proxy.errors import NotFound, Unauthorized
+from proxy.errors import NotFound
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
-from proxy.web.responses import JSONResponse, read_body
+from proxy.web.responses import JSONResponse, read_body, timestamp
 from proxy.web.schemas import SSAI_SERVER_FIELDS, SsaiConfig, decode_object, merge_ssai_config, parse
-
-
-def timestamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the seed's RFC 3339 UTC form
+from proxy.web.state import control_of
 
 
 def config_document(stored: Stored) -> dict[str, Any]:
@@ -98,40 +89,9 @@ async def delete_config(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    """RFC 6749 §5.2's error shape."""
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
-
-
-def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str]:
-    """From HTTP Basic (RFC 6749 §2.3.1, preferred) or the form's client_id/client_secret."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return "", ""
-        return client_id, secret
-    return form.get("client_id", [""])[0], form.get("client_secret", [""])[0]
-
-
-async def access_token(request: Request) -> Response:
-    raw = await read_body(request, BodyLimit.TOKEN_FORM)
-    form = parse_qs(raw.decode(errors="replace")) | parse_qs(request.url.query)
-    grant = form.get("grant_type", [""])[0]
-    if grant != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}: expected 'client_credentials'")
-    client_id, secret = _client_credentials(request, form)
-    try:
-        token = await issue_token(control_of(request).db, client_id, secret)
-    except Unauthorized as error:
-        return _oauth_error(401, "invalid_client", error.message)
-    return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS})
-
-
 CONFIGS = "/v1/accounts/{account_id}/ssai_configs"
+
 routes = [
-    Route("/v4/access_token", access_token, methods=["POST"]),
     Route(CONFIGS, list_configs, methods=["GET"]),
     Route(CONFIGS, create_config, methods=["POST"]),
     Route(CONFIGS + "/{config_id}", get_config, methods=["GET"]),

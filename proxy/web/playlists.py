@@ -1,0 +1,106 @@
+"""A session's playlists (master, media) and the segment redirects written into them (issue #6's beacons):
+seed 000's playback path. A GET of the session URL is seed 002's implicit initialisation."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from proxy.errors import NotFound
+from proxy.playback import urls
+from proxy.playback.service import Service
+from proxy.playback.sessions import Session
+from proxy.web.responses import PlaylistResponse, redirect
+from proxy.web.sessions import client_of, client_reporting
+from proxy.web.state import service_of
+
+
+def _player_params(request: Request) -> dict[str, str]:
+    """A master request's query parameters as ad parameters (MediaTailor's ads.* prefix stripped). A player that
+    appends `?x=1` to a manifestUrl already holding `?session_id=…` (seed 002's `playlist.m3u8?deviceid=…`
+    pattern) makes the session id `ID?x=1`: what follows its `?` is parameters too."""
+    params = {key.removeprefix("ads."): value for key, value in request.query_params.items()}
+    session_id, mark, rest = params.get("session_id", "").partition("?")
+    if mark:
+        params["session_id"] = session_id
+        params.update((key.removeprefix("ads."), value) for key, value in parse_qsl(rest, keep_blank_values=True))
+    return params
+
+
+async def master(request: Request) -> Response:
+    channel = request.path_params["channel"]
+    service = service_of(request)
+    params = _player_params(request)
+    session_id = params.pop("session_id", None)
+    by_client = client_reporting(params.pop("reportingMode", "server"))
+    if session_id is None:
+        # Implicit initialisation: the query parameters are the session's ad parameters. With client-side
+        # macros not in them, a 302 to the manifestUrl that lists them (seed 003) lets the player fill them in.
+        session = await service.create_session(channel, params, client_of(request), by_client)
+        pages = service.decisions.page_names(service.runtime_of(session).config)
+        if any(name not in params for name in pages):
+            return redirect(urls.manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
+    else:
+        # Parameters a player appends to its manifestUrl (seed 002 `?deviceid=…`, seed 003 `+ "&x=1"`, the
+        # page.* values it filled in) apply to the breaks not decided yet.
+        session = service.session(channel, session_id)  # its reporting mode was chosen when it was made
+        if params:
+            service.add_params(session, params)
+    runtime = service.runtime_of(session)
+    await runtime.start()
+    assert runtime.master is not None
+    return PlaylistResponse(runtime.master.render(session.id))
+
+
+async def media(request: Request) -> Response:
+    params = request.path_params
+    service = service_of(request)
+    session = service.session(params["channel"], params["session"])
+    runtime = service.runtime_of(session)
+    poller = runtime.poller(params["track"])
+    if poller.window is None and poller.error is None:
+        await poller.first.wait()  # only the first request of a track waits for its first fetch
+    return PlaylistResponse(runtime.playlist(session, params["track"]))
+
+
+def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
+    """The session and the item number of a redirect request (`…/{item}` is `N.ts`)."""
+    params = request.path_params
+    service = service_of(request)
+    session = service.session(params["channel"], params["session"])
+    number = params["item"].partition(".")[0]
+    if not number.isdigit():
+        raise NotFound(f"{what} {params['item']!r}: expected N.ts")
+    return service, session, int(number)
+
+
+async def ad_segment(request: Request) -> Response:
+    """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
+    service, session, number = _segment_request(request, "ad segment")
+    config = service.runtime_of(session).config
+    params = request.path_params
+    return redirect(service.impressions.segment(config, session, params["track"], params["brk"], number))
+
+
+async def content_segment(request: Request) -> Response:
+    """Issue #6: a 302 to the origin's segment, for configurations whose beacon templates need content requests."""
+    service, session, number = _segment_request(request, "content segment")
+    params = request.path_params
+    runtime = service.runtime_of(session)
+    poller = runtime.poller(params["track"])
+    if poller.window is None and poller.error is None:
+        await poller.first.wait()  # a rendition nobody had asked for yet
+    window = poller.current()
+    return redirect(service.impressions.content(runtime.config, session, window, number))
+
+
+routes = [
+    Route(urls.SESSION, master, methods=["GET"]),  # seed 002 "Appending the URL"
+    Route(urls.MASTER, master, methods=["GET"]),
+    Route(urls.MEDIA, media, methods=["GET"]),
+    Route(urls.AD_SEGMENT, ad_segment, methods=["GET"]),
+    Route(urls.CONTENT_SEGMENT, content_segment, methods=["GET"]),
+]
