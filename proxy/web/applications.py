@@ -41,8 +41,7 @@ async def _body(request: Request) -> tuple[ControlPlane, str, dict[str, Any]]:
 
 async def create_application(request: Request) -> Response:
     control, account, document = await _body(request)
-    stored = await control.applications.create(account, document)
-    await control.changed()
+    stored = await control.create_application(account, document)
     return JSONResponse({"application": application_document(stored), "inserted": True})
 
 
@@ -56,10 +55,9 @@ async def update_application(request: Request) -> Response:
     current = current_values(application_document(stored), APPLICATION_READ_ONLY)
     raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     body = validate(ApplicationBody, without_read_only(raw, current))
-    updated = await control.applications.update(account, app_id, body.model_dump(mode="json", exclude={"account_id"}))
+    updated = await control.update_application(account, app_id, body.model_dump(mode="json", exclude={"account_id"}))
     if updated is None:  # deleted meanwhile
         raise NotFound(f"application {app_id!r} does not exist")
-    await control.changed()
     return JSONResponse(application_document(updated))
 
 
@@ -80,10 +78,7 @@ async def get_application(request: Request) -> Response:
 async def delete_application(request: Request) -> Response:
     control, account = await api_key_account(request)
     app_id = request.path_params["application_id"]
-    if await control.applications.get(account, app_id) is None:
-        raise NotFound(f"application {app_id!r} does not exist")
-    await control.channels.refuse_if_used(account, "application_id", app_id, "application")
-    if not await control.applications.delete(account, app_id):
+    if not await control.delete_application(account, app_id):
         raise NotFound(f"application {app_id!r} does not exist")
     return JSONResponse({"application_id": app_id, "deleted": True})
 

@@ -77,8 +77,7 @@ async def create_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
     body = parse(ChannelBody, await read_body(request, BodyLimit.CONTROL))
     _fetchable_origin(request, body.origin)
-    stored = await control.channels.create(account, body.name, body.model_dump(mode="json"))
-    await control.changed()
+    stored = await control.create_channel(account, body.name, body.model_dump(mode="json"))
     return JSONResponse(channel_document(stored), status_code=201)
 
 
@@ -103,10 +102,9 @@ async def update_channel(request: Request) -> Response:
     patch = without_read_only(raw, current_values(channel_document(stored), READ_ONLY))
     merged = merge_channel(stored.document, patch).model_dump(mode="json")
     _fetchable_origin(request, merged["origin"])
-    updated = await control.channels.update(account, name, merged)
+    updated = await control.update_channel(account, name, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse(channel_document(updated))
 
 
@@ -115,9 +113,8 @@ async def delete_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
     _editable(await _owned(control, account, name))
-    if not await control.channels.delete(account, name):
+    if not await control.delete_channel(account, name):
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse({"channel_id": name, "deleted": True})
 
 
@@ -139,10 +136,9 @@ async def insert_cuepoint(request: Request) -> Response:
     name = request.path_params["name"]
     body = parse(CuePointBody, await read_body(request, BodyLimit.CONTROL))
     starts_at = time.time() + (body.timecode or 0.0)
-    cuepoint = await control.channels.add_cuepoint(account, name, starts_at, body.duration, body.ad_server_data)
+    cuepoint = await control.add_cuepoint(account, name, starts_at, body.duration, body.ad_server_data)
     if cuepoint is None:
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse({"id": name, "cue_point": _cue_point(name, cuepoint)})
 
 

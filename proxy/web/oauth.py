@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.control.accounts import TOKEN_SECONDS, issue_token
+from proxy.control.accounts import TOKEN_SECONDS
 from proxy.errors import Unauthorized
 from proxy.web.limits import BodyLimit
 from proxy.web.responses import JSONResponse, read_body
@@ -43,7 +43,7 @@ async def access_token(request: Request) -> Response:
         return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}: expected 'client_credentials'")
     client_id, secret = _client_credentials(request, form)
     try:
-        token = await issue_token(control_of(request).db, client_id, secret)
+        token = await control_of(request).issue_token(client_id, secret)
     except Unauthorized as error:
         return _oauth_error(401, "invalid_client", error.message)
     return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS})

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from proxy.errors import NotFound
-from proxy.playback import urls
+from proxy.playback import player, urls
 from proxy.playback.service import Service
 from proxy.playback.sessions import Session
 from proxy.web.responses import PlaylistResponse, redirect
@@ -40,7 +40,7 @@ async def master(request: Request) -> Response:
         # Implicit initialisation: the query parameters are the session's ad parameters. With client-side
         # macros not in them, a 302 to the manifestUrl that lists them (seed 003) lets the player fill them in.
         session = await service.create_session(channel, params, client_of(request), by_client)
-        pages = service.decisions.page_names(service.runtime_of(session).config)
+        pages = player.page_names(service, session)
         if any(name not in params for name in pages):
             return redirect(urls.manifest_url(channel, session.id, tuple(n for n in pages if n not in params)))
     else:
@@ -49,21 +49,14 @@ async def master(request: Request) -> Response:
         session = service.session(channel, session_id)  # its reporting mode was chosen when it was made
         if params:
             service.add_params(session, params)
-    runtime = service.runtime_of(session)
-    await runtime.start()
-    assert runtime.master is not None
-    return PlaylistResponse(runtime.master.render(session.id))
+    return PlaylistResponse(await player.master_playlist(service, session))
 
 
 async def media(request: Request) -> Response:
     params = request.path_params
     service = service_of(request)
     session = service.session(params["channel"], params["session"])
-    runtime = service.runtime_of(session)
-    poller = runtime.poller(params["track"])
-    if poller.window is None and poller.error is None:
-        await poller.first.wait()  # only the first request of a track waits for its first fetch
-    return PlaylistResponse(runtime.playlist(session, params["track"]))
+    return PlaylistResponse(await player.media_playlist(service, session, params["track"]))
 
 
 def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:
@@ -80,21 +73,14 @@ def _segment_request(request: Request, what: str) -> tuple[Service, Session, int
 async def ad_segment(request: Request) -> Response:
     """Issue #6: a 302 to the real ad segment; the session's beacons for it are queued, never awaited."""
     service, session, number = _segment_request(request, "ad segment")
-    config = service.runtime_of(session).config
     params = request.path_params
-    return redirect(service.impressions.segment(config, session, params["track"], params["brk"], number))
+    return redirect(player.ad_segment(service, session, params["track"], params["brk"], number))
 
 
 async def content_segment(request: Request) -> Response:
     """Issue #6: a 302 to the origin's segment, for configurations whose beacon templates need content requests."""
     service, session, number = _segment_request(request, "content segment")
-    params = request.path_params
-    runtime = service.runtime_of(session)
-    poller = runtime.poller(params["track"])
-    if poller.window is None and poller.error is None:
-        await poller.first.wait()  # a rendition nobody had asked for yet
-    window = poller.current()
-    return redirect(service.impressions.content(runtime.config, session, window, number))
+    return redirect(await player.content_segment(service, session, request.path_params["track"], number))
 
 
 routes = [

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from proxy.errors import BadRequest
-from proxy.playback import urls
+from proxy.playback import player, urls
 from proxy.playback.sessions import Client
 from proxy.web.limits import BodyLimit
 from proxy.web.responses import JSONResponse, read_body
@@ -74,7 +74,7 @@ async def create_session(request: Request) -> Response:
     params = {**query, **_ad_params(document)}
     service = service_of(request)
     session = await service.create_session(channel, params, client_of(request), by_client)
-    pages = service.decisions.page_names(service.runtime_of(session).config)
+    pages = player.page_names(service, session)
     return JSONResponse(
         {
             "manifestUrl": urls.manifest_url(channel, session.id, pages),

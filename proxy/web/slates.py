@@ -33,10 +33,8 @@ async def add_slate(request: Request) -> Response:
     principal = await control.by_api_key(request.headers.get("x-api-key"))
     body = parse(SlateBody, await read_body(request, BodyLimit.CONTROL))
     account = own_account(principal, body.account_id)
-    slate = await control.slates.add(account, body.source_url, body.source_description)
-    document = control.slates.as_seed(slate)  # its status when added, before anything else runs
-    await control.changed()  # a first slate is the account's default, used by channels naming none
-    return JSONResponse(document)
+    slate = await control.add_slate(account, body.source_url, body.source_description)
+    return JSONResponse(control.slates.as_seed(slate))  # its status when added, before anything else ran
 
 
 async def list_slates(request: Request) -> Response:
@@ -61,17 +59,15 @@ async def get_slate(request: Request) -> Response:
 async def update_slate(request: Request) -> Response:
     """`media_source_asset_default: true` makes it the account's default (one per account, never one in error);
     the description may change. The rest of what a GET answered may be sent back unchanged."""
-    control, account, slate = await _slate(request)
+    control, _, slate = await _slate(request)
     current = current_values(control.slates.as_seed(slate), SLATE_READ_ONLY)
     raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     body = validate(SlateUpdate, without_read_only(raw, current))
-    updated = await control.slates.update(
-        account, slate.id, default=body.wanted_default, description=body.media_source_asset_description
+    updated = await control.update_slate(
+        slate, default=body.wanted_default, description=body.media_source_asset_description
     )
     if updated is None:  # deleted meanwhile
         raise NotFound(f"slate {slate.id!r} does not exist")
-    if updated.default != slate.default:
-        await control.changed()  # channels using the account's default play the new one in new sessions
     return JSONResponse(control.slates.as_seed(updated))
 
 
@@ -87,13 +83,9 @@ async def retry_slate(request: Request) -> Response:
 async def delete_slate(request: Request) -> Response:
     control, account = await api_key_account(request)
     slate_id = request.path_params["slate_id"]
-    if await control.slates.get(account, slate_id) is None:
-        raise NotFound(f"slate {slate_id!r} does not exist")
-    await control.channels.refuse_if_used(account, "slate_id", slate_id, "slate")
-    slate = await control.slates.delete(account, slate_id)
+    slate = await control.delete_slate(account, slate_id)
     if slate is None:
         raise NotFound(f"slate {slate_id!r} does not exist")
-    await control.changed()
     return JSONResponse(control.slates.as_seed(slate))
 
 

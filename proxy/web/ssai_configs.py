@@ -54,7 +54,7 @@ async def list_configs(request: Request) -> Response:
 async def create_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
     body = parse(SsaiConfig, await read_body(request, BodyLimit.CONTROL))
-    stored = await control.ssai_configs.create(account, body.model_dump(mode="json"))
+    stored = await control.create_ssai_config(account, body.model_dump(mode="json"))
     return JSONResponse(config_document(stored))
 
 
@@ -72,19 +72,16 @@ async def update_config(request: Request) -> Response:
     stored = await _owned(control, account, config_id)
     patch = without_read_only(raw, current_values(config_document(stored), sorted(SSAI_SERVER_FIELDS)))
     merged = merge_ssai_config(stored.document, patch).model_dump(mode="json")
-    updated = await control.ssai_configs.update(account, config_id, merged)
+    updated = await control.update_ssai_config(account, config_id, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"ssai_config {config_id!r} does not exist")
-    await control.changed()
     return JSONResponse(config_document(updated))
 
 
 async def delete_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
-    await _owned(control, account, config_id)
-    await control.channels.refuse_if_used(account, "config_id", config_id, "ssai_config")
-    if not await control.ssai_configs.delete(account, config_id):
+    if not await control.delete_ssai_config(account, config_id):
         raise NotFound(f"ssai_config {config_id!r} does not exist")
     return Response(status_code=204)
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.playback import urls
+from proxy.playback import player, urls
 from proxy.playback.tracking import tracking_document
 from proxy.web.responses import JSONResponse, redirect
 from proxy.web.state import service_of
@@ -33,7 +33,7 @@ async def click(request: Request) -> Response:
     params = request.path_params
     service = service_of(request)
     session = service.session(params["channel"], params["session"])
-    return redirect(service.clicks.click(service.runtime_of(session).config, session, params["ad"]))
+    return redirect(player.click(service, session, params["ad"]))
 
 
 routes = [
