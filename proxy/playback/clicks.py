@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from proxy.ads.models import Ad
@@ -80,6 +81,9 @@ class ClickTracker:
         self.impressions = impressions  # its beacon guard, headers, macros and queue
         # redirected (302s), unique (first click of a session's ad), refused (route), omitted (tracking API)
         self.counts: Counter[str] = Counter()
+
+    def figures(self) -> dict[str, Any]:
+        return {"clicks": dict(self.counts)}
 
     def click(self, config: ChannelConfig, session: Session, ad_ref: str) -> str:
         """The landing page of the session's ad `ad_ref`; with server-side beacons its ClickTracking is queued."""

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from proxy.ads.models import Ad, BreakPosition
@@ -240,6 +241,10 @@ class ChannelRuntime:
         else:
             self.slate, self.slate_status = ready, None
             log.info("channel %s: slate %s ready", self.config.name, source)
+
+    def figures(self) -> dict[str, Any]:
+        """Breaks known, live sessions and the tracks polled, for /metrics."""
+        return {"breaks": len(self.tracker.breaks), "sessions": len(self.sessions), "tracks": sorted(self.pollers)}
 
     def poller(self, track_name: str) -> TrackPoller:
         poller = self.pollers.get(track_name)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from proxy.errors import BadRequest, ChannelNotFound, ProxyError, SessionNotFound
 from proxy.hls.breaks import CuePoint
@@ -237,6 +238,10 @@ class Service:
                 self.decisions.unconfigure(runtime.config)
                 await runtime.close()
                 log.info("channel %s: version %r retired", key[0], key[1])
+
+    def figures(self) -> dict[str, Any]:
+        """Sessions alive and breaks clamped, for /metrics."""
+        return {"sessions": len(self.sessions), "breaks_clamped": dict(self.breaks_clamped())}
 
     def breaks_clamped(self) -> Counter[str]:
         """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
