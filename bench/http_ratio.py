@@ -1,13 +1,16 @@
-"""HTTP benchmark: stitched media playlists per second from one server process, against a baseline endpoint
-of the same app returning the same bytes without any work, then latency at half the stitched maximum.
+"""HTTP benchmark: stitched media playlists per second from one server process, against a baseline server
+returning the same bytes without any work, then latency at half the stitched maximum.
 
 The server (`ssai-proxy demo`, one process) runs on core 0 and the load generators on core 1 (taskset), so
-neither steals the other's CPU. Maximum rates come from wrk (closed loop, 32 connections) in short rounds that
-alternate the two sides (bench/rounds.py): each side's median and spread, the ratio of the medians with the
-spread of the per-round ratios, the machine's load, steal and other processes' CPU share, and a warning (and
-`"trustworthy": false` in the JSON) when the machine was too busy for the figure to mean anything. The latency
-figure comes from an open-loop generator that sends at a fixed rate and measures from each request's scheduled
-time, so a slow server cannot hide its queueing delay (coordinated omission).
+neither steals the other's CPU. The baseline (bench/baseline_server.py) is a process of its own on core 0 too,
+on the same uvicorn and Starlette stack with the same CORS, answering the bytes of a stitched playlist that the
+benchmark fetched from the proxy: the proxy itself has no benchmark route. Maximum rates come from wrk (closed
+loop, 32 connections) in short rounds that alternate the two sides (bench/rounds.py): each side's median and
+spread, the ratio of the medians with the spread of the per-round ratios, the machine's load, steal and other
+processes' CPU share, and a warning (and `"trustworthy": false` in the JSON) when the machine was too busy for
+the figure to mean anything. The latency figure comes from an open-loop generator that sends at a fixed rate
+and measures from each request's scheduled time, so a slow server cannot hide its queueing delay (coordinated
+omission).
 
 Run: `python -m bench.http_ratio [--rounds N] [--seconds S] [--out PATH]` (needs wrk: `apt-get install wrk`).
 The figures go to bench/results/latest/ unless `--out` names a file (`--out bench/results/http_ratio.json`
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -32,7 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +54,29 @@ def _pin(core: int) -> list[str]:
 
 
 def start_server(data_dir: str, port: int = PORT, environ: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SSAI_BASELINE_ENDPOINT": "1", "SSAI_LOG_LEVEL": "warning", **(environ or {})}
+    env = {**os.environ, "SSAI_LOG_LEVEL": "warning", **(environ or {})}
     command = [sys.executable, "-m", "proxy", "demo", "--port", str(port), "--data-dir", data_dir]
     command += ["--target-duration", "6", "--ad-interval", "30", "--ad-duration", "12"]
-    server = subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL)
+    return _started(subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL), port, "/healthz")
+
+
+def start_baseline(body: Path, port: int, path: str) -> subprocess.Popen[bytes]:
+    """bench/baseline_server.py answering `body` at `path`, on the proxy's core."""
+    command = [sys.executable, "-m", "bench.baseline_server", "--port", str(port), "--body", str(body)]
+    return _started(subprocess.Popen([*_pin(0), *command], stdout=subprocess.DEVNULL), port, path)
+
+
+def _started(server: subprocess.Popen[bytes], port: int, path: str) -> subprocess.Popen[bytes]:
+    """`server` once `path` answers, or killed and the run stopped after 120 s."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1).read()
             return server
         except OSError:
             time.sleep(0.5)
     server.kill()
-    raise SystemExit("the demo server did not start")
+    raise SystemExit(f"the server on port {port} did not start")
 
 
 def session_with_ads(base: str = BASE) -> str:
@@ -127,13 +141,13 @@ def stitched_vs_baseline(data_dir: str, port: int, rounds: int, seconds: int) ->
     try:
         session = session_with_ads(base)
         stitched = f"/v1/ssai/media/demo/{session}/v0.m3u8"
-        baseline = f"/v1/ssai/_baseline/demo/{session}/v0.m3u8"
-        for path in (stitched, baseline):  # warm-up, not counted
-            wrk(base + path, 1)
-        watch = MachineWatch([server.pid])
-        sides = {"stitched": _rate(base + stitched, seconds), "baseline": _rate(base + baseline, seconds)}
-        runs = interleaved(sides, rounds)
-        result = compare(runs, "stitched", "baseline", watch.report())
+        with baseline_server(urllib.request.urlopen(base + stitched).read(), stitched) as (baseline, url):
+            urls = {"stitched": base + stitched, "baseline": url}
+            for each in urls.values():  # warm-up, not counted
+                wrk(each, 1)
+            watch = MachineWatch([server.pid, baseline.pid])
+            runs = interleaved({name: _rate(each, seconds) for name, each in urls.items()}, rounds)
+            result = compare(runs, "stitched", "baseline", watch.report())
         half = statistics.median(runs["stitched"]) / 2
         latencies = asyncio.run(open_loop(stitched, half, 10, port=port))
         return result | {
@@ -145,6 +159,21 @@ def stitched_vs_baseline(data_dir: str, port: int, rounds: int, seconds: int) ->
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def baseline_server(body: bytes, path: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """bench/baseline_server.py answering `body` (recorded from the proxy) at `path`, and the URL to ask."""
+    with tempfile.TemporaryDirectory(prefix="ssai-baseline-") as folder:
+        recorded = Path(folder) / "playlist.m3u8"
+        recorded.write_bytes(body)
+        port = free_port()
+        server = start_baseline(recorded, port, path)
+        try:
+            yield server, f"http://127.0.0.1:{port}{path}"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def _rate(url: str, seconds: int, headers: tuple[str, ...] = ()) -> Callable[[], float]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from proxy.errors import ConfigError
 
 AD_RESPONSE_TYPES = ("auto", "vast", "vmap", "dfp", "smartxml")
-# Both seeds' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
+# Both APIs' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
 # (proxy.ads.chain: dfp → dfp_ad_rules, a VMAP with one AdBreak per slot); dfp_vmap is plain VMAP 1.0.
 _AD_RESPONSES = {
     "dfp": "dfp",
@@ -102,7 +102,6 @@ class Settings:
     default_break_duration: float = 300.0  # for a break whose marker gives none (MediaTailor's default)
     max_break_duration: float = 600.0  # a break nothing ends is closed after this
     session_idle_targets: int = 10  # a session idle for this many target durations expires (MediaTailor)
-    baseline_endpoint: bool = False  # serve /v1/ssai/_baseline/… for the HTTP benchmark
     ad_budget: float = 10.0  # a whole decision, wrappers included (MediaTailor's personalisation budget)
     ad_concurrency: int = 256  # requests in flight towards one ad server host
     ad_spread: float = 0.5  # personalised requests of one break start spread over this many seconds
@@ -112,7 +111,9 @@ class Settings:
     transform_timeout: float = 1.0  # one transform's wall-clock limit: its worker is killed, the break skipped
     # The media pipeline: MP4 creatives and slates transcoded to each channel's ladder.
     asset_dir: str = ""  # transcoded renditions; empty: {data_dir}/assets
-    asset_base_url: str = "/v1/ssai/assets"  # served by the proxy; or a CDN/object storage URL mirroring asset_dir
+    # The proxy's own (proxy.playback.urls.ASSETS: settings sit above no tier, so the literal is repeated here and a
+    # test keeps the two equal), or a CDN/object storage URL mirroring asset_dir.
+    asset_base_url: str = "/v1/ssai/assets"
     asset_max_age_days: float = 30.0  # assets unused this long are removed
     asset_max_gb: float = 20.0  # beyond this the least recently used assets are removed
     transcode_workers: int = 1  # ffmpeg jobs at once; one keeps a core for the hot path on a 2-core machine

@@ -27,13 +27,13 @@ def test_casts() -> None:
             "SSAI_ORIGIN_TIMEOUT": "1.5",
             "SSAI_ORIGIN_MAX_BYTES": "1048576",
             "SSAI_SESSION_IDLE_TARGETS": "4",
-            "SSAI_BASELINE_ENDPOINT": "yes",
+            "SSAI_EGRESS_ALLOW_PRIVATE": "yes",
             "SSAI_LOG_LEVEL": "debug",
         }
     )
     assert (settings.host, settings.port, settings.data_dir) == ("0.0.0.0", 9000, Path("/var/lib/ssai"))
     assert (settings.origin_timeout, settings.origin_max_bytes, settings.session_idle_targets) == (1.5, 1048576, 4)
-    assert settings.baseline_endpoint is True and settings.log_level == "debug"
+    assert settings.egress_allow_private is True and settings.log_level == "debug"
     assert (type(settings.origin_timeout), type(settings.port), type(settings.data_dir)) == (float, int, type(Path()))
 
 
@@ -41,7 +41,7 @@ def test_casts() -> None:
     ("raw", "expected"), [("1", True), ("true", True), ("TRUE", True), ("Yes", True), ("0", False), ("no", False)]
 )
 def test_booleans(raw: str, expected: bool) -> None:
-    assert from_env({"SSAI_BASELINE_ENDPOINT": raw}).baseline_endpoint is expected
+    assert from_env({"SSAI_EGRESS_ALLOW_PRIVATE": raw}).egress_allow_private is expected
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,8 @@ def test_booleans(raw: str, expected: bool) -> None:
         ("SSAI_PORT", "8080.0", "int"),
         ("SSAI_ORIGIN_TIMEOUT", "2s", "float"),
         ("SSAI_ORIGIN_MAX_BYTES", "", "int"),
-        ("SSAI_BASELINE_ENDPOINT", "maybe", "bool"),
-        ("SSAI_BASELINE_ENDPOINT", "", "bool"),
+        ("SSAI_EGRESS_ALLOW_PRIVATE", "maybe", "bool"),
+        ("SSAI_EGRESS_ALLOW_PRIVATE", "", "bool"),
     ],
 )
 def test_bad_values_name_the_key_and_the_value(key: str, raw: str, kind: str) -> None:

@@ -14,7 +14,7 @@ URL-encoded in the origin) are inserted raw: only what is never valid in a URL (
 non-ASCII, `"<>\\^`{|}`) and `#` (which would cut the query) are percent-encoded. Everything else is
 percent-encoded (Video Cloud SSAI API: `system.*` and `metadata.*` "must be URI-encoded"; Brightcove Live API does not
 say, and encoding is the safe reading). `{{ page.* }}` (Video Cloud SSAI API "Client-side macros") is never sent as
-written: it is the value the player sent back for it (see proxy.web.playback), else empty. An unknown name of a known
+written: it is the value the player sent back for it (see proxy.web.playlists), else empty. An unknown name of a known
 namespace renders empty and is logged once, when compiled.
 
 `defaults` (Video Cloud SSAI API `template_url.defaults`) give a value to a variable that renders empty: a literal or

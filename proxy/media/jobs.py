@@ -155,6 +155,10 @@ class JobQueue:
     def counts(self) -> Counter[str]:
         return Counter(job.state for job in self.jobs.values())
 
+    def figures(self) -> dict[str, Any]:
+        """Jobs by state, every account's, for /metrics."""
+        return {"jobs": dict(self.counts())}
+
     def of_account(self, account_id: str) -> list[Job]:
         """The jobs `account_id` asked for, newest first."""
         return [job for job in reversed(self.jobs.values()) if account_id in job.accounts]

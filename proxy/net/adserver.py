@@ -16,7 +16,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from proxy.errors import FetchRefused
@@ -38,6 +38,10 @@ class AdServerClient:
         self.shared = 0  # requests answered by another identical one already in flight
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._inflight: dict[tuple[str, tuple[tuple[str, str], ...]], asyncio.Future[bytes]] = {}
+
+    def figures(self) -> dict[str, Any]:
+        """Requests by host, those shared with one in flight, and those the egress policy refused, for /metrics."""
+        return {"requests": dict(self.requests), "requests_shared": self.shared, "refused": dict(self.refused)}
 
     async def get(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> bytes:
         """An ad decision request (ad tag, wrapper): capped per host."""

@@ -49,6 +49,10 @@ class HttpClient:
         self.requests = 0  # counted so tests can prove coalescing
         self.errors: Counter[str] = Counter()  # failures by OriginError.kind, for /metrics
 
+    def figures(self) -> dict[str, Any]:
+        """Requests made and failures by kind, for /metrics."""
+        return {"requests": self.requests, "errors": dict(self.errors)}
+
     async def get(
         self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None, beacon: bool = False
     ) -> bytes:

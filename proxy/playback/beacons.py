@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from proxy.errors import FetchRefused, OriginError
 from proxy.net.adserver import AdServerClient
@@ -50,6 +51,10 @@ class BeaconQueue:
         self.events: Counter[str] = Counter()  # fired, by event type (impression, start, …, error)
         self._queue: asyncio.Queue[Beacon] = asyncio.Queue(maxsize)
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
+
+    def figures(self) -> dict[str, Any]:
+        """Beacons by outcome and fired by event type, for /metrics."""
+        return {"beacons": dict(self.counts), "beacon_events": dict(self.events)}
 
     def fire(
         self,

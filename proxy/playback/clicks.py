@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from proxy.ads.models import Ad
 from proxy.errors import NotFound
 from proxy.net.egress import ALLOWED_SCHEMES
+from proxy.playback import urls
 from proxy.playback.eventlog import ad_id_of
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.sessions import Decided, Session
@@ -34,7 +36,7 @@ URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # reserved and already-escaped characters sta
 
 def click_path(session: Session, break_id: str, ad_index: int) -> str:
     """The click URL of an ad of the session, relative to the proxy like the session's manifestUrl."""
-    return f"/v1/ssai/click/{session.channel}/{session.id}/{break_id}.{ad_index}"
+    return urls.click_url(session.channel, session.id, f"{break_id}.{ad_index}")
 
 
 def landing_refusal(url: str) -> str | None:
@@ -80,6 +82,9 @@ class ClickTracker:
         self.impressions = impressions  # its beacon guard, headers, macros and queue
         # redirected (302s), unique (first click of a session's ad), refused (route), omitted (tracking API)
         self.counts: Counter[str] = Counter()
+
+    def figures(self) -> dict[str, Any]:
+        return {"clicks": dict(self.counts)}
 
     async def click(self, config: ChannelConfig, session: Session, ad_ref: str) -> str:
         """The landing page of the session's ad `ad_ref`; with server-side beacons its ClickTracking is queued."""

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -107,6 +108,10 @@ class DecisionService:
         self._break_infos: LRUCache[tuple[str, str, str], BreakInfo] = LRUCache(256)
         # A shared decision is never cancelled because one of its sessions left.
         self._shared_tasks: weakref.WeakSet[asyncio.Future[Decision]] = weakref.WeakSet()
+
+    def figures(self) -> dict[str, Any]:
+        """Decisions by outcome and skip reason, for /metrics."""
+        return {"decisions": dict(self.counts)}
 
     def configure(self, channel: ChannelConfig) -> None:
         self.configs[channel.key] = compile_ad_config(channel)

@@ -13,18 +13,20 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
+from typing import Any
 
 from proxy.ads.models import Ad, BreakPosition
 from proxy.errors import NotFound, OriginError, PlaylistParseError
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
-from proxy.hls.master import MasterPlaylist, Track, parse_master
+from proxy.hls.master import SESSION_SLOT, MasterPlaylist, Track, parse_master
 from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
 from proxy.media.creatives import CreativeLoader
 from proxy.media.pipeline import MediaPipeline
 from proxy.net.origin import HttpClient
 from proxy.net.poller import TrackPoller, TrackSource
+from proxy.playback import urls
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
@@ -33,7 +35,6 @@ from proxy.playback.store import SessionStore
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.runtime")
-MEDIA_PATH = "/v1/ssai/media/{channel}/{session}"
 RENDER_CACHE_LIMIT = 4096  # distinct decision histories cached per window; more are rendered every time
 
 
@@ -98,7 +99,7 @@ class ChannelRuntime:
         await asyncio.shield(started)
 
     async def _start(self) -> None:
-        path = MEDIA_PATH.format(channel=self.config.name, session="{session}")
+        path = urls.media_base(self.config.name, SESSION_SLOT)
         body = await self.client.get(self.config.origin, timeout=self.settings.origin_timeout)
         try:
             self.master = parse_master(body, self.config.origin, path)
@@ -128,6 +129,10 @@ class ChannelRuntime:
         if self.pipeline is not None:
             self.pipeline.register(profile)
         return profile
+
+    def figures(self) -> dict[str, Any]:
+        """Breaks known, live sessions and the tracks polled, for /metrics."""
+        return {"breaks": len(self.tracker.breaks), "sessions": len(self.sessions), "tracks": sorted(self.pollers)}
 
     def poller(self, track_name: str) -> TrackPoller:
         poller = self.pollers.get(track_name)
@@ -256,7 +261,7 @@ class ChannelRuntime:
         ads: tuple[Ad, ...],
         break_tracking: tuple[tuple[str, str], ...] = (),
     ) -> Decided:
-        if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint (issue #6)
+        if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint
             plan = replace(plan, key=plan.key + "|redirect", redirect=True)
         fill = None
         if not plan.empty:

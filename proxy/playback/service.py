@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from proxy.errors import ChannelNotFound, ProxyError, SessionNotFound
 from proxy.hls.breaks import CuePoint
@@ -50,8 +51,6 @@ class Service:
         self.client = client
         self.clock = clock
         self.sessions: SessionStore = session_store(settings, clock)
-        # Filled only with settings.baseline_endpoint, for the HTTP benchmark's same-bytes baseline.
-        self.baseline: dict[tuple[str, str], bytes] | None = {} if settings.baseline_endpoint else None
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
         self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player
@@ -233,6 +232,10 @@ class Service:
                 self.decisions.unconfigure(runtime.config)
                 await runtime.close()
                 log.info("channel %s: version %r retired", key[0], key[1])
+
+    def figures(self) -> dict[str, Any]:
+        """Sessions alive and breaks clamped, for /metrics."""
+        return {"sessions": len(self.sessions), "breaks_clamped": dict(self.breaks_clamped())}
 
     def breaks_clamped(self) -> Counter[str]:
         """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
-from proxy.web.live_api import APPLICATION_READ_ONLY
+from proxy.web.applications import APPLICATION_READ_ONLY
+from proxy.web.channels import READ_ONLY as CHANNEL_READ_ONLY
 from proxy.web.responses import M3U8
 from proxy.web.schemas import SSAI_SERVER_FIELDS
 
@@ -105,7 +105,7 @@ def ok(schema: dict[str, Any] | None = None, description: str = "done") -> Answe
 REDIRECT = Answer("302", "to the `Location` header's URL", ())
 PLAYLIST = Answer("200", "an HLS playlist (RFC 8216)", (M3U8,))
 ASSET = Answer("200", "the file", (M3U8, "video/mp2t", "video/iso.segment", "video/mp4"))
-SESSION = ok(shape({"manifestUrl": STRING, "trackingUrl": STRING}), "the session's URLs (seed 000)")
+SESSION = ok(shape({"manifestUrl": STRING, "trackingUrl": STRING}), "the session's URLs (the tracking API)")
 TRACKING = ok(shape({"avails": {"type": "array", "items": OBJECT}}), "the ads inserted since the last call")
 JOBS = ok(shape({"counts": OBJECT, "jobs": {"type": "array", "items": OBJECT}}))
 TOKEN = ok(shape({"access_token": STRING, "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}}))

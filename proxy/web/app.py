@@ -21,7 +21,22 @@ from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient, new_session
 from proxy.playback.service import Service
 from proxy.settings import Settings
-from proxy.web import assets, channels_api, cors, live_api, metrics, openapi, playback, routing, vc_api
+from proxy.web import (
+    applications,
+    assets,
+    channels,
+    cors,
+    jobs,
+    metrics,
+    oauth,
+    openapi,
+    playlists,
+    routing,
+    sessions,
+    slates,
+    ssai_configs,
+    tracking,
+)
 from proxy.web.responses import JSONResponse, error_response
 
 log = logging.getLogger("proxy.web")
@@ -80,12 +95,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
     if settings.metrics_listen:
         metrics.listen_address(settings.metrics_listen)  # a bad address stops the start, naming the setting
-    routes: list[BaseRoute] = [*playback.routes, *assets.routes, *live_api.routes, *vc_api.routes]
-    routes += [*channels_api.routes, Route("/openapi.json", openapi.endpoint)]
-    routes += [Route("/healthz", health), *metrics.routes]
-    openapi.check_routes(routes)  # before the extras: a benchmark's baseline, a test's own routes
-    unofficial = [*extra_routes, *(playback.baseline_routes if settings.baseline_endpoint else ())]
-    routes += unofficial
+    routes: list[BaseRoute] = [*sessions.routes, *playlists.routes, *tracking.routes, *assets.routes, *jobs.routes]
+    routes += [*slates.routes, *applications.routes, *oauth.routes, *ssai_configs.routes, *channels.routes]
+    routes += [Route("/openapi.json", openapi.endpoint), Route("/healthz", health), *metrics.routes]
+    openapi.check_routes(routes)  # before the extras: a test's own routes
+    routes += extra_routes
     return Starlette(
         routes=routing.by_path(routes),
         lifespan=lifespan,

@@ -1,26 +1,18 @@
-"""Media pipeline routes: the transcoded renditions (when no CDN serves the asset folder) and the job list.
-
-The job list is an account's, under its credential (`X-API-KEY` or a bearer token): the jobs its channels and
-slates asked for. A job shared with another account (the same creative or slate source) is listed to both; its
-record names no account, so neither learns who else uses it. What every account's jobs add up to is the
-operator's, in `/metrics`.
-"""
+"""Transcoded renditions of ads and slates, served when no CDN serves the asset folder."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from proxy.control.plane import ControlPlane
 from proxy.errors import NotFound
-from proxy.playback.service import Service
-from proxy.web.responses import M3U8, JSONResponse
+from proxy.playback import urls
+from proxy.web.responses import M3U8
+from proxy.web.state import service_of
 
-ASSET_PATH = "/v1/ssai/assets"
 # A part never starts with a dot: no "..", and the ".work" folder of builds in progress stays private.
 _PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 MEDIA_TYPES = {".m3u8": M3U8, ".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
@@ -29,7 +21,7 @@ IMMUTABLE = {"Cache-Control": "public, max-age=86400"}
 
 
 async def asset(request: Request) -> Response:
-    service: Service = request.app.state.service
+    service = service_of(request)
     relative: str = request.path_params["path"]
     parts = relative.split("/")
     suffix = "." + parts[-1].rpartition(".")[2]
@@ -41,15 +33,4 @@ async def asset(request: Request) -> Response:
     return FileResponse(path, media_type=MEDIA_TYPES[suffix], headers=IMMUTABLE)
 
 
-async def jobs(request: Request) -> Response:
-    control: ControlPlane = request.app.state.control
-    principal = await control.by_either(request.headers, write=False)
-    service: Service = request.app.state.service
-    own = service.jobs.of_account(principal.account_id)
-    return JSONResponse({"counts": dict(Counter(job.state for job in own)), "jobs": [job.as_dict() for job in own]})
-
-
-routes = [
-    Route(ASSET_PATH + "/{path:path}", asset, methods=["GET", "HEAD"]),
-    Route("/v1/ssai/jobs", jobs, methods=["GET"]),
-]
+routes = [Route(urls.ASSET, asset, methods=["GET", "HEAD"])]

@@ -17,26 +17,19 @@ import orjson
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from proxy.playback import urls
 from proxy.settings import Settings, origins_of
 
 Header = tuple[bytes, bytes]
 
 # What players and their pages call: session POST, playlists, tracking, the segment and click redirects,
-# transcoded assets, the HTTP benchmark's baseline playlist, and the demo's origin, ad server and player page.
-PLAYER_PREFIXES = (
-    "/v1/ssai/session/",
-    "/v1/ssai/master/",
-    "/v1/ssai/media/",
-    "/v1/ssai/tracking/",
-    "/v1/ssai/assets/",
-    "/v1/ssai/click/",
-    "/v1/ssai/_baseline/",
-    "/demo/",
-)
+# transcoded assets, and the demo's origin, ad server and player page.
+PLAYER_PREFIXES = (*urls.PLAYER_PREFIXES, "/demo/")
 PLAYER_METHODS = b"GET, HEAD, POST"
 PLAYER_HEADERS = b"Content-Type"  # the session POST's JSON body is not a CORS-safelisted content type
 CONTROL_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
-CONTROL_HEADERS = b"Authorization, Content-Type, X-API-Key"  # seed 003's bearer tokens, seed 002's API keys
+# The Video Cloud SSAI API's bearer tokens, the Live SSAI API's API keys.
+CONTROL_HEADERS = b"Authorization, Content-Type, X-API-Key"
 # hls.js reads a live playlist's Age (a CDN's cache age) to place the live edge; the other headers a player
 # reads (Content-Type, Cache-Control, Content-Length) are CORS-safelisted. Location is never readable.
 EXPOSE: Header = (b"access-control-expose-headers", b"Age")

@@ -40,29 +40,30 @@ REFUSED = (
 )
 
 
+def _prefixed(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{name}": value for name, value in figures.items()}
+
+
 def counters(service: Service) -> dict[str, Any]:
+    """Each part's own figures, gathered: the service's, the origin and ad server clients', the beacons', …"""
+    own = service.figures()
+    decisions = service.decisions.figures()["decisions"]
+    decisions.update({f"marker_skipped.{reason}": n for reason, n in markers.SKIPPED.items()})
     running = service.channels
     channels = {
-        name: {"breaks": len(rt.tracker.breaks), "sessions": len(rt.sessions), "tracks": sorted(rt.pollers)}
-        if (rt := running.get(name)) is not None
-        else {"breaks": 0, "sessions": 0, "tracks": []}
+        # A configured channel nobody has played yet has no runtime.
+        name: rt.figures() if (rt := running.get(name)) is not None else {"breaks": 0, "sessions": 0, "tracks": []}
         for name in service.configs
     }
-    counts = dict(service.decisions.counts)
-    counts.update({f"marker_skipped.{reason}": n for reason, n in markers.SKIPPED.items()})
     return {
-        "sessions": len(service.sessions),
-        "origin_requests": service.client.requests,
-        "origin_errors": dict(service.client.errors),
-        "ad_server_requests": dict(service.ads.requests),
-        "ad_server_requests_shared": service.ads.shared,
-        "ad_server_refused": dict(service.ads.refused),
-        "beacons": dict(service.beacons.counts),
-        "beacon_events": dict(service.beacons.events),
-        "clicks": dict(service.clicks.counts),
-        "jobs": dict(service.jobs.counts()),
-        "decisions": counts,
-        "breaks_clamped": dict(service.breaks_clamped()),
+        "sessions": own["sessions"],
+        **_prefixed("origin", service.client.figures()),
+        **_prefixed("ad_server", service.ads.figures()),
+        **service.beacons.figures(),
+        **service.clicks.figures(),
+        **service.jobs.figures(),
+        "decisions": decisions,
+        "breaks_clamped": own["breaks_clamped"],
         "channels": channels,
     }
 

@@ -20,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.playback import urls
 from proxy.web import answers as a
 from proxy.web.answers import STRING, Answer
-from proxy.web.channels_api import READ_ONLY as CHANNEL_READ_ONLY
+from proxy.web.applications import APPLICATION_READ_ONLY
+from proxy.web.channels import READ_ONLY as CHANNEL_READ_ONLY
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import APPLICATION_READ_ONLY, SLATE_READ_ONLY
 from proxy.web.responses import JSONResponse
 from proxy.web.schemas import (
     SSAI_SERVER_FIELDS,
@@ -35,8 +36,9 @@ from proxy.web.schemas import (
     SlateUpdate,
     SsaiConfig,
 )
+from proxy.web.slates import SLATE_READ_ONLY
 
-# Seed 000's session body: ad parameters (flat, or under adsParams) and MediaTailor's reportingMode; optional.
+# The tracking API's session body: ad parameters (flat, or under adsParams) and MediaTailor's reportingMode; optional.
 PARAMETER = {"type": ["string", "number"]}
 SESSION_BODY = {
     "type": "object",
@@ -68,25 +70,25 @@ class Operation(NamedTuple):
 KEY, BEARER, BOTH = ("apiKey",), ("bearer",), ("apiKey", "bearer")
 APPS, SLATES, CONFIGS = "/v1/ssai/applications", "/v1/ssai/slates", "/v1/accounts/{account_id}/ssai_configs"
 CHANNELS = "/v1/ssai/channels"
-SESSION, MEDIA = "/v1/ssai/session/{channel}/{name}.m3u8", "/v1/ssai/media/{channel}/{session}"
+ASSET = urls.ASSETS + "/{path}"  # urls.ASSET as OpenAPI writes a path parameter
 OPERATIONS = (
-    Operation("post", SESSION, "Start a session: manifest and tracking URLs", (), answers=(a.SESSION,),
+    Operation("post", urls.SESSION, "Start a session: manifest and tracking URLs", (), answers=(a.SESSION,),
               optional_body=(a.JSON, SESSION_BODY)),
-    Operation("get", SESSION, "A new session's master playlist", (), answers=(a.PLAYLIST, a.REDIRECT)),
-    Operation("get", "/v1/ssai/master/{channel}/main.m3u8", "A session's master playlist", (),
+    Operation("get", urls.SESSION, "A new session's master playlist", (), answers=(a.PLAYLIST, a.REDIRECT)),
+    Operation("get", urls.MASTER, "A session's master playlist", (),
               answers=(a.PLAYLIST, a.REDIRECT)),
-    Operation("get", MEDIA + "/{track}.m3u8", "A session's media playlist", (), answers=(a.PLAYLIST,)),
-    Operation("get", MEDIA + "/seg/{track}/{brk}/{item}", "302 to an ad segment; fires its beacons", (),
+    Operation("get", urls.MEDIA, "A session's media playlist", (), answers=(a.PLAYLIST,)),
+    Operation("get", urls.AD_SEGMENT, "302 to an ad segment; fires its beacons", (),
               answers=(a.REDIRECT,)),
-    Operation("get", MEDIA + "/cseg/{track}/{item}", "302 to a content segment", (), answers=(a.REDIRECT,)),
-    Operation("get", "/v1/ssai/tracking/{channel}/{session}", "Ads inserted since the last call", (),
+    Operation("get", urls.CONTENT_SEGMENT, "302 to a content segment", (), answers=(a.REDIRECT,)),
+    Operation("get", urls.TRACKING, "Ads inserted since the last call", (),
               answers=(a.TRACKING,)),
-    Operation("get", "/v1/ssai/tracking/{channel}/{session}/events", "The session's beacons and their outcomes", (),
+    Operation("get", urls.SESSION_EVENTS, "The session's beacons and their outcomes", (),
               answers=(a.ok(a.OBJECT),)),
-    Operation("get", "/v1/ssai/click/{channel}/{session}/{ad}",
+    Operation("get", urls.CLICK,
               "302 to an ad's landing page; fires its ClickTracking", (), answers=(a.REDIRECT,)),
-    Operation("get", "/v1/ssai/assets/{path}", "A transcoded ad or slate file", (), answers=(a.ASSET,)),
-    Operation("head", "/v1/ssai/assets/{path}", "A transcoded ad or slate file's headers", (), answers=(a.ASSET,)),
+    Operation("get", ASSET, "A transcoded ad or slate file", (), answers=(a.ASSET,)),
+    Operation("head", ASSET, "A transcoded ad or slate file's headers", (), answers=(a.ASSET,)),
     Operation("get", "/v1/ssai/jobs", "The account's media pipeline jobs with state and percent", BOTH,
               answers=(a.JOBS,)),
     Operation("post", APPS, "Create an ad configuration", KEY, ApplicationBody, answers=(a.APPLICATION_CREATED,)),
@@ -146,7 +148,7 @@ WRITE_ERRORS = {"409": "in use, or taken"}
 BEARER_ERRORS = {"403": "a token whose client may only read"}
 ORIGIN_ERRORS = {"502": "the origin failed or answered what is not a playlist", "504": "the origin timed out"}
 METRICS_ERRORS = {"403": "the operator's: no token, own listener or open access is configured"}
-FETCHES_ORIGIN = ("/v1/ssai/session/", "/v1/ssai/master/", "/v1/ssai/media/")
+FETCHES_ORIGIN = tuple(template.partition("{")[0] for template in (urls.SESSION, urls.MASTER, urls.MEDIA))
 
 
 def _errors(op: Operation) -> dict[str, str]:
@@ -174,7 +176,7 @@ def _response(answer: Answer) -> dict[str, Any]:
 
 
 def _body_limit(op: Operation) -> BodyLimit:
-    if op.path.startswith("/v1/ssai/session/"):
+    if op.path == urls.SESSION:
         return BodyLimit.SESSION
     return BodyLimit.TOKEN_FORM if op.path == "/v4/access_token" else BodyLimit.CONTROL
 
@@ -282,7 +284,7 @@ def documented() -> set[tuple[str, str]]:
 
 def check_routes(routes: Iterable[BaseRoute]) -> None:
     """Refuses an app whose routes and document differ: a route undocumented, or an operation no route serves.
-    The app checks its own routes, before a benchmark's baseline or a test's are added."""
+    The app checks its own routes, before a test's are added."""
     routes_served = served(routes)
     missing, stale = routes_served - documented(), documented() - routes_served
     if missing or stale:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -26,6 +27,15 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def redirect(url: str) -> Response:
+    """A 302 that caches do not keep (RFC 9111 §5.2.2.5): each redirect of a session may fire its beacons."""
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+def timestamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the APIs' RFC 3339 UTC form
 
 
 def error_response(status: int, message: str) -> JSONResponse:

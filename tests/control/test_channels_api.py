@@ -1,4 +1,4 @@
-"""Channels and cue points through the app (proxy/web/channels_api.py), on SQLite and PostgreSQL: shapes, both
+"""Channels and cue points through the app (proxy/web/channels.py), on SQLite and PostgreSQL: shapes, both
 credentials, isolation between accounts, references checked, configurations in use kept, and what the proxy
 then plays (proxy/control/channelstore.py)."""
 

@@ -1,4 +1,4 @@
-"""Slates through the API (proxy/control/slates.py, proxy/web/live_api.py), on SQLite and PostgreSQL: the account's
+"""Slates through the API (proxy/control/slates.py, proxy/web/slates.py), on SQLite and PostgreSQL: the account's
 default moves with PUT and never rests on a slate in error, a failed slate is retried, reading never queues
 work, and status, default and error reason survive a restart.
 

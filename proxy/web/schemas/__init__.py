@@ -1,21 +1,16 @@
 """Request bodies of the control API, validated before anything is stored; one module per resource.
 
-- `ApplicationBody` (applications.py): seed 002 "Create/Update an ad configuration" (`POST /applications`,
-  `PUT …/application/ID`; the update is a whole body, as in the seed).
-- `SlateBody` (slates.py): seed 002 "Add slate asset"; `SlateUpdate`: this product's change of a slate (the default).
-- `SsaiConfig` (ssai_configs.py): seed 003 `ssai_configs`, every field of its "Configuration field details" table;
-  a PUT is partial (the seed's update sample is `{"name": …}`), so `merge_ssai_config` merges it into the stored
-  document and validates the result.
-- `ChannelBody` (channels.py): this product's own operator API (no seed): an origin, the ad configuration and slate
+- `ApplicationBody` (applications.py): the Live SSAI API "Create/Update an ad configuration" (`POST /applications`,
+  `PUT …/application/ID`; the update is a whole body, as documented).
+- `SlateBody` (slates.py): the Live SSAI API "Add slate asset"; `SlateUpdate`: this product's change of a slate
+  (the default).
+- `SsaiConfig` (ssai_configs.py): the Video Cloud SSAI API `ssai_configs`, every field of its "Configuration field
+  details" table; a PUT is partial (its documentation's update sample is `{"name": …}`), so `merge_ssai_config`
+  merges it into the stored document and validates the result.
+- `ChannelBody` (channels.py): this product's own operator API: an origin, the ad configuration and slate
   driving it.
-- `CuePointBody` (channels.py): a manual cue point (seed 002 "Using manual cue points" refers to a document the
-  seed lacks).
-
-Every model refuses unknown fields and values of the wrong JSON type (no "1" for 1, no 1 for true): an operator
-typo must fail loudly, not configure a default (common.py). Lengths are bounded so one body cannot store megabytes.
-Ad tag and header templates and XSLT transforms are compiled here with the same code the proxy runs them with, so a
-stored configuration always compiles later. `parse` (parsing.py) turns the first error into one `BadRequest`
-sentence (messages.py): `path = value: expected …`, the value cut to `SHOWN_CHARS`.
+- `CuePointBody` (channels.py): a manual cue point (the Live SSAI API "Using manual cue points" refers to a document
+  not published with it).
 """
 
 from __future__ import annotations

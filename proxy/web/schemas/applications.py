@@ -1,6 +1,6 @@
-"""Seed 002 applications (ad configurations): `ApplicationBody` for `POST /applications` and
-`PUT …/application/ID` alike (the seed's update sends the whole body). Its XSLT transforms are compiled here with
-the code the proxy runs them with, so a stored configuration always compiles later."""
+"""The Live SSAI API applications (ad configurations): `ApplicationBody` for `POST /applications` and
+`PUT …/application/ID` alike (its documentation's update sends the whole body). Its XSLT transforms are compiled here
+with the code the proxy runs them with, so a stored configuration always compiles later."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from proxy.web.schemas.common import MAX_URL, SHOWN_CHARS, AccountId, Body, Head
 
 MAX_XSLT = 64 * 1024
 MAX_TRANSFORMS = 20  # with MAX_XSLT, what makes an ad configuration the largest body (proxy/web/limits.py)
-RESPONSE_TYPES = ("Dfp", "Vast", "SmartXML")  # seed 002's spelling
+RESPONSE_TYPES = ("Dfp", "Vast", "SmartXML")  # the Live SSAI API's spelling
 
 
 def _refusal(error: TransformRefused) -> ValueError:
@@ -44,7 +44,7 @@ def _xpath(value: str) -> str:
 
 
 def _response_type(value: str) -> str:
-    """Seed 002's response type in any case, stored in the seed's spelling."""
+    """The Live SSAI API's response type in any case, stored in its documentation's spelling."""
     for name in RESPONSE_TYPES:
         if value.lower() == name.lower():
             return name
@@ -59,7 +59,7 @@ class AdTransform(Body):
 
 
 class AdConfiguration(Body):
-    """Seed 002 `application_ad_configuration`."""
+    """The Live SSAI API `application_ad_configuration`."""
 
     ad_configuration_description: Text = ""
     ad_configuration_expected_response_type: Annotated[
@@ -75,7 +75,7 @@ class AdConfiguration(Body):
 
 
 class ApplicationBody(Body):
-    """Seed 002 application, for create and update alike (the seed's update sends the whole body)."""
+    """The Live SSAI API application, for create and update alike (its documentation's update sends the whole body)."""
 
     application_ad_configuration: AdConfiguration = Field(description="the ad configuration object")
     application_description: Text = ""

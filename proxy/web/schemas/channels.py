@@ -1,6 +1,6 @@
-"""This product's own operator API (no seed): `ChannelBody`, a channel with its origin and the ad configuration
-and slate driving it, changed by `merge_channel`; and `CuePointBody`, a manual cue point (seed 002 "Using manual
-cue points" refers to a document the seed lacks)."""
+"""This product's own operator API: `ChannelBody`, a channel with its origin and the ad configuration
+and slate driving it, changed by `merge_channel`; and `CuePointBody`, a manual cue point (the Live SSAI API "Using
+manual cue points" refers to a document not published with it)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ _METADATA_KEY = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    """Seed 003 `metadata.*`: strings, or objects of them (rendered as dotted paths), bounded in size."""
+    """The Video Cloud SSAI API `metadata.*`: strings, or objects of them (rendered as dotted paths), bounded in
+    size."""
     try:
         flat = flat_metadata(value)
     except ValueError as error:
@@ -55,12 +56,14 @@ class ChannelBody(Body):
         str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$", description="the name in playback URLs")
     ]
     origin: WebUrl = Field(description="the http(s) URL of the origin's master playlist")
-    application_id: Identifier | None = None  # seed 002 ad configuration, or…
-    config_id: Identifier | None = None  # … seed 003's; at most one of them
+    application_id: Identifier | None = None  # the Live SSAI API ad configuration, or…
+    config_id: Identifier | None = None  # … the Video Cloud SSAI API's; at most one of them
     slate_id: Identifier | None = None
     content_segment_prefix: WebUrl | None = None
     ad_segment_prefix: WebUrl | None = None
-    metadata: Metadata = Field(default_factory=dict, description="seed 003 metadata.* values: strings or objects")
+    metadata: Metadata = Field(
+        default_factory=dict, description="the Video Cloud SSAI API metadata.* values: strings or objects"
+    )
     options: ChannelOptions = Field(default_factory=ChannelOptions)
 
     @field_validator("config_id")
@@ -75,7 +78,7 @@ class ChannelBody(Body):
 
 class CuePointBody(Body):
     """A manual cue point: a break of `duration` seconds starting `timecode` seconds from now (now when absent);
-    `ad_server_data` fills the ad tag's free variables for that break (seed 002 "Using manual cue points")."""
+    `ad_server_data` fills the ad tag's free variables for that break (the Live SSAI API "Using manual cue points")."""
 
     duration: float = Field(gt=0, le=600, description="the break's length in seconds")
     timecode: float | None = Field(default=None, ge=0, le=3600, description="seconds from now")

@@ -1,4 +1,4 @@
-"""Seed 002 slates: `SlateBody` adds one ("Add slate asset"); `SlateUpdate` is this product's change of a slate
+"""The Live SSAI API slates: `SlateBody` adds one ("Add slate asset"); `SlateUpdate` is this product's change of a slate
 (the default, the description)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from proxy.web.schemas.common import AccountId, Body, Text, WebUrl
 
 
 class SlateBody(Body):
-    """Seed 002 "Add slate asset": a video the media pipeline transcodes to each channel's ladder."""
+    """The Live SSAI API "Add slate asset": a video the media pipeline transcodes to each channel's ladder."""
 
     source_url: WebUrl = Field(description="the http(s) URL of the slate video")
     account_id: AccountId | None = None
@@ -17,8 +17,8 @@ class SlateBody(Body):
 
 
 class SlateUpdate(Body):
-    """A slate's change (seed 002 only adds and deletes slates): `media_source_asset_default: true` makes it the
-    account's default slate (`default` is accepted for it), and the description may change."""
+    """A slate's change (the Live SSAI API only adds and deletes slates): `media_source_asset_default: true` makes it
+    the account's default slate (`default` is accepted for it), and the description may change."""
 
     media_source_asset_default: bool | None = Field(default=None, description="true: the account's default")
     default: bool | None = Field(default=None, description="the same as media_source_asset_default")

@@ -1,6 +1,6 @@
-"""Seed 003 ssai_configs: `SsaiConfig` has every field of the seed's "Configuration field details" table. A PUT
-is partial (the seed's update sample is `{"name": …}`), so `merge_ssai_config` merges it into the stored document
-and validates the result."""
+"""The Video Cloud SSAI API ssai_configs: `SsaiConfig` has every field of its documentation's "Configuration field
+details" table. A PUT is partial (its documentation's update sample is `{"name": …}`), so `merge_ssai_config`
+merges it into the stored document and validates the result."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ BeaconType = Literal[
     "content_quartiles", "content_interval", "ad_start", "ad_first_quartile", "ad_midpoint", "ad_third_quartile",
     "ad_complete", "ad_quartiles", "ad_break_start", "ad_break_end", "segment_start", "segment_end", "on_load",
 ]  # fmt: skip
-BEACON_TYPES: tuple[str, ...] = typing.get_args(BeaconType)  # seed 003's 18 values
-# Seed 003 answers with these beside the body; they are the server's, never the client's.
+BEACON_TYPES: tuple[str, ...] = typing.get_args(BeaconType)  # the Video Cloud SSAI API's 18 values
+# The Video Cloud SSAI API answers with these beside the body; they are the server's, never the client's.
 SSAI_SERVER_FIELDS = frozenset({"config_id", "account_id", "created_timestamp", "updated_timestamp"})
 VariableName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")]
 Defaults = Annotated[dict[VariableName, Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=50)]
@@ -26,8 +26,8 @@ Versions = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], F
 
 
 class Discontinuities(Body):
-    """Seed 003 `discontinuities`: stored and returned; this proxy's HLS always has them at every boundary
-    (RFC 8216bis §6.2), and it serves no DASH."""
+    """The Video Cloud SSAI API `discontinuities`: stored and returned; this proxy's HLS always has them at every
+    boundary (RFC 8216bis §6.2), and it serves no DASH."""
 
     dash: Versions = Field(default_factory=list)
     hls: Versions = Field(default_factory=list)
@@ -39,7 +39,7 @@ class TemplateUrl(Body):
 
 
 class SsaiAdConfig(Body):
-    """Seed 003 `ad_config`."""
+    """The Video Cloud SSAI API `ad_config`."""
 
     expected_ad_response: Literal["dfp_ad_rules", "dfp_vmap", "smart_xml", "vast_3_0"] = Field(
         description="how the ad response is parsed"
@@ -58,21 +58,21 @@ class BeaconTemplate(Body):
 
 
 class SsaiConfig(Body):
-    """Seed 003 ssai_config. Required on create: `name` (what lists show) and `ad_config` (a configuration
-    without an ad tag inserts nothing); the rest has the seed's defaults."""
+    """The Video Cloud SSAI API ssai_config. Required on create: `name` (what lists show) and `ad_config` (a
+    configuration without an ad tag inserts nothing); the rest has its documentation's defaults."""
 
     name: Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="a human readable name")]
     vmap_response_namespace: Literal["uo", "bc"] = "bc"
     description: Text = ""
-    discontinuities: Discontinuities | None = None  # None: not set (the seed gives no default)
+    discontinuities: Discontinuities | None = None  # None: not set (its documentation gives no default)
     ad_config: SsaiAdConfig = Field(description="the ad configuration object")
     beacon_templates: list[BeaconTemplate] = Field(default_factory=list, max_length=50)
     extend_beacon_guard_ttl: bool = False
 
 
 def merge_ssai_config(stored: dict[str, Any], patch: dict[str, Any]) -> SsaiConfig:
-    """Seed 003's partial PUT: `patch` merged into the stored body (the server's own fields, e.g. config_id,
-    are dropped from `stored`; in `patch` they are unknown fields) and validated as a whole, so an update can
+    """The Video Cloud SSAI API's partial PUT: `patch` merged into the stored body (the server's own fields, e.g.
+    config_id, are dropped from `stored`; in `patch` they are unknown fields) and validated as a whole, so an update can
     never store an invalid configuration."""
     body = {key: value for key, value in stored.items() if key not in SSAI_SERVER_FIELDS}
     return validate(SsaiConfig, merge_patch(body, patch))

@@ -1,8 +1,8 @@
-"""Channels and cue points (issue #5): this product's operator API, beside the seeds' two.
+"""Channels and cue points: this product's operator API, beside the two SSAI APIs.
 
-`/v1/ssai/channels` with either credential of the seeds (`X-API-KEY`, or a bearer token whose client may
-write for changes). A channel ties an origin to an ad configuration (an application of seed 002 or an
-ssai_config of seed 003, by id) and a slate; `POST …/{name}/cuepoint` inserts a break now or `timecode`
+`/v1/ssai/channels` with either credential of the two SSAI APIs (`X-API-KEY`, or a bearer token whose client may
+write for changes). A channel ties an origin to an ad configuration (an application of the Live SSAI API or an
+ssai_config of the Video Cloud SSAI API, by id) and a slate; `POST …/{name}/cuepoint` inserts a break now or `timecode`
 seconds from now, shaped as Brightcove Live's cue point answer (`{"id", "cue_point": {…}}`). Channels of the
 channel file are listed and take cue points, but are changed in the file, not here (409).
 """
@@ -21,15 +21,13 @@ from starlette.routing import Route
 from proxy.control.channelstore import StoredChannel
 from proxy.control.plane import ControlPlane
 from proxy.errors import BadRequest, Conflict, NotFound
-from proxy.playback.service import Service
+from proxy.playback import urls
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
-from proxy.web.responses import JSONResponse, read_body
+from proxy.web.responses import JSONResponse, read_body, timestamp
 from proxy.web.schemas import ChannelBody, CuePointBody, decode_object, merge_channel, parse
-from proxy.web.vc_api import timestamp
+from proxy.web.state import control_of, service_of
 
-SESSION_PATH = "/v1/ssai/session/{name}/main.m3u8"
 # What channel_document adds to the stored body (`name` is the body's own, never changed: merge_channel).
 READ_ONLY = ("channel_id", "account_id", "source", "playback_url", "created_timestamp", "updated_timestamp")
 
@@ -42,7 +40,7 @@ def channel_document(stored: StoredChannel) -> dict[str, Any]:
         "channel_id": stored.name,
         "account_id": stored.account_id,
         "source": "file" if stored.from_file else "api",
-        "playback_url": SESSION_PATH.format(name=stored.name),
+        "playback_url": urls.session_url(stored.name),
         "created_timestamp": timestamp(stored.created_at),
         "updated_timestamp": timestamp(stored.updated_at),
     }
@@ -65,8 +63,7 @@ def _fetchable_origin(request: Request, origin: str) -> None:
     """Refused when written if the egress policy refuses the origin's host as written (an address in a refused
     range, a metadata or loopback name). A name is not resolved here: what it resolves to when fetched is
     what counts, and every fetch checks it (proxy/net/origin.py)."""
-    service: Service = request.app.state.service
-    reason = service.ads.policy.host_refusal(urlsplit(origin).hostname or "")
+    reason = service_of(request).ads.policy.host_refusal(urlsplit(origin).hostname or "")
     if reason is not None:
         raise BadRequest(f"origin = {origin!r}: refused by the egress policy: {reason}")
 
@@ -80,8 +77,7 @@ async def create_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
     body = parse(ChannelBody, await read_body(request, BodyLimit.CONTROL))
     _fetchable_origin(request, body.origin)
-    stored = await control.channels.create(account, body.name, body.model_dump(mode="json"))
-    await control.changed()
+    stored = await control.create_channel(account, body.name, body.model_dump(mode="json"))
     return JSONResponse(channel_document(stored), status_code=201)
 
 
@@ -96,8 +92,8 @@ async def get_channel(request: Request) -> Response:
 
 
 async def update_channel(request: Request) -> Response:
-    """Partial, as seed 003's updates: the given fields are merged into the stored channel, then checked. The
-    whole GET answer may be sent: the fields the server sets must be unchanged."""
+    """Partial, as the Video Cloud SSAI API's updates: the given fields are merged into the stored channel, then
+    checked. The whole GET answer may be sent: the fields the server sets must be unchanged."""
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
     raw = decode_object(await read_body(request, BodyLimit.CONTROL))
@@ -106,10 +102,9 @@ async def update_channel(request: Request) -> Response:
     patch = without_read_only(raw, current_values(channel_document(stored), READ_ONLY))
     merged = merge_channel(stored.document, patch).model_dump(mode="json")
     _fetchable_origin(request, merged["origin"])
-    updated = await control.channels.update(account, name, merged)
+    updated = await control.update_channel(account, name, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse(channel_document(updated))
 
 
@@ -118,9 +113,8 @@ async def delete_channel(request: Request) -> Response:
     control, account = await _account(request, write=True)
     name = request.path_params["name"]
     _editable(await _owned(control, account, name))
-    if not await control.channels.delete(account, name):
+    if not await control.delete_channel(account, name):
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse({"channel_id": name, "deleted": True})
 
 
@@ -142,10 +136,9 @@ async def insert_cuepoint(request: Request) -> Response:
     name = request.path_params["name"]
     body = parse(CuePointBody, await read_body(request, BodyLimit.CONTROL))
     starts_at = time.time() + (body.timecode or 0.0)
-    cuepoint = await control.channels.add_cuepoint(account, name, starts_at, body.duration, body.ad_server_data)
+    cuepoint = await control.add_cuepoint(account, name, starts_at, body.duration, body.ad_server_data)
     if cuepoint is None:
         raise NotFound(f"channel {name!r} does not exist")
-    await control.changed()
     return JSONResponse({"id": name, "cue_point": _cue_point(name, cuepoint)})
 
 

@@ -1,5 +1,5 @@
-"""Seed 003's Video Cloud SSAI API under /v1/accounts/{account_id}/ssai_configs, with `Authorization: Bearer`,
-and the OAuth 2.0 client-credentials endpoint that issues those tokens (`POST /v4/access_token`, Brightcove's).
+"""The Video Cloud SSAI API under /v1/accounts/{account_id}/ssai_configs, with `Authorization: Bearer`
+(tokens from proxy/web/oauth.py).
 
 Tokens of a `video-cloud/video/read` client may list and get; changes need `video-cloud/video/all` (403). A
 token never reaches another account's configurations: they are not found (404).
@@ -7,29 +7,20 @@ token never reaches another account's configurations: they are not found (404).
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.control.accounts import TOKEN_SECONDS, issue_token
 from proxy.control.documents import Stored
 from proxy.control.plane import ControlPlane, own_account
-from proxy.errors import NotFound, Unauthorized
+from proxy.errors import NotFound
 from proxy.web.limits import BodyLimit
-from proxy.web.live_api import control_of
 from proxy.web.readonly import current_values, without_read_only
-from proxy.web.responses import JSONResponse, read_body
+from proxy.web.responses import JSONResponse, read_body, timestamp
 from proxy.web.schemas import SSAI_SERVER_FIELDS, SsaiConfig, decode_object, merge_ssai_config, parse
-
-
-def timestamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the seed's RFC 3339 UTC form
+from proxy.web.state import control_of
 
 
 def config_document(stored: Stored) -> dict[str, Any]:
@@ -63,7 +54,7 @@ async def list_configs(request: Request) -> Response:
 async def create_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
     body = parse(SsaiConfig, await read_body(request, BodyLimit.CONTROL))
-    stored = await control.ssai_configs.create(account, body.model_dump(mode="json"))
+    stored = await control.create_ssai_config(account, body.model_dump(mode="json"))
     return JSONResponse(config_document(stored))
 
 
@@ -73,7 +64,7 @@ async def get_config(request: Request) -> Response:
 
 
 async def update_config(request: Request) -> Response:
-    """A partial update, as the seed's sample `{"name": …}` shows: merged into the stored config, then checked.
+    """A partial update, as its documentation's sample `{"name": …}` shows: merged into the stored config, then checked.
     The whole GET answer may be sent: its config_id, account_id and timestamps must be the stored ones."""
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
@@ -81,57 +72,23 @@ async def update_config(request: Request) -> Response:
     stored = await _owned(control, account, config_id)
     patch = without_read_only(raw, current_values(config_document(stored), sorted(SSAI_SERVER_FIELDS)))
     merged = merge_ssai_config(stored.document, patch).model_dump(mode="json")
-    updated = await control.ssai_configs.update(account, config_id, merged)
+    updated = await control.update_ssai_config(account, config_id, merged)
     if updated is None:  # deleted meanwhile
         raise NotFound(f"ssai_config {config_id!r} does not exist")
-    await control.changed()
     return JSONResponse(config_document(updated))
 
 
 async def delete_config(request: Request) -> Response:
     control, account = await _account(request, write=True)
     config_id = request.path_params["config_id"]
-    await _owned(control, account, config_id)
-    await control.channels.refuse_if_used(account, "config_id", config_id, "ssai_config")
-    if not await control.ssai_configs.delete(account, config_id):
+    if not await control.delete_ssai_config(account, config_id):
         raise NotFound(f"ssai_config {config_id!r} does not exist")
     return Response(status_code=204)
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    """RFC 6749 §5.2's error shape."""
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
-
-
-def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str]:
-    """From HTTP Basic (RFC 6749 §2.3.1, preferred) or the form's client_id/client_secret."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return "", ""
-        return client_id, secret
-    return form.get("client_id", [""])[0], form.get("client_secret", [""])[0]
-
-
-async def access_token(request: Request) -> Response:
-    raw = await read_body(request, BodyLimit.TOKEN_FORM)
-    form = parse_qs(raw.decode(errors="replace")) | parse_qs(request.url.query)
-    grant = form.get("grant_type", [""])[0]
-    if grant != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r}: expected 'client_credentials'")
-    client_id, secret = _client_credentials(request, form)
-    try:
-        token = await issue_token(control_of(request).db, client_id, secret)
-    except Unauthorized as error:
-        return _oauth_error(401, "invalid_client", error.message)
-    return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS})
-
-
 CONFIGS = "/v1/accounts/{account_id}/ssai_configs"
+
 routes = [
-    Route("/v4/access_token", access_token, methods=["POST"]),
     Route(CONFIGS, list_configs, methods=["GET"]),
     Route(CONFIGS, create_config, methods=["POST"]),
     Route(CONFIGS + "/{config_id}", get_config, methods=["GET"]),
