@@ -245,7 +245,7 @@ class SlateLibrary:
         if changed and self.on_change is not None:
             await self.on_change()
 
-    def as_seed(self, slate: Slate) -> dict[str, Any]:
+    def as_document(self, slate: Slate) -> dict[str, Any]:
         """Brightcove Live API's `media_source_asset_*` shape, with `media_source_asset_error` for a slate in error."""
         document: dict[str, Any] = {
             "media_source_asset_id": slate.id,

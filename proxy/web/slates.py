@@ -34,12 +34,12 @@ async def add_slate(request: Request) -> Response:
     body = parse(SlateBody, await read_body(request, BodyLimit.CONTROL))
     account = own_account(principal, body.account_id)
     slate = await control.add_slate(account, body.source_url, body.source_description)
-    return JSONResponse(control.slates.as_seed(slate))  # its status when added, before anything else ran
+    return JSONResponse(control.slates.as_document(slate))  # its status when added, before anything else ran
 
 
 async def list_slates(request: Request) -> Response:
     control, account = await api_key_account(request)
-    return JSONResponse([control.slates.as_seed(slate) for slate in await control.slates.of_account(account)])
+    return JSONResponse([control.slates.as_document(slate) for slate in await control.slates.of_account(account)])
 
 
 async def _slate(request: Request) -> tuple[ControlPlane, str, Slate]:
@@ -53,14 +53,14 @@ async def _slate(request: Request) -> tuple[ControlPlane, str, Slate]:
 
 async def get_slate(request: Request) -> Response:
     control, _, slate = await _slate(request)
-    return JSONResponse(control.slates.as_seed(slate))
+    return JSONResponse(control.slates.as_document(slate))
 
 
 async def update_slate(request: Request) -> Response:
     """`media_source_asset_default: true` makes it the account's default (one per account, never one in error);
     the description may change. The rest of what a GET answered may be sent back unchanged."""
     control, _, slate = await _slate(request)
-    current = current_values(control.slates.as_seed(slate), SLATE_READ_ONLY)
+    current = current_values(control.slates.as_document(slate), SLATE_READ_ONLY)
     raw = decode_object(await read_body(request, BodyLimit.CONTROL))
     body = validate(SlateUpdate, without_read_only(raw, current))
     updated = await control.update_slate(
@@ -68,7 +68,7 @@ async def update_slate(request: Request) -> Response:
     )
     if updated is None:  # deleted meanwhile
         raise NotFound(f"slate {slate.id!r} does not exist")
-    return JSONResponse(control.slates.as_seed(updated))
+    return JSONResponse(control.slates.as_document(updated))
 
 
 async def retry_slate(request: Request) -> Response:
@@ -77,7 +77,7 @@ async def retry_slate(request: Request) -> Response:
     retried = await control.slates.retry(account, slate.id)
     if retried is None:  # deleted meanwhile
         raise NotFound(f"slate {slate.id!r} does not exist")
-    return JSONResponse(control.slates.as_seed(retried))
+    return JSONResponse(control.slates.as_document(retried))
 
 
 async def delete_slate(request: Request) -> Response:
@@ -86,7 +86,7 @@ async def delete_slate(request: Request) -> Response:
     slate = await control.delete_slate(account, slate_id)
     if slate is None:
         raise NotFound(f"slate {slate_id!r} does not exist")
-    return JSONResponse(control.slates.as_seed(slate))
+    return JSONResponse(control.slates.as_document(slate))
 
 
 SLATES = "/v1/ssai/slates"

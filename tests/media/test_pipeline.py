@@ -267,8 +267,8 @@ async def test_slate_lifecycle(rig: Rig, adserver: str, tmp_path: Path) -> None:
     assert ((await now(good)).status, (await now(good)).error) == ("ready", None)  # no channel yet: probed
     bad = await now(bad)
     assert bad.status == "error" and "404" in (bad.error or "") and not bad.default
-    assert slates.as_seed(bad)["media_source_asset_status"] == "error"
-    assert slates.as_seed(bad)["media_source_asset_error"] == bad.error
+    assert slates.as_document(bad)["media_source_asset_status"] == "error"
+    assert slates.as_document(bad)["media_source_asset_error"] == bad.error
     rig.pipeline.register(rig.profile)  # a channel starts: every slate not in error is prepared for its ladder
     await slates.settled()
     assert {job.key for job in rig.jobs.jobs.values() if job.active} == {f"slate:{s.source_url}" for s in (good, other)}
@@ -277,7 +277,7 @@ async def test_slate_lifecycle(rig: Rig, adserver: str, tmp_path: Path) -> None:
     assert [(await now(s)).status for s in (good, other)] == ["ready", "ready"]
     assert rig.store.is_ready(rig.store.folder(rig.profile.key, f"slate:{good.source_url}"))
     good = await now(good)
-    seed = slates.as_seed(good)
+    seed = slates.as_document(good)
     assert seed["media_source_asset_type"] == "slate" and seed["media_source_asset_default"] is True
     assert "media_source_asset_error" not in seed
     assert await slates.delete("acct-2", good.id) is None, "another account's slate is not found"
