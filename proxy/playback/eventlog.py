@@ -13,12 +13,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from proxy.ads.models import Ad
-
-if TYPE_CHECKING:
-    from proxy.playback.sessions import Session
 
 QUEUED, RETRYING, FIRED, FAILED, REFUSED, DROPPED = "queued", "retrying", "fired", "failed", "refused", "dropped"
 LISTED = "listed"  # client-side reporting: handed to the player by the tracking document, for it to fire
@@ -63,6 +60,15 @@ class EventLog:
         self.records.append(record)
 
 
+class LoggedSession(Protocol):
+    """What the recorder reads of a session and the log it keeps on it (proxy/playback/sessions.py `Session`)."""
+
+    id: str
+    channel: str
+    server_beacons: bool
+    events: EventLog | None
+
+
 class EventRecorder:
     """Makes the records of every session, each session's log holding at most `cap` of them."""
 
@@ -70,7 +76,7 @@ class EventRecorder:
         self.cap, self.clock = cap, clock
 
     def record(
-        self, session: Session, event: str, ad_id: str | None, break_id: str | None, outcome: str = QUEUED
+        self, session: LoggedSession, event: str, ad_id: str | None, break_id: str | None, outcome: str = QUEUED
     ) -> BeaconRecord:
         """A new record in `session`'s log; the beacon queue updates its outcome as the call goes."""
         record = BeaconRecord(event, ad_id, break_id, self.clock(), outcome)
@@ -79,7 +85,7 @@ class EventRecorder:
         session.events.add(record)
         return record
 
-    def document(self, session: Session) -> dict[str, Any]:
+    def document(self, session: LoggedSession) -> dict[str, Any]:
         """The session's record as the player route answers it."""
         log = session.events
         mode = "server" if session.server_beacons else "client"

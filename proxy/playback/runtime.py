@@ -12,13 +12,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import replace
 from typing import Any
 
-from proxy.ads.models import Ad, BreakPosition
 from proxy.errors import NotFound, OriginError, PlaylistParseError
-from proxy.hls.breaks import Break, BreakTracker, due_breaks
-from proxy.hls.fill import Creative, Fill, FillPlan
+from proxy.hls.breaks import Break, BreakTracker
+from proxy.hls.fill import Creative
 from proxy.hls.master import SESSION_SLOT, MasterPlaylist, Track, parse_master
 from proxy.hls.profile import TranscodeProfile, derive_profile
 from proxy.hls.render import Window, render, resolve
@@ -27,8 +25,8 @@ from proxy.media.pipeline import MediaPipeline
 from proxy.net.origin import HttpClient
 from proxy.net.poller import TrackPoller, TrackSource
 from proxy.playback import urls
-from proxy.playback.decisions import DecisionService, Profile, plan_for
-from proxy.playback.positions import session_position
+from proxy.playback.break_decisions import BreakDecisions
+from proxy.playback.decisions import DecisionService, Profile
 from proxy.playback.sessions import Decided, Session
 from proxy.playback.slate import ChannelSlate
 from proxy.playback.store import SessionStore
@@ -39,6 +37,10 @@ RENDER_CACHE_LIMIT = 4096  # distinct decision histories cached per window; more
 
 
 class ChannelRuntime:
+    """One channel version at run time: started on its first session, told of each new window by its pollers (it
+    is their `PollOwner`), and answering its sessions' playlist requests. When each session gets each break's
+    decision is its `BreakDecisions`' concern (break_decisions.py)."""
+
     def __init__(
         self,
         config: ChannelConfig,
@@ -62,8 +64,8 @@ class ChannelRuntime:
         self.target_duration = 0
         self.tracker = BreakTracker(max_duration=settings.max_break_duration, clock=clock)
         self.pollers: dict[str, TrackPoller] = {}
-        self.fills: dict[tuple[str, str], Fill] = {}
         self.session_store = sessions
+        self.break_decisions = BreakDecisions(self, config, settings, decisions, sessions, self.tracker, clock)
         self.low_msn = 0
         self._started: asyncio.Task[None] | None = None
 
@@ -79,18 +81,6 @@ class ChannelRuntime:
     @property
     def idle_after(self) -> float:
         return max(60.0, self.settings.session_idle_targets * self.target_duration)
-
-    @property
-    def decision_wait(self) -> float:
-        # A player reloads an unchanged playlist after TD/2 and gives up past 1.5 TD (perf-reliability.md §3.2).
-        return min(self.settings.decision_wait, self.target_duration / 2)
-
-    @property
-    def active_within(self) -> float:
-        """A session is active while its last playlist request is this recent: a player reloads a live playlist
-        about every target duration (RFC 8216bis §6.3.4), and a break's personalised requests leave within the
-        decision wait and the spread after the break is seen. An inactive one causes no ad request."""
-        return self.target_duration + self.decision_wait + self.settings.ad_spread
 
     async def start(self) -> None:
         started = self._started
@@ -162,36 +152,12 @@ class ChannelRuntime:
         if not track.name.startswith("v"):
             return
         for brk in self.tracker.feed(window.playlist, time.time()):
-            self.prefetch(brk)
-        if len(self.fills) > 64:  # sessions keep the fills they use; the shared index forgets old breaks
-            low = self.low_msn
-            self.fills = {k: f for k, f in self.fills.items() if f.brk.end_msn is None or f.brk.end_msn >= low}
+            self.break_decisions.prefetch(brk)
+        self.break_decisions.forget_fills_before(self.low_msn)
 
     def profile(self) -> Profile:
         assert self.master is not None
         return Profile(self.master.tracks, self.target_duration, self.slate, self.transcode_profile)
-
-    def prefetch(self, brk: Break) -> None:
-        """Start the decision of every active session that will see this break, when it is first seen. One that
-        stopped asking for playlists is skipped, counted SESSION_INACTIVE. With a personal ad tag that is final: no
-        ad request and no ads in that break if it comes back (so each session's break has one outcome: ads,
-        DECISION_LATE or inactive); a shared decision it can still join."""
-        if not brk.from_start:
-            return
-        profile, active_within = self.profile(), self.active_within
-        since, personal = self.clock() - active_within, self.decisions.personal(self.config)
-        for session in self.sessions.values():
-            if brk.start_msn <= session.join_msn:
-                continue
-            if session.seen_at < since:
-                self.decisions.counts["SESSION_INACTIVE"] += 1
-                if personal:
-                    self.session_store.skip_inactive(session, brk.start_msn)
-            else:
-                self.decisions.start(self.config, profile, session, brk, self.position(session, brk), active_within)
-
-    def position(self, session: Session, brk: Break) -> BreakPosition:
-        return session_position(self.tracker.breaks, session, brk, self.target_duration)
 
     def edge(self) -> tuple[int, float]:
         return (self.tracker.last_msn or 0), self.tracker.next_time
@@ -203,7 +169,7 @@ class ChannelRuntime:
         the hot path), else a coroutine that freezes the decisions through the session store, then renders."""
         window = self.poller(track_name).current()
         self.session_store.seen(session)
-        hold, ready = self._decide_due(session, window)
+        hold, ready = self.break_decisions.due(session, window)
         if not track_name.startswith("v") and self.tracker.last_msn is not None:
             hold = min(hold or self.tracker.last_msn + 1, self.tracker.last_msn + 1)
         if ready:
@@ -228,47 +194,6 @@ class ChannelRuntime:
             if len(window.rendered) < RENDER_CACHE_LIMIT:
                 window.rendered[key] = body
         return body
-
-    def _decide_due(self, session: Session, window: Window) -> tuple[int | None, list[tuple[Break, Decided]]]:
-        """The decisions to freeze of breaks now in the window, and where to hold the window if one must wait."""
-        ready: list[tuple[Break, Decided]] = []
-        for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
-            decision = self.decisions.peek(session.id, brk)
-            if decision is not None:
-                # Each session's break is counted once: here (decided without ads: the reasons are counted per
-                # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
-                inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
-                self.decisions.counts["breaks_without_ads"] += not decision.ads and not inactive
-                ready.append((brk, self._decided(session, brk, decision.plan, decision.ads, decision.break_tracking)))
-            elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
-                ready.append((brk, self._decided(session, brk, plan_for([], self.slate), ())))
-            elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
-                # Late: slate. A hold may only shorten the window at the live edge, never empty it (§4.8).
-                self.decisions.forget(session.id, brk)
-                self.decisions.counts["DECISION_LATE"] += 1
-                ready.append((brk, self._decided(session, brk, plan_for([], self.slate), ())))
-            else:
-                position = self.position(session, brk)
-                self.decisions.start(self.config, self.profile(), session, brk, position, self.active_within)
-                return brk.start_msn, ready
-        return None, ready
-
-    def _decided(
-        self,
-        session: Session,
-        brk: Break,
-        plan: FillPlan,
-        ads: tuple[Ad, ...],
-        break_tracking: tuple[tuple[str, str], ...] = (),
-    ) -> Decided:
-        if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint
-            plan = replace(plan, key=plan.key + "|redirect", redirect=True)
-        fill = None
-        if not plan.empty:
-            fill = self.fills.get((brk.id, plan.key))
-            if fill is None:
-                fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
-        return Decided(fill, ads, break_tracking)
 
     async def close(self) -> None:
         for poller in list(self.pollers.values()):

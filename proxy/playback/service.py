@@ -19,6 +19,7 @@ from proxy.net.adserver import AdServerClient
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient
 from proxy.playback.beacons import BeaconQueue
+from proxy.playback.channels import ChannelRuntimes
 from proxy.playback.clicks import ClickTracker
 from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder
@@ -34,9 +35,9 @@ ASSET_CLEANUP_EVERY = 3600.0
 
 
 class Service:
-    """Owns the channels (configurations, a runtime per version, cue points), the sessions (their state in
-    `sessions`, the session store every part is given) and the housekeeping (expiry, retired versions, assets);
-    the decisions, beacons and media pipeline it wires together own their own state."""
+    """Owns the channels (configurations, a runtime per version, cue points: its `channel_runtimes`), the
+    sessions (their state in `sessions`, the session store every part is given) and the housekeeping (expiry,
+    retired versions, assets); the decisions, beacons and media pipeline it wires together own their own state."""
 
     def __init__(
         self,
@@ -80,63 +81,46 @@ class Service:
         )
         self.clicks = ClickTracker(self.impressions)
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
-        # Channels by name as configured now, and the runtime of every version some session still uses
-        # (a session keeps the configuration it started with).
-        self.configs: dict[str, ChannelConfig] = dict(settings.channels)
-        self.runtimes: dict[tuple[str, str], ChannelRuntime] = {}
-        self.cuepoints: dict[str, dict[str, CuePoint]] = {}  # by channel, until they have ended
+        self.channel_runtimes = ChannelRuntimes(settings.channels, self._new_runtime)
         self._transforms_warm: asyncio.Future[None] | None = None
-        self._retired_clamped: Counter[str] = Counter()  # breaks_clamped of the runtimes retired so far
 
     # -- channels -----------------------------------------------------------------------------------------
     @property
+    def configs(self) -> dict[str, ChannelConfig]:
+        return self.channel_runtimes.configs
+
+    @property
+    def cuepoints(self) -> dict[str, dict[str, CuePoint]]:
+        return self.channel_runtimes.cuepoints
+
+    @property
+    def runtimes(self) -> dict[tuple[str, str], ChannelRuntime]:
+        return self.channel_runtimes.runtimes
+
+    @property
     def channels(self) -> dict[str, ChannelRuntime]:
         """The current runtime of each channel that has one."""
-        found = ((name, self.runtimes.get(config.key)) for name, config in self.configs.items())
-        return {name: runtime for name, runtime in found if runtime is not None}
+        return self.channel_runtimes.current
 
     def set_channels(self, configs: Mapping[str, ChannelConfig]) -> None:
-        """The channels from now on: sessions created after this use them; existing ones keep theirs. The cue
-        points of a channel gone, or whose name another account now holds, are dropped: never its breaks."""
-        for name in list(self.cuepoints):
-            before, after = self.configs.get(name), configs.get(name)
-            if after is None or (before is not None and before.account_id != after.account_id):
-                del self.cuepoints[name]
-        self.configs = dict(configs)
+        self.channel_runtimes.set(configs)
 
     def schedule(self, channel: str, cuepoint: CuePoint) -> None:
-        """A cue point for every runtime of `channel`, those started later included."""
-        self.cuepoints.setdefault(channel, {})[cuepoint.id] = cuepoint
-        for runtime in self.runtimes.values():
-            if runtime.config.name == channel:
-                runtime.tracker.schedule(cuepoint)
+        self.channel_runtimes.schedule(channel, cuepoint)
 
-    def _runtime(self, config: ChannelConfig) -> ChannelRuntime:
-        runtime = self.runtimes.get(config.key)
-        if runtime is None:
-            self.decisions.configure(config)  # stored configurations were compiled when written
-            if config.ad_transforms and self.decisions.transforms is None:
-                self.decisions.transforms = self.transforms = transform_pool(self.settings)
-            runtime = ChannelRuntime(
-                config,
-                self.settings,
-                self.client,
-                self.slates,
-                self.decisions,
-                self.sessions,
-                self.clock,
-                self.pipeline,
-            )
-            for cuepoint in self.cuepoints.get(config.name, {}).values():
-                runtime.tracker.schedule(cuepoint)
-            self.runtimes[config.key] = runtime
-        return runtime
+    def _new_runtime(self, config: ChannelConfig) -> ChannelRuntime:
+        self.decisions.configure(config)  # stored configurations were compiled when written
+        if config.ad_transforms and self.decisions.transforms is None:
+            self.decisions.transforms = self.transforms = transform_pool(self.settings)
+        return ChannelRuntime(
+            config, self.settings, self.client, self.slates, self.decisions, self.sessions, self.clock, self.pipeline
+        )
 
     async def channel(self, name: str) -> ChannelRuntime:
         config = self.configs.get(name)
         if config is None:
             raise ChannelNotFound(name)
-        runtime = self._runtime(config)
+        runtime = self.channel_runtimes.runtime(config)
         await runtime.start()
         if config.ad_transforms:
             await self._warm_transforms()
@@ -155,7 +139,7 @@ class Service:
 
     # -- sessions ----------------------------------------------------------------------------------------
     def runtime_of(self, session: Session) -> ChannelRuntime:
-        return self.runtimes[(session.channel, session.version)]
+        return self.channel_runtimes.runtime_of(session)
 
     async def create_session(
         self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
@@ -217,18 +201,13 @@ class Service:
             self.decisions.drop_session(session.id)
         if expired:
             log.info("%d idle sessions expired, %d live", len(expired), len(self.sessions))
-        wall = time.time()
-        for cuepoints in self.cuepoints.values():
-            for cuepoint in [c for c in cuepoints.values() if c.starts_at + c.duration < wall]:
-                del cuepoints[cuepoint.id]
+        self.channel_runtimes.forget_cuepoints_ended(time.time())
 
     async def retire(self) -> None:
         """Close the runtimes of versions no longer configured once their last session has gone."""
-        for key, runtime in list(self.runtimes.items()):
-            current = self.configs.get(key[0])
-            if (current is None or current.key != key) and not runtime.sessions:
-                del self.runtimes[key]
-                self._retired_clamped.update(runtime.tracker.clamped)
+        for key in list(self.runtimes):
+            runtime = self.channel_runtimes.retire(key)
+            if runtime is not None:
                 self.decisions.unconfigure(runtime.config)
                 await runtime.close()
                 log.info("channel %s: version %r retired", key[0], key[1])
@@ -239,10 +218,7 @@ class Service:
 
     def breaks_clamped(self) -> Counter[str]:
         """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
-        counted = Counter(self._retired_clamped)
-        for runtime in self.runtimes.values():
-            counted.update(runtime.tracker.clamped)
-        return counted
+        return self.channel_runtimes.breaks_clamped()
 
     async def close(self) -> None:
         for runtime in self.runtimes.values():

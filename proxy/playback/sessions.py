@@ -86,7 +86,7 @@ class Session:
         self.params = dict(params) if params else None
         self.expires_at = expires_at
         # The service clock at its last playlist request: a session that stopped asking is inactive and gets no
-        # ad requests (ChannelRuntime.active_within) long before it expires; the start of the last break skipped
+        # ad requests (BreakDecisions.active_within) long before it expires; the start of the last break skipped
         # for that (it plays without ads if the session comes back).
         self.seen_at = 0.0
         self.inactive_msn = -1
