@@ -139,7 +139,8 @@ class Service:
 
     # -- sessions ----------------------------------------------------------------------------------------
     def runtime_of(self, session: Session) -> ChannelRuntime:
-        return self.channel_runtimes.runtime_of(session)
+        # The directory's dict read here rather than through its method: twice per playlist request.
+        return self.channel_runtimes.runtimes[(session.channel, session.version)]
 
     async def create_session(
         self, channel: str, params: Mapping[str, str], client: Client | None = None, client_reporting: bool = False
