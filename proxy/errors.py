@@ -16,6 +16,7 @@ ProxyError                          500  -                   the root: 500 unles
 │   ├── ChannelNotFound             404  -
 │   └── SessionNotFound             404  -
 ├── Conflict                        409  -                   a valid request the stored state refuses (a name taken)
+├── StoreUnavailable                503  -                   the shared session store cannot be reached
 ├── EgressRefused                   403  -                   proxy.net.egress: an address the egress policy refuses
 ├── OriginError                     502  ADS_ERROR           a fetch answered badly or not at all
 │   ├── HttpStatusError             502  ADS_ERROR           an unexpected HTTP status
@@ -100,6 +101,13 @@ class ChannelNotFound(NotFound):
 class SessionNotFound(NotFound):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"session {session_id!r} does not exist or has expired")
+
+
+class StoreUnavailable(ProxyError):
+    """The shared session store (Redis) did not answer: a session cannot be made or found; those a process holds
+    keep playing (RFC 9110 §15.6.4: 503, a temporary condition)."""
+
+    status_code = 503
 
 
 class OriginError(ProxyError):

@@ -133,6 +133,10 @@ class Settings:
     beacon_queue: int = 10_000
     beacon_workers: int = 8
     session_events: int = 100  # beacons a session's event log keeps for its player (oldest dropped, counted)
+    # Session state: in this process's memory (empty, the embedded default), or in Redis (redis://host:port/db) so
+    # that every process sharing it serves every session; keys start with the prefix (clusters may share a Redis).
+    redis_url: str = ""
+    redis_prefix: str = "ssai"
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
     # CORS (Fetch standard): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),

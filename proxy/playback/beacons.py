@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.errors import FetchRefused, OriginError
 from proxy.net.adserver import AdServerClient
@@ -27,6 +27,23 @@ BACKOFF = 0.5  # seconds before the first retry; doubled for each next one
 
 
 Beacon = tuple[str, Mapping[str, str], str, BeaconRecord | None]  # URL, headers, event, the session's record
+Entry = tuple[str, str]  # where a journal keeps a beacon until it is sent: (stream, entry id)
+
+
+class Journal(Protocol):
+    """Keeps beacons outside the process until they are sent (beacon_journal.py), so a kill loses none."""
+
+    def hold(self, beacon: Beacon) -> None:
+        """Journal the beacon soon, then hand it to the queue (`BeaconQueue.put`) with its entry."""
+        ...
+
+    async def journaled(self) -> None:
+        """Until every beacon held so far is journaled."""
+        ...
+
+    async def done(self, entry: Entry) -> None:
+        """The beacon of `entry` is being sent (or was dropped): forget it, so no other process sends it again."""
+        ...
 
 
 def _mark(record: BeaconRecord | None, outcome: str) -> None:
@@ -49,8 +66,10 @@ class BeaconQueue:
         self.retries, self.timeout, self.backoff = retries, timeout, backoff
         self.counts: Counter[str] = Counter()
         self.events: Counter[str] = Counter()  # fired, by event type (impression, start, …, error)
-        self._queue: asyncio.Queue[Beacon] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[tuple[Beacon, Entry | None]] = asyncio.Queue(maxsize)
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
+        self.journal: Journal | None = None  # none: a beacon queued is lost if the process dies
+        self._forgetting: set[asyncio.Future[None]] = set()
 
     def figures(self) -> dict[str, Any]:
         """Beacons by outcome and fired by event type, for /metrics."""
@@ -63,17 +82,35 @@ class BeaconQueue:
         event: str = "error",
         record: BeaconRecord | None = None,
     ) -> None:
+        beacon = (url, headers or {}, event, record)
+        if self.journal is not None:
+            self.journal.hold(beacon)
+        else:
+            self.put(beacon)
+
+    async def journaled(self) -> None:
+        """Until the beacons fired so far are safe from this process's death (at once without a journal)."""
+        if self.journal is not None:
+            await self.journal.journaled()
+
+    def put(self, beacon: Beacon, entry: Entry | None = None) -> None:
         try:
-            self._queue.put_nowait((url, headers or {}, event, record))
+            self._queue.put_nowait((beacon, entry))
         except asyncio.QueueFull:
             self.counts["dropped"] += 1
-            _mark(record, DROPPED)
-            log.warning("beacon queue full: dropped %s %s", event, url[:200])
+            _mark(beacon[3], DROPPED)
+            log.warning("beacon queue full: dropped %s %s", beacon[2], beacon[0][:200])
+            if entry is not None and self.journal is not None:  # dropped here is dropped for good
+                forgetting = asyncio.ensure_future(self.journal.done(entry))
+                self._forgetting.add(forgetting)
+                forgetting.add_done_callback(self._forgetting.discard)
 
     async def _work(self) -> None:
         while True:
-            url, headers, event, record = await self._queue.get()
+            (url, headers, event, record), entry = await self._queue.get()
             try:
+                if entry is not None and self.journal is not None:
+                    await self.journal.done(entry)  # leaves the journal as its first try starts
                 await self._send(url, headers, event, record)
             finally:
                 self._queue.task_done()

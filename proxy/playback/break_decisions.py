@@ -20,7 +20,7 @@ from proxy.hls.render import Window
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
-from proxy.playback.store import SessionStore
+from proxy.playback.store import FrozenDecision, SessionStore
 from proxy.settings import ChannelConfig, Settings
 
 FILLS_KEPT = 64  # sessions keep the fills they use; past this many the shared index forgets the old breaks
@@ -98,6 +98,8 @@ class BreakDecisions:
         """The decisions to freeze of breaks now in the window, and where to hold the window if one must wait."""
         ready: list[tuple[Break, Decided]] = []
         for brk in due_breaks(self.tracker.breaks, session.last_start, session.join_msn, window.last_msn):
+            if self.session_store.decided(session, brk.id) is not None:
+                continue  # frozen by another process of a shared store, adopted now
             decision = self.decisions.peek(session.id, brk)
             if decision is not None:
                 # Each session's break is counted once: here (decided without ads: the reasons are counted per
@@ -128,12 +130,22 @@ class BreakDecisions:
     ) -> Decided:
         if session.server_beacons and plan.ads:  # ad segments through the redirect endpoint: it fires the beacons
             plan = replace(plan, key=plan.key + "|redirect", redirect=True)
-        fill = None
-        if not plan.empty:
-            fill = self.fills.get((brk.id, plan.key))
-            if fill is None:
-                fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
-        return Decided(fill, ads, break_tracking)
+        return Decided(self._fill(brk, plan), ads, break_tracking)
+
+    def _fill(self, brk: Break, plan: FillPlan | None) -> Fill | None:
+        if plan is None or plan.empty:
+            return None
+        fill = self.fills.get((brk.id, plan.key))
+        if fill is None:
+            fill = self.fills[(brk.id, plan.key)] = Fill(brk, plan)
+        return fill
+
+    def rebuild(self, break_id: str, frozen: FrozenDecision) -> tuple[int, Decided] | None:
+        """A decision another process froze, laid over this process's break (None: a break it never saw)."""
+        brk = next((brk for brk in reversed(self.tracker.breaks) if brk.id == break_id), None)
+        if brk is None:
+            return None
+        return brk.start_msn, Decided(self._fill(brk, frozen.plan), frozen.ads, frozen.break_tracking)
 
     def forget_fills_before(self, low_msn: int) -> None:
         """Forget the shared fills of breaks that ended before `low_msn`, the oldest segment any window shows."""

@@ -66,10 +66,10 @@ def landing_pages(ad: Ad, counts: Counter[str] | None = None) -> tuple[str, ...]
     return tuple(usable)
 
 
-def _inserted(sessions: SessionStore, session: Session, ad_ref: str) -> tuple[Decided, int]:
+async def _inserted(sessions: SessionStore, session: Session, ad_ref: str) -> tuple[Decided, int]:
     """The decision and ad index named by `{break}.{index}`, when that ad is in the session's playlists."""
     break_id, _, index = ad_ref.rpartition(".")
-    decided = sessions.decided(session, break_id) if break_id else None
+    decided = await sessions.decision(session, break_id) if break_id else None
     if decided is None or decided.fill is None or not (index.isascii() and index.isdigit()):
         raise NotFound(f"ad {ad_ref!r}: expected {{break}}.{{index}} of an ad in this session's playlists")
     if int(index) >= len(decided.ads):
@@ -88,7 +88,7 @@ class ClickTracker:
 
     async def click(self, config: ChannelConfig, session: Session, ad_ref: str) -> str:
         """The landing page of the session's ad `ad_ref`; with server-side beacons its ClickTracking is queued."""
-        decided, index = _inserted(self.impressions.sessions, session, ad_ref)
+        decided, index = await _inserted(self.impressions.sessions, session, ad_ref)
         ad = decided.ads[index]
         usable = landing_pages(ad)
         if not usable:
@@ -100,6 +100,7 @@ class ClickTracker:
             raise NotFound(f"ad {ad_ref!r}: landing page {refused[:200]!r} refused: {landing_refusal(refused)}")
         if session.server_beacons:  # with client-side reporting the player fires ClickTracking itself
             await self._track(config, session, decided, index)
+            await self.impressions.beacons.journaled()
         self.counts["redirected"] += 1
         return usable[0] if usable[0].isascii() else quote(usable[0], safe=URL_SAFE)
 

@@ -18,10 +18,11 @@ import secrets
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from cachetools import LRUCache
 
@@ -57,6 +58,16 @@ class Decision:
     ads: tuple[Ad, ...]
     skipped: tuple[Skip, ...] = ()
     break_tracking: tuple[tuple[str, str], ...] = ()  # VMAP breakStart/breakEnd (event, URL)
+
+
+class Flights(Protocol):
+    """Decisions made once for a cluster (decision_flights.py): by this process if it starts first, else taken from
+    the one that did."""
+
+    async def once(self, key: str, decide: Callable[[], Awaitable[Decision]], within: float) -> Decision: ...
+
+
+FLIGHT_MARGIN = 1.0  # seconds a process waits for another's decision past the time that decision may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,7 @@ class DecisionService:
         self._break_infos: LRUCache[tuple[str, str, str], BreakInfo] = LRUCache(256)
         # A shared decision is never cancelled because one of its sessions left.
         self._shared_tasks: weakref.WeakSet[asyncio.Future[Decision]] = weakref.WeakSet()
+        self.flights: Flights | None = None  # none: every process asks the ad server for its own sessions
 
     def figures(self) -> dict[str, Any]:
         """Decisions by outcome and skip reason, for /metrics."""
@@ -157,9 +169,8 @@ class DecisionService:
             key = (*channel.key, brk.id)
             shared = self._shared.get(key)
             if shared is None:
-                shared = self._shared[key] = asyncio.ensure_future(
-                    self._decide(channel, profile, config, None, brk, 0.0, channel_position(brk))
-                )
+                decide = partial(self._decide, channel, profile, config, None, brk, 0.0, channel_position(brk))
+                shared = self._shared[key] = asyncio.ensure_future(self._once(key, decide, self.budget))
                 self._shared_tasks.add(shared)
             tasks[brk.id] = shared
         else:
@@ -168,8 +179,17 @@ class DecisionService:
             # Activity is judged at the time the request is due, not when a loaded event loop gets to it (a
             # playlist request queued meanwhile is no absence).
             seen_since = self.clock() + delay - active_within
-            decide = self._decide(channel, profile, config, session, brk, delay, where, seen_since)
-            tasks[brk.id] = asyncio.ensure_future(decide)
+            decide = partial(self._decide, channel, profile, config, session, brk, delay, where, seen_since)
+            personal = (*channel.key, brk.id, session.id)
+            tasks[brk.id] = asyncio.ensure_future(self._once(personal, decide, delay + self.budget))
+
+    def _once(
+        self, key: tuple[str, ...], decide: Callable[[], Awaitable[Decision]], within: float
+    ) -> Awaitable[Decision]:
+        """The decision made here, or in a cluster (`flights`) by whichever process started it first."""
+        if self.flights is None:
+            return decide()
+        return self.flights.once(":".join(key), decide, within + FLIGHT_MARGIN)
 
     def forget(self, session_id: str, brk: Break) -> None:
         """Drop the session's decision for `brk` without cancelling it: a session that was late for the break is

@@ -53,7 +53,7 @@ class ImpressionTracker:
 
     async def segment(self, config: ChannelConfig, session: Session, track: str, break_id: str, k: int) -> str:
         """The real URL of item `k` of the session's break `break_id` in `track`; its beacons are queued."""
-        decided = self.sessions.decided(session, break_id)
+        decided = await self.sessions.decision(session, break_id)
         fill = decided.fill if decided is not None else None
         if decided is None or fill is None or not 0 <= k < len(fill.items):
             raise NotFound(f"ad segment {k} of break {break_id!r}: not in this session's playlists (any more)")
@@ -65,6 +65,7 @@ class ImpressionTracker:
             await self._fire(config, session, fill, item, decided)
         if session.server_beacons and config.content_redirect:
             await self._segment_beacons(config, session, break_id, k)
+        await self.beacons.journaled()  # the player gets its segment once its beacons would survive this process
         return uris[item.index]
 
     async def content(self, config: ChannelConfig, session: Session, window: Window, msn: int) -> str:
@@ -76,6 +77,7 @@ class ImpressionTracker:
             # Content segments that slid out of the window are never asked for again.
             self.sessions.drop_once(session, "content", window.first_msn)
             await self._segment_beacons(config, session, "content", msn)
+            await self.beacons.journaled()
         return url
 
     async def _segment_beacons(self, config: ChannelConfig, session: Session, place: str, position: int) -> None:

@@ -186,7 +186,10 @@ class ChannelRuntime:
     def _rendered(self, session: Session, track_name: str, window: Window, hold: int | None) -> bytes:
         fills = session.fills
         if fills:
+            folded = session.folded_through
             session.fold(self.low_msn)
+            if session.folded_through != folded:
+                self.session_store.folded(session)
         key = (hold, session.shift, *fills) if fills else (hold, session.shift)
         body = window.rendered.get(key)
         if body is None:

@@ -18,15 +18,18 @@ from proxy.media.pipeline import MediaPipeline, PipelineOptions
 from proxy.net.adserver import AdServerClient
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient
+from proxy.net.redis_client import redis_client
+from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
 from proxy.playback.channels import ChannelRuntimes
 from proxy.playback.clicks import ClickTracker
+from proxy.playback.decision_flights import DecisionFlights
 from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.runtime import ChannelRuntime
-from proxy.playback.sessions import Client, Session, check_params
-from proxy.playback.store import SessionStore, session_store
+from proxy.playback.sessions import Client, Decided, Session, check_params
+from proxy.playback.store import FrozenDecision, SessionStore, SharedCreatives, session_store
 from proxy.playback.transforms import TransformPool
 from proxy.settings import ChannelConfig, Settings
 
@@ -51,13 +54,17 @@ class Service:
         self.settings = settings
         self.client = client
         self.clock = clock
-        self.sessions: SessionStore = session_store(settings, clock)
+        # Shared state of a cluster (sessions, the beacon journal) in Redis, else in this process only.
+        self.redis = redis_client(settings.redis_url) if settings.redis_url else None
+        shared = SharedCreatives(self.redis, settings.redis_prefix) if self.redis is not None else None
+        self.sessions: SessionStore = session_store(settings, self._rebuild, clock, shared)
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
         self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player
         self.beacons = BeaconQueue(
             self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
         )
+        self.journal = BeaconJournal(self.redis, self.beacons, prefix=settings.redis_prefix) if self.redis else None
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
@@ -76,6 +83,8 @@ class Service:
             clock=clock,
             events=self.events,
         )
+        self.flights = DecisionFlights(shared, prefix=settings.redis_prefix) if shared is not None else None
+        self.decisions.flights = self.flights
         self.impressions = ImpressionTracker(
             self.beacons, self.decisions, self.sessions, settings.beacon_guard_ttl, self.events
         )
@@ -83,6 +92,11 @@ class Service:
         self.slates = CreativeLoader(client, timeout=settings.ad_timeout)
         self.channel_runtimes = ChannelRuntimes(settings.channels, self._new_runtime)
         self._transforms_warm: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        """What runs beside the requests: the beacon journal's heartbeat and take-over of stopped processes."""
+        if self.journal is not None:
+            await self.journal.start()
 
     # -- channels -----------------------------------------------------------------------------------------
     @property
@@ -174,12 +188,29 @@ class Service:
 
     async def session(self, channel: str, session_id: str, *, keep_alive: bool = True) -> Session:
         """The live session `session_id` of `channel`; a request of its player (`keep_alive`) defers its expiry."""
-        session = self.sessions.peek(session_id) or await self.sessions.load(session_id)
-        if session is None or session.channel != channel:
+        session = self.sessions.peek(session_id) or await self._loaded(channel, session_id)
+        if session.channel != channel:
             raise SessionNotFound(session_id)
         if keep_alive:
             self.sessions.keep_alive(session, self.runtime_of(session).idle_after)
         return session
+
+    async def _loaded(self, channel: str, session_id: str) -> Session:
+        """A session another process made (a shared store): this process runs its channel version from now on."""
+        session = await self.sessions.load(session_id)
+        if session is None or session.channel != channel:
+            raise SessionNotFound(session_id)
+        await self.channel(channel)
+        if (session.channel, session.version) not in self.runtimes:
+            log.warning(
+                "session %s: channel %s version %r is not configured here", session_id, channel, session.version
+            )
+            raise SessionNotFound(session_id)
+        return session
+
+    def _rebuild(self, session: Session, break_id: str, frozen: FrozenDecision) -> tuple[int, Decided] | None:
+        runtime = self.runtimes.get((session.channel, session.version))
+        return runtime.break_decisions.rebuild(break_id, frozen) if runtime is not None else None
 
     # -- housekeeping ------------------------------------------------------------------------------------
     async def sweep_forever(self, every: float = 10.0) -> None:
@@ -214,8 +245,14 @@ class Service:
                 log.info("channel %s: version %r retired", key[0], key[1])
 
     def figures(self) -> dict[str, Any]:
-        """Sessions alive and breaks clamped, for /metrics."""
-        return {"sessions": len(self.sessions), "breaks_clamped": dict(self.breaks_clamped())}
+        """Sessions alive, breaks clamped, the session store's and the beacon journal's counts, for /metrics."""
+        return {
+            "sessions": len(self.sessions),
+            "breaks_clamped": dict(self.breaks_clamped()),
+            "session_store": self.sessions.figures(),
+            "beacon_journal": self.journal.figures() if self.journal is not None else {},
+            "decision_flights": self.flights.figures() if self.flights is not None else {},
+        }
 
     def breaks_clamped(self) -> Counter[str]:
         """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
@@ -225,7 +262,14 @@ class Service:
         for runtime in self.runtimes.values():
             await runtime.close()
         await self.jobs.close()
+        if self.flights is not None:
+            await self.flights.close()
+        if self.journal is not None:
+            await self.journal.close()  # what is not sent yet stays journaled for another process
         await self.beacons.close()
+        await self.sessions.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         if self.transforms is not None:
             await asyncio.to_thread(self.transforms.close)
 

@@ -56,6 +56,7 @@ class Session:
     # Slots and lazily created containers keep an idle session small (100,000 of them in ≤ 200 MB).
     __slots__ = (
         "shift",
+        "folded_through",
         "client",
         "id",
         "channel",
@@ -99,8 +100,10 @@ class Session:
         # here by the in-memory store (`SessionStore.claim`).
         self.once: dict[OnceKey, float] | None = None
         self.events: EventLog | None = None  # its beacons and what became of them, for the player page
-        # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds).
+        # What fills that slid out of every window add to this session's numbers: (msn, dsn, seconds), and the start
+        # of the last break so folded (-1: none).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
+        self.folded_through = -1
 
     def fold(self, below_msn: int) -> None:
         """Fold the fills that ended before `below_msn` into `shift`, so a long session renders as fast as
@@ -112,6 +115,7 @@ class Session:
                 return
             msn, dsn, seconds = self.shift
             self.shift = (msn + change[0], dsn + change[1], seconds + change[2])
+            self.folded_through = fills[0].brk.start_msn
             folded = fills.pop(0).brk.id
             if self.decided is not None:
                 self.decided.pop(folded, None)

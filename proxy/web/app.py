@@ -74,6 +74,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         async with new_session(policy, limit=0, limit_per_host=0) as http:
             origin = HttpClient(http, max_bytes=settings.origin_max_bytes)
             service = Service(settings, origin, HttpClient(http, max_bytes=settings.origin_max_bytes))
+            await service.start()
             app.state.service, app.state.settings = service, settings
             app.state.control = control = await ControlPlane.open(settings, service.pipeline)
             directory = await _directory(settings, control, service)

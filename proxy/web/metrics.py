@@ -57,6 +57,9 @@ def counters(service: Service) -> dict[str, Any]:
     }
     return {
         "sessions": own["sessions"],
+        "session_store": own["session_store"],
+        "beacon_journal": own["beacon_journal"],
+        "decision_flights": own["decision_flights"],
         **_prefixed("origin", service.client.figures()),
         **_prefixed("ad_server", service.ads.figures()),
         **service.beacons.figures(),

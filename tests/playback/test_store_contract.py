@@ -1,10 +1,10 @@
 """The session store's contract (proxy/playback/store/base.py), run against every implementation: a new one is
-added to IMPLEMENTATIONS and must pass unchanged."""
+added to IMPLEMENTATIONS and must pass unchanged. The Redis store's run needs Redis (tests/redisdb.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -12,8 +12,10 @@ from proxy.hls.breaks import Break
 from proxy.hls.cues import Cue
 from proxy.hls.fill import Fill, FillPlan
 from proxy.playback.sessions import Decided, Session
-from proxy.playback.store.base import SessionStore
+from proxy.playback.store.base import FrozenDecision, SessionStore
 from proxy.playback.store.memory import MemorySessionStore
+from proxy.playback.store.redis_store import RedisSessionStore
+from tests import redisdb
 
 
 class Clock:
@@ -24,7 +26,28 @@ class Clock:
         return self.now
 
 
-IMPLEMENTATIONS: dict[str, Callable[[Clock], SessionStore]] = {"memory": MemorySessionStore}
+def a_break(start_msn: int) -> Break:
+    return Break(start_msn, 0.0, 0.0, 8.0, True, Cue("out", "cue-out", 8.0), None, None, None)
+
+
+def rebuild(session: Session, break_id: str, frozen: FrozenDecision) -> tuple[int, Decided]:
+    """The breaks of these tests are named by their start."""
+    brk = a_break(int(break_id))
+    return brk.start_msn, Decided(Fill(brk, frozen.plan) if frozen.plan else None, frozen.ads, frozen.break_tracking)
+
+
+async def memory_store(clock: Clock, prefix: str) -> SessionStore:
+    return MemorySessionStore(clock)
+
+
+async def redis_store(clock: Clock, prefix: str) -> SessionStore:
+    return RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock)
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Clock, str], Awaitable[SessionStore]]] = {
+    "memory": memory_store,
+    "redis": redis_store,
+}
 
 
 @pytest.fixture
@@ -33,8 +56,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def store(request: pytest.FixtureRequest, clock: Clock) -> SessionStore:
-    return IMPLEMENTATIONS[request.param](clock)
+async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[SessionStore]:
+    prefix = redisdb.new_prefix()
+    made = await IMPLEMENTATIONS[request.param](clock, prefix)
+    try:
+        yield made
+    finally:
+        await made.close()
+        if isinstance(made, RedisSessionStore):
+            await made.redis.aclose()
+        await redisdb.drop(prefix)
 
 
 def new_session(channel: str = "ch", version: str = "v1", expires_at: float = 160.0) -> Session:
@@ -44,8 +75,7 @@ def new_session(channel: str = "ch", version: str = "v1", expires_at: float = 16
 
 
 def decided(start_msn: int, key: str) -> Decided:
-    brk = Break(start_msn, 0.0, 0.0, 8.0, True, Cue("out", "cue-out", 8.0), None, None, None)
-    return Decided(Fill(brk, FillPlan(key, (), None)), ())
+    return Decided(Fill(a_break(start_msn), FillPlan(key, (), None)), ())
 
 
 async def test_a_created_session_is_found_by_peek_load_and_its_channel(store: SessionStore) -> None:

@@ -11,6 +11,9 @@ from proxy.web.app import create_app
 
 KEYS = [
     "sessions",
+    "session_store",
+    "beacon_journal",
+    "decision_flights",
     "origin_requests",
     "origin_errors",
     "ad_server_requests",

@@ -14,10 +14,33 @@ semantics, with a time to live), setting parameters, expiring idle sessions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.ads.models import Ad
+from proxy.hls.fill import FillPlan
 from proxy.playback.sessions import Decided, OnceKey, Session
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenDecision:
+    """A session's frozen decision for a break as another process sees it: the plan to lay over the break (None:
+    the content plays) and the ads in it. `Decided` is this laid over this process's own `Break`."""
+
+    plan: FillPlan | None
+    ads: tuple[Ad, ...]
+    break_tracking: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, decided: Decided) -> FrozenDecision:
+        return cls(decided.fill.plan if decided.fill is not None else None, decided.ads, decided.break_tracking)
+
+
+# Lays a decision another process froze over this process's own break (its fill shared with this process's
+# sessions of the same plan): the break's start and the decision; None when this process does not know the break
+# (it slid out of the origin's window before this process started).
+Rebuild = Callable[[Session, str, FrozenDecision], tuple[int, Decided] | None]
 
 
 class SessionStore(Protocol):
@@ -30,7 +53,8 @@ class SessionStore(Protocol):
         ...
 
     def decided(self, session: Session, break_id: str) -> Decided | None:
-        """The session's frozen decision for the break, None before it is frozen (or once it was folded)."""
+        """The session's frozen decision for the break as this process knows it, None before it is frozen (or once
+        it was folded). A shared store adopts here what it loaded with the session."""
         ...
 
     def of_channel(self, key: tuple[str, str]) -> Mapping[str, Session]:
@@ -47,6 +71,12 @@ class SessionStore(Protocol):
 
     def skip_inactive(self, session: Session, start_msn: int) -> None:
         """Breaks starting at or before `start_msn` play without ads: the session was away when they were seen."""
+        ...
+
+    def folded(self, session: Session) -> None:
+        """The session folded breaks into its shift (`Session.fold`): a process that loads it later starts from that
+        shift, so it renders the same numbers without knowing breaks that left the origin's window before it
+        started."""
         ...
 
     def drop_once(self, session: Session, place: str, below: int) -> None:
@@ -67,8 +97,13 @@ class SessionStore(Protocol):
         """The session, from this process's view or the shared store; None when it does not exist (any more)."""
         ...
 
+    async def decision(self, session: Session, break_id: str) -> Decided | None:
+        """The session's frozen decision for the break, from this process's view or the shared store (another
+        process may have frozen it since this one last rendered the session's playlist)."""
+        ...
+
     async def freeze(self, session: Session, break_id: str, start_msn: int, decided: Decided) -> Decided:
-        """Freeze the session's decision for a break; the one frozen first is kept and returned."""
+        """Freeze the session's decision for a break; the one frozen first (by any process) is kept and returned."""
         ...
 
     async def claim(self, session: Session, key: OnceKey, ttl: float = math.inf) -> bool:
@@ -81,4 +116,12 @@ class SessionStore(Protocol):
 
     async def expire(self) -> list[Session]:
         """Remove the sessions idle past their expiry; the ones removed."""
+        ...
+
+    async def close(self) -> None:
+        """Send on what is still local (a shared store's keep-alives) and let go of connections."""
+        ...
+
+    def figures(self) -> dict[str, object]:
+        """What the store is (`kind`) and what went wrong with it, for the operator's metrics."""
         ...

@@ -39,6 +39,9 @@ class MemorySessionStore:
     def skip_inactive(self, session: Session, start_msn: int) -> None:
         session.inactive_msn = start_msn
 
+    def folded(self, session: Session) -> None:
+        """Nothing to send on: no other process loads it."""
+
     def drop_once(self, session: Session, place: str, below: int) -> None:
         once = session.once
         if once:
@@ -57,6 +60,9 @@ class MemorySessionStore:
 
     async def load(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
+
+    async def decision(self, session: Session, break_id: str) -> Decided | None:
+        return self.decided(session, break_id)
 
     async def freeze(self, session: Session, break_id: str, start_msn: int, decided: Decided) -> Decided:
         frozen = self.decided(session, break_id)
@@ -89,3 +95,9 @@ class MemorySessionStore:
                 if not channel:
                     del self._channels[key]
         return stale
+
+    async def close(self) -> None:
+        """Nothing to send on: the sessions end with the process."""
+
+    def figures(self) -> dict[str, object]:
+        return {"kind": "memory"}
