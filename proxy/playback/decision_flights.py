@@ -63,7 +63,7 @@ class DecisionFlights:
     async def _publish(self, key: str, decision: Decision) -> None:
         frozen = FrozenDecision(decision.plan, decision.ads, decision.break_tracking)
         try:
-            await self.creatives.write(codec.creatives_of(frozen))
+            await self.creatives.write(frozen)
             async with pipeline(self.redis, transaction=False) as pipe:
                 pipe.set(f"{self.prefix}:dr:{key}", codec.encode_decision(frozen, -1, decision.skipped), ex=OUTCOME_TTL)
                 pipe.publish(self.channel, key)
@@ -97,11 +97,11 @@ class DecisionFlights:
         raw = await self.redis.get(f"{self.prefix}:dr:{key}")
         if raw is None:
             return None
-        creatives = await self.creatives.fetch(codec.creative_keys(raw))
+        await self.creatives.fetch([raw])
         try:
-            frozen = codec.decode_decision(raw, creatives)
+            frozen = self.creatives.decode(raw)
         except KeyError as missing:
-            log.warning("decision %s: creative %s missing from the store", key, missing)
+            log.warning("decision %s: part %s missing from the store", key, missing)
             return None
         assert frozen.plan is not None  # a decision always has a plan (perhaps empty)
         return Decision(frozen.plan, frozen.ads, codec.decoded_skips(raw), frozen.break_tracking)

@@ -209,6 +209,25 @@ async def test_a_session_with_its_parameters_stays_under_a_kilobyte(
     assert used is not None and used <= 1024, used
 
 
+async def test_sessions_given_one_shared_decision_share_one_copy_of_its_ads_and_creatives(
+    pair: tuple[RedisSessionStore, ...], prefix: str
+) -> None:
+    one, two, _ = pair
+    plan = FillPlan("ad-1|slate=s", (creative("ad-1", 10.0),), creative("s", 2.0))
+    sessions = [new_session() for _ in range(5)]
+    for k, session in enumerate(sessions):
+        store = (one, two)[k % 2]
+        await store.create(session)
+        await store.freeze(session, "20", 20, Decided(Fill(a_break(20), plan), (an_ad("1"), an_ad("2"))))
+    redis = await redisdb.reachable()
+    ad_lists = [key async for key in redis.scan_iter(match=f"{prefix}:a:*")]
+    creatives = [key async for key in redis.scan_iter(match=f"{prefix}:c:*")]
+    sizes = [await redis.memory_usage(f"{prefix}:s:{session.id}") for session in sessions]
+    await redis.aclose()
+    assert len(ad_lists) == 1 and len(creatives) == 2, "one ad list, the ad and the slate, for five sessions"
+    assert all(size is not None and size <= 1024 for size in sizes), sizes
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -69,7 +69,7 @@ def encode_decision(frozen: FrozenDecision, start_msn: int, skipped: tuple[Skip,
             "c": [creative.key for creative in plan.ads] if plan else [],
             "s": plan.slate.key if plan and plan.slate else None,
             "r": plan.redirect if plan else False,
-            "a": [_ad_fields(ad) for ad in frozen.ads],
+            "a": ads_id(frozen.ads),
             "t": frozen.break_tracking,
         }
     )
@@ -102,16 +102,39 @@ def creative_keys(raw: bytes | str) -> list[str]:
     return [*fields["c"], *([fields["s"]] if fields["s"] else [])]
 
 
-def decode_decision(raw: bytes | str, creatives: Mapping[str, Creative]) -> FrozenDecision:
-    """The decision; a KeyError when a creative it names is not in `creatives`."""
+def ads_ref(raw: bytes | str) -> str:
+    """The id of the ad list a frozen decision names ("" for none)."""
+    ref: str = orjson.loads(raw)["a"]
+    return ref
+
+
+def decode_decision(
+    raw: bytes | str, creatives: Mapping[str, Creative], ad_lists: Mapping[str, tuple[Ad, ...]]
+) -> FrozenDecision:
+    """The decision; a KeyError when a creative or the ad list it names is not given."""
     fields = orjson.loads(raw)
     plan = None
     if fields["k"] is not None:
         slate = creatives[fields["s"]] if fields["s"] else None
         ads = tuple(creatives[key] for key in fields["c"])
         plan = FillPlan(fields["k"], ads, slate, fields["r"])
-    ads_in = tuple(_ad(fields_of) for fields_of in fields["a"])
+    ads_in = ad_lists[fields["a"]] if fields["a"] else ()
     return FrozenDecision(plan, ads_in, tuple((name, url) for name, url in fields["t"]))
+
+
+# -- ad lists: stored once by their content, shared by every session a shared decision gave them to ----------
+
+
+def encode_ads(ads: tuple[Ad, ...]) -> bytes:
+    return orjson.dumps([_ad_fields(ad) for ad in ads])
+
+
+def decode_ads(raw: bytes | str) -> tuple[Ad, ...]:
+    return tuple(_ad(fields) for fields in orjson.loads(raw))
+
+
+def ads_id(ads: tuple[Ad, ...]) -> str:
+    return hashlib.blake2b(encode_ads(ads), digest_size=16).hexdigest() if ads else ""
 
 
 def creatives_of(frozen: FrozenDecision) -> list[Creative]:

@@ -101,7 +101,7 @@ class RedisSessionStore:
         if raw is None:
             return None
         try:
-            frozen = codec.decode_decision(raw, self.creatives.known)
+            frozen = self.creatives.decode(raw)
         except KeyError:  # a creative not fetched with the session: the next freeze asks the store again
             return None
         return self._adopt(session, break_id, frozen)
@@ -170,7 +170,7 @@ class RedisSessionStore:
             if name.startswith("d:") and codec.decision_start(raw) > session.folded_through
         }
         async with self._guard("creatives"):
-            await self.creatives.fetch([key for raw in decisions.values() for key in codec.creative_keys(raw)])
+            await self.creatives.fetch(decisions.values())
         self._loaded[session_id] = decisions
         await self.local.create(session)
         return session
@@ -207,7 +207,7 @@ class RedisSessionStore:
     async def _freeze(self, session: Session, break_id: str, start_msn: int, decided: Decided) -> Decided:
         frozen = FrozenDecision.of(decided)
         try:
-            await self.creatives.write(codec.creatives_of(frozen))
+            await self.creatives.write(frozen)
             async with pipeline(self.redis, transaction=True) as pipe:
                 pipe.hsetnx(self._key(session.id), f"d:{break_id}", codec.encode_decision(frozen, start_msn))
                 pipe.hget(self._key(session.id), f"d:{break_id}")
@@ -318,11 +318,11 @@ class RedisSessionStore:
 
     async def _adopt_raw(self, session: Session, break_id: str, raw: bytes | str) -> Decided | None:
         async with self._guard("creatives"):
-            creatives = await self.creatives.fetch(codec.creative_keys(raw))
+            await self.creatives.fetch([raw])
         try:
-            frozen = codec.decode_decision(raw, creatives)
+            frozen = self.creatives.decode(raw)
         except KeyError as error:
-            log.warning("session %s break %s: creative %s missing from the store", session.id, break_id, error)
+            log.warning("session %s break %s: part %s missing from the store", session.id, break_id, error)
             return None
         return self._adopt(session, break_id, frozen)
 
