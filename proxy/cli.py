@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ def _run(app: Starlette, settings: Settings) -> None:
         # Players poll every target duration (often 6–10 s); uvicorn's 5 s default would close their
         # keep-alive connections between polls and make every request a reconnect.
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=math.ceil(settings.drain_seconds),  # SIGTERM: requests in progress finish in it
     )
 
 

@@ -137,6 +137,9 @@ class Settings:
     # that every process sharing it serves every session; keys start with the prefix (clusters may share a Redis).
     redis_url: str = ""
     redis_prefix: str = "ssai"
+    # SIGTERM: the server stops accepting, finishes its requests within this many seconds, then sends the beacons
+    # it has queued within as many more (with Redis, those it could not send stay journaled for another process).
+    drain_seconds: float = 10.0
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
     # CORS (Fetch standard): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),

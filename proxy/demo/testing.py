@@ -83,7 +83,7 @@ class FakeOrigin:
         self.td, self.window, self.every, self.break_segments = td, window, every, break_segments
         self.epoch = time.time() - window * td if epoch is None else epoch
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
-        self.beacon_mode = "ok"  # the same for the beacon endpoint
+        self.beacon_mode = "ok"  # the same for the beacon endpoint, and "slow" (answers after 1 s)
         # Every beacon received: (path after /beacon/, query, headers), in arrival order.
         self.beacons: list[tuple[str, str, dict[str, str]]] = []
         self.requests: Counter[str] = Counter()
@@ -158,6 +158,8 @@ class FakeOrigin:
             return PlainTextResponse("broken", status_code=500)
         if self.beacon_mode == "timeout":
             await asyncio.sleep(5)
+        if self.beacon_mode == "slow":
+            await asyncio.sleep(1)
         return Response(status_code=204)
 
     async def ad_master(self, request: Request) -> Response:

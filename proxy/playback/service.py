@@ -258,10 +258,24 @@ class Service:
         """Breaks whose planned duration was cut to max_break_duration, by reason, since the start."""
         return self.channel_runtimes.breaks_clamped()
 
+    async def drain(self) -> None:
+        """Send the beacons queued so far, within `drain_seconds`: a deploy's SIGTERM must not lose them."""
+        try:
+            async with asyncio.timeout(self.settings.drain_seconds):
+                await self.beacons.journaled()
+                await self.beacons.drain()
+        except TimeoutError:
+            log.warning(
+                "beacons still queued after %g s of draining: %s",
+                self.settings.drain_seconds,
+                "left journaled for another process" if self.journal is not None else "dropped",
+            )
+
     async def close(self) -> None:
         for runtime in self.runtimes.values():
             await runtime.close()
         await self.jobs.close()
+        await self.drain()
         if self.flights is not None:
             await self.flights.close()
         if self.journal is not None:
