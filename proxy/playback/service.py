@@ -18,18 +18,16 @@ from proxy.media.pipeline import MediaPipeline, PipelineOptions
 from proxy.net.adserver import AdServerClient
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient
-from proxy.net.redis_client import redis_client
-from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
 from proxy.playback.channels import ChannelRuntimes
 from proxy.playback.clicks import ClickTracker
-from proxy.playback.decision_flights import DecisionFlights
+from proxy.playback.cluster import Cluster
 from proxy.playback.decisions import DecisionService
 from proxy.playback.eventlog import EventRecorder
 from proxy.playback.impressions import ImpressionTracker
 from proxy.playback.runtime import ChannelRuntime
 from proxy.playback.sessions import Client, Decided, Session, check_params
-from proxy.playback.store import FrozenDecision, SessionStore, SharedCreatives, session_store
+from proxy.playback.store import FrozenDecision, SessionStore, session_store
 from proxy.playback.transforms import TransformPool
 from proxy.settings import ChannelConfig, Settings
 
@@ -54,17 +52,16 @@ class Service:
         self.settings = settings
         self.client = client
         self.clock = clock
-        # Shared state of a cluster (sessions, the beacon journal) in Redis, else in this process only.
-        self.redis = redis_client(settings.redis_url) if settings.redis_url else None
-        shared = SharedCreatives(self.redis, settings.redis_prefix) if self.redis is not None else None
-        self.sessions: SessionStore = session_store(settings, self._rebuild, clock, shared)
         policy = EgressPolicy(settings.egress_allow_private, settings.egress_allow_loopback)
         self.ads = AdServerClient(ads_client or client, policy, concurrency=settings.ad_concurrency)
         self.events = EventRecorder(settings.session_events)  # each session's beacons, for its player
         self.beacons = BeaconQueue(
             self.ads, workers=settings.beacon_workers, maxsize=settings.beacon_queue, retries=settings.beacon_retries
         )
-        self.journal = BeaconJournal(self.redis, self.beacons, prefix=settings.redis_prefix) if self.redis else None
+        # Shared with the other processes through Redis (SSAI_REDIS_URL), else kept in this one.
+        self.cluster = Cluster.of(settings, self.beacons)
+        shared = self.cluster.creatives if self.cluster is not None else None
+        self.sessions: SessionStore = session_store(settings, self._rebuild, clock, shared)
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
@@ -83,8 +80,7 @@ class Service:
             clock=clock,
             events=self.events,
         )
-        self.flights = DecisionFlights(shared, prefix=settings.redis_prefix) if shared is not None else None
-        self.decisions.flights = self.flights
+        self.decisions.flights = self.cluster.flights if self.cluster is not None else None
         self.impressions = ImpressionTracker(
             self.beacons, self.decisions, self.sessions, settings.beacon_guard_ttl, self.events
         )
@@ -94,9 +90,9 @@ class Service:
         self._transforms_warm: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """What runs beside the requests: the beacon journal's heartbeat and take-over of stopped processes."""
-        if self.journal is not None:
-            await self.journal.start()
+        """What runs beside the requests: in a cluster, the beacon journal's heartbeat and take-overs."""
+        if self.cluster is not None:
+            await self.cluster.start()
 
     # -- channels -----------------------------------------------------------------------------------------
     @property
@@ -250,8 +246,7 @@ class Service:
             "sessions": len(self.sessions),
             "breaks_clamped": dict(self.breaks_clamped()),
             "session_store": self.sessions.figures(),
-            "beacon_journal": self.journal.figures() if self.journal is not None else {},
-            "decision_flights": self.flights.figures() if self.flights is not None else {},
+            **Cluster.figures(self.cluster),
         }
 
     def breaks_clamped(self) -> Counter[str]:
@@ -268,7 +263,7 @@ class Service:
             log.warning(
                 "beacons still queued after %g s of draining: %s",
                 self.settings.drain_seconds,
-                "left journaled for another process" if self.journal is not None else "dropped",
+                "left journaled for another process" if self.cluster is not None else "dropped",
             )
 
     async def close(self) -> None:
@@ -276,14 +271,12 @@ class Service:
             await runtime.close()
         await self.jobs.close()
         await self.drain()
-        if self.flights is not None:
-            await self.flights.close()
-        if self.journal is not None:
-            await self.journal.close()  # what is not sent yet stays journaled for another process
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.beacons.close()
         await self.sessions.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        if self.cluster is not None:
+            await self.cluster.close()
         if self.transforms is not None:
             await asyncio.to_thread(self.transforms.close)
 

@@ -1,0 +1,46 @@
+"""What a process shares with the other processes of a cluster through Redis (`SSAI_REDIS_URL`): one client, the
+parts of decisions (creatives, ad lists), the beacon journal and the decisions made once for the cluster. Without
+Redis there is none of it, and a process keeps everything to itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.net.redis_client import redis_client
+from proxy.playback.beacon_journal import BeaconJournal
+from proxy.playback.beacons import BeaconQueue
+from proxy.playback.decision_flights import DecisionFlights
+from proxy.playback.store import SharedCreatives
+from proxy.settings import Settings
+
+
+class Cluster:
+    def __init__(self, settings: Settings, beacons: BeaconQueue) -> None:
+        self.redis = redis_client(settings.redis_url)
+        self.creatives = SharedCreatives(self.redis, settings.redis_prefix)
+        self.journal = BeaconJournal(self.redis, beacons, prefix=settings.redis_prefix)
+        self.flights = DecisionFlights(self.creatives, prefix=settings.redis_prefix)
+
+    @classmethod
+    def of(cls, settings: Settings, beacons: BeaconQueue) -> Cluster | None:
+        return cls(settings, beacons) if settings.redis_url else None
+
+    async def start(self) -> None:
+        """The beacon journal's heartbeat and its take-over of stopped processes."""
+        await self.journal.start()
+
+    async def stop(self) -> None:
+        """Stop taking part; what is not sent yet stays journaled for another process."""
+        await self.flights.close()
+        await self.journal.close()
+
+    async def close(self) -> None:
+        """Let go of the connections (after the session store's last flush)."""
+        await self.redis.aclose()
+
+    @staticmethod
+    def figures(cluster: Cluster | None) -> dict[str, Any]:
+        """The beacon journal's and decision flights' counts, for /metrics (empty without a cluster)."""
+        if cluster is None:
+            return {"beacon_journal": {}, "decision_flights": {}}
+        return {"beacon_journal": cluster.journal.figures(), "decision_flights": cluster.flights.figures()}
