@@ -1,5 +1,6 @@
 """Redis for tests: the server at 127.0.0.1:6379 (as on the development and CI machines), database 15, each test
-under a key prefix of its own that is deleted afterwards. A machine without Redis skips those with a message."""
+under a key prefix of its own that is deleted afterwards (the `prefix` fixture, through the conftests). A machine
+without Redis skips those with a message."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from proxy.demo.testing import free_port
 
 REDIS = "redis://127.0.0.1:6379/15"
 
@@ -39,7 +42,8 @@ async def drop(prefix: str) -> int:
         await redis.aclose()
 
 
-async def prefixed() -> AsyncIterator[str]:
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
     """A prefix for one test's keys, on a reachable Redis; its keys go afterwards."""
     redis = await reachable()
     await redis.aclose()
@@ -48,3 +52,8 @@ async def prefixed() -> AsyncIterator[str]:
         yield prefix
     finally:
         await drop(prefix)
+
+
+def unreachable() -> Redis:
+    """A client for a port nobody listens on: a Redis that is down."""
+    return Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1, socket_timeout=1)

@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +55,6 @@ class Cluster:
     edges: list[Edge]
     prefix: str  # of every key the edges write in Redis
     outputs: list[bytes] = field(default_factory=list)  # every v0 playlist the player got, in order
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    async for prefix in redisdb.prefixed():
-        yield prefix
 
 
 @pytest.fixture

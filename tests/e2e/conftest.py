@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.cluster import cluster, prefix
+from tests.e2e.cluster import cluster
+from tests.redisdb import prefix
 
 __all__ = ["cluster", "prefix"]

@@ -5,9 +5,8 @@ without Redis beacons still go out. Needs Redis (tests/redisdb.py)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +19,6 @@ from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
 from tests import redisdb
 from tests.servers import LOCAL_POLICY, free_port, run_server
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    async for prefix in redisdb.prefixed():
-        yield prefix
 
 
 @pytest.fixture
@@ -101,15 +94,9 @@ async def test_a_sent_beacon_leaves_the_journal(prefix: str, endpoint: tuple[Fak
     await process.stop()
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_without_redis_beacons_are_sent_and_the_failure_counted(endpoint: tuple[FakeOrigin, str]) -> None:
     origin, url = endpoint
-    down = Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_connect_timeout=1, socket_timeout=1)
+    down = redisdb.unreachable()
     process = Process(down, "down")
     await process.journal.start()
     process.queue.fire(f"{url}/beacon/impression?n=1", {}, "impression")

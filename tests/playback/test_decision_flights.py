@@ -5,11 +5,8 @@ itself. Needs Redis (tests/redisdb.py)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
 from functools import partial
 
-import pytest
 from redis.asyncio import Redis
 
 from proxy.ads.models import Skip
@@ -19,12 +16,6 @@ from proxy.playback.decisions import Decision
 from proxy.playback.store.creatives import SharedCreatives
 from tests import redisdb
 from tests.playback.test_store_redis import an_ad, creative
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    async for prefix in redisdb.prefixed():
-        yield prefix
 
 
 async def flights(prefix: str, redis: Redis | None = None) -> DecisionFlights:
@@ -94,10 +85,7 @@ async def test_a_holder_that_never_answers_is_replaced_after_the_wait(prefix: st
 
 
 async def test_without_redis_each_process_decides_itself() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    down = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1, socket_timeout=1)
+    down = redisdb.unreachable()
     one = await flights("down", down)
     server = AdServer(latency=0.0)
     assert await one.once("ch:v1:40", lambda: server.decide("mine"), 5.0) == a_decision("mine")

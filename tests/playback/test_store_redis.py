@@ -5,11 +5,9 @@ refuses what it cannot do. Needs Redis (tests/redisdb.py)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from proxy.ads.models import Ad, MediaFile
 from proxy.errors import StoreUnavailable
@@ -18,12 +16,6 @@ from proxy.playback.sessions import Client, Decided, Session
 from proxy.playback.store.redis_store import RedisSessionStore
 from tests import redisdb
 from tests.playback.test_store_contract import Clock, a_break, rebuild
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    async for prefix in redisdb.prefixed():
-        yield prefix
 
 
 @pytest.fixture
@@ -228,15 +220,9 @@ async def test_sessions_given_one_shared_decision_share_one_copy_of_its_ads_and_
     assert all(size is not None and size <= 1024 for size in sizes), sizes
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_without_redis_new_sessions_fail_and_held_ones_keep_playing(prefix: str) -> None:
     clock = Clock()
-    down = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=1, socket_timeout=1)
+    down = redisdb.unreachable()
     store = RedisSessionStore(down, rebuild, prefix=prefix, clock=clock, wall=clock)
     with pytest.raises(StoreUnavailable, match="session store unreachable during create"):
         await store.create(new_session())
