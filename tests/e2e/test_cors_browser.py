@@ -28,10 +28,10 @@ from tests.e2e.test_players import (
     SAMPLE_EVERY_MS,
     SNAPSHOT_JS,
     STALL_LIMIT,
-    TOLERATED_HLSJS_ERRORS,
     Fragment,
     chromium_page,
     played_breaks,
+    stream_errors,
     summary,
 )
 from tests.servers import free_port, run_server
@@ -87,7 +87,7 @@ def test_hlsjs_on_a_page_of_another_origin_plays_through_a_break(
     report = f"{summary(snapshot, DEMO_PATHS)}\nfailed responses: {failed}"
     assert snapshot["sessionId"], f"no session: the cross-origin POST (JSON, preflighted) failed\n{report}"
     assert not snapshot["fatalErrors"], f"hls.js fatal errors (manifestLoadError without CORS): {report}"
-    unexpected = [e for e in snapshot["errors"] if e["details"] not in TOLERATED_HLSJS_ERRORS]
+    unexpected = stream_errors(snapshot, DEMO_PATHS)
     assert not unexpected, f"hls.js errors that point at the stream or at CORS: {unexpected}\n{report}"
     breaks = played_breaks(cast(list[Fragment], snapshot["played"]), DEMO_PATHS)
     assert breaks and breaks[0].ad_sns, f"playback did not get through an ad break in {PLAY_DEADLINE:g} s\n{report}"
