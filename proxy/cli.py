@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import math
 import os
 import sys
@@ -19,19 +18,26 @@ from starlette.applications import Starlette
 
 from proxy.control.datadir import hold_data_dir
 from proxy.errors import NotFound, ProxyError
-from proxy.settings import Settings, from_env
+from proxy.settings import ROLES, Settings, configure_logging, from_env, to_env
 
 
 def _serve(settings: Settings) -> None:
     from proxy.web.app import create_app
 
-    with hold_data_dir(settings.data_dir):
-        _run(create_app(settings), settings)
+    with hold_data_dir(settings.data_dir):  # the parent holds it for its workers
+        if settings.workers == 1:
+            _run(create_app(settings), settings)
+        else:
+            # uvicorn starts each worker afresh: it imports the app factory by name and reads the settings from
+            # the environment, so what the command line set is put there first.
+            os.environ.update(to_env(settings))
+            _run("proxy.web.app:app_from_env", settings, factory=True, workers=settings.workers)
 
 
-def _run(app: Starlette, settings: Settings) -> None:
+def _run(app: Starlette | str, settings: Settings, **workers: Any) -> None:
     uvicorn.run(
         app,
+        **workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -164,21 +170,18 @@ def parser() -> argparse.ArgumentParser:
     for command in (serve, demo, *credentials):
         command.add_argument("--data-dir", type=Path, help="where media and state are kept (default ./data)")
     serve.add_argument("--channels", type=Path, help="TOML file of [channels.NAME] tables (SSAI_CHANNELS_FILE)")
+    serve.add_argument("--role", choices=ROLES, help="edge (players), control (the APIs) or all (default; SSAI_ROLE)")
+    workers = _bounded(int, 1, 64, "a number of processes, 1 to 64")
+    serve.add_argument("--workers", type=workers, help="processes sharing the port (default 1; SSAI_WORKERS)")
     _demo_options(demo)
     return root
-
-
-def _logging(level: str, verbose: bool) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic reports every migration step at INFO, on every start: quiet unless asked for.
-    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     environ = dict(os.environ)
     if getattr(args, "channels", None):
         environ["SSAI_CHANNELS_FILE"] = str(args.channels)
-    names = ("host", "port", "data_dir")
+    names = ("host", "port", "data_dir", "role", "workers")
     overrides: dict[str, Any] = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     return replace(from_env(environ), **overrides)
 
@@ -187,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         settings = _settings(args)
-        _logging(settings.log_level, getattr(args, "verbose", False))
+        configure_logging(settings.log_level, verbose=getattr(args, "verbose", False))
         if args.command in ("account", "key", "client"):
             print(asyncio.run(_credentials(settings, args)))
         elif args.command == "serve":

@@ -6,6 +6,8 @@ explicitly from here; nothing else reads `os.environ`.
 
 from __future__ import annotations
 
+import logging
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 from proxy.errors import ConfigError
 
+ROLES = ("all", "edge", "control")
 AD_RESPONSE_TYPES = ("auto", "vast", "vmap", "dfp", "smartxml")
 # Both APIs' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
 # (proxy.ads.chain: dfp → dfp_ad_rules, a VMAP with one AdBreak per slot); dfp_vmap is plain VMAP 1.0.
@@ -94,6 +97,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
+    # Where `channels` were read from (a TOML file of [channels.NAME] tables), if anywhere, as given: relative to the
+    # working directory, which `serve --workers` workers share with their parent.
+    channels_file: str = ""
     data_dir: Path = Path("data")
     origin_timeout: float = 2.0  # MediaTailor's origin limit: a slower origin gets a 504
     origin_max_bytes: int = 2 * 1024 * 1024  # MediaTailor's origin manifest limit
@@ -140,6 +146,10 @@ class Settings:
     # SIGTERM: the server stops accepting, finishes its requests within this many seconds, then sends the beacons
     # it has queued within as many more (with Redis, those it could not send stay journaled for another process).
     drain_seconds: float = 10.0
+    # What a process serves (proxy.web.app.ROLE_ROUTES): "edge" the players' routes (sessions, playlists, segments,
+    # tracking, clicks, assets), "control" the control APIs (and the slate jobs they start), "all" both.
+    role: str = "all"
+    workers: int = 1  # processes sharing the port (`serve --workers`); more than one needs redis_url
     config_refresh: float = 2.0  # seconds between looks at the store: a change reaches every process within it
     bootstrap_account: str = "default"  # the account that owns the channel file's channels in the store
     # CORS (Fetch standard): origins whose pages may call the player routes ("*": any; empty: no CORS headers at all),
@@ -159,6 +169,22 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
         if self.asset_dir:
             object.__setattr__(self, "asset_dir", str(Path(self.asset_dir).absolute()))
+
+        if self.role not in ROLES:
+            raise ConfigError(f"SSAI_ROLE has value {self.role!r}: expected one of {', '.join(ROLES)}")
+        if self.workers < 1:
+            raise ConfigError(f"SSAI_WORKERS has value {self.workers!r}: expected 1 or more processes")
+        if self.workers > 1 and not self.redis_url:
+            raise ConfigError(
+                f"{self.workers} workers need SSAI_REDIS_URL: each process would hold its own sessions, and a player "
+                "whose request reaches another would get 404; expected a redis:// URL or one worker"
+            )
+
+        if self.workers > 1 and self.metrics_listen:
+            raise ConfigError(
+                f"SSAI_METRICS_LISTEN ({self.metrics_listen!r}) with {self.workers} workers: every worker would bind "
+                "it; expected SSAI_METRICS_TOKEN on the shared port instead"
+            )
 
     def with_channels(self, channels: Mapping[str, ChannelConfig]) -> Settings:
         return replace(self, channels=dict(channels))
@@ -194,8 +220,8 @@ def from_env(environ: Mapping[str, str]) -> Settings:
         if name != "channels"
     }
     settings = Settings(**values)
-    channels_file = environ.get("SSAI_CHANNELS_FILE")
-    return settings.with_channels(load_channels(Path(channels_file))) if channels_file else settings
+    file = settings.channels_file
+    return settings.with_channels(load_channels(Path(file))) if file else settings
 
 
 def origins_of(key: str, value: str) -> tuple[str, ...]:
@@ -335,3 +361,27 @@ def load_channels(path: Path) -> dict[str, ChannelConfig]:
     if not isinstance(channels, dict):
         raise ConfigError(f"channel file {str(path)!r}: expected a [channels.NAME] table per channel")
     return {name: channel_from_dict(name, raw) for name, raw in channels.items()}
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The command line's share of `settings` as the environment `from_env` reads: what a `serve --workers` worker,
+    started afresh, needs to build the same settings (the rest is in the environment already)."""
+    env = {
+        "SSAI_HOST": settings.host,
+        "SSAI_PORT": str(settings.port),
+        "SSAI_DATA_DIR": str(settings.data_dir),
+        "SSAI_ROLE": settings.role,
+        "SSAI_WORKERS": str(settings.workers),
+    }
+    return env | ({"SSAI_CHANNELS_FILE": str(settings.channels_file)} if settings.channels_file else {})
+
+
+def from_process_env() -> Settings:
+    """The settings of this process's environment (a worker's: see `to_env`)."""
+    return from_env(os.environ)
+
+
+def configure_logging(level: str, *, verbose: bool = False) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic reports every migration step at INFO, on every start: quiet unless asked for.
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)

@@ -38,9 +38,12 @@ class ControlPlane:
     @classmethod
     async def open(cls, settings: Settings, pipeline: MediaPipeline) -> ControlPlane:
         db = Database.from_settings(settings.database_url, settings.data_dir)
-        await db.migrate()
         control = cls(db, pipeline)
-        await control.slates.resume()
+        async with db.exclusive():
+            await db.migrate()
+            await control.channels.bootstrap(settings.bootstrap_account, settings.channels)
+        if settings.role != "edge":  # slate jobs are the control processes' (an edge's cores are the players')
+            await control.slates.resume()
         return control
 
     async def close(self) -> None:

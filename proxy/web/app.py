@@ -20,7 +20,7 @@ from proxy.errors import PlaylistParseError, ProxyError
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient, new_session
 from proxy.playback.service import Service
-from proxy.settings import Settings
+from proxy.settings import Settings, configure_logging, from_process_env
 from proxy.web import (
     applications,
     assets,
@@ -52,17 +52,37 @@ async def proxy_error(request: Request, exc: Exception) -> Response:
 
 async def health(request: Request) -> Response:
     service: Service = request.app.state.service
-    return JSONResponse({"status": "ok", "sessions": len(service.sessions)})
+    settings: Settings = request.app.state.settings
+    return JSONResponse({"status": "ok", "role": settings.role, "sessions": len(service.sessions)})
 
 
 async def _directory(settings: Settings, control: ControlPlane, service: Service) -> ChannelDirectory:
-    """The channel file stored as a bootstrap, then every channel of the store played and kept in step."""
-    await control.channels.bootstrap(settings.bootstrap_account, settings.channels)
+    """Every channel of the store (the channel file's stored by ControlPlane.open) played and kept in step."""
     directory = ChannelDirectory(control.channels, service.set_channels, service.schedule, settings.config_refresh)
     control.on_change = directory.refresh
     await directory.refresh()
     directory.start()
     return directory
+
+
+# What each role serves (SSAI_ROLE, `serve --role`): edges answer players, control processes the control APIs;
+# both answer /healthz, /metrics and the OpenAPI document of what they serve.
+PLAYBACK_ROUTES: tuple[BaseRoute, ...] = (*sessions.routes, *playlists.routes, *tracking.routes, *assets.routes)
+CONTROL_ROUTES: tuple[BaseRoute, ...] = (
+    *jobs.routes,
+    *slates.routes,
+    *applications.routes,
+    *oauth.routes,
+    *ssai_configs.routes,
+    *channels.routes,
+)
+COMMON_ROUTES: tuple[BaseRoute, ...] = (Route("/healthz", health), *metrics.routes)
+OPENAPI_ROUTE = Route("/openapi.json", openapi.endpoint_of(()))
+ROLE_ROUTES = {
+    "all": (*PLAYBACK_ROUTES, *CONTROL_ROUTES),
+    "edge": PLAYBACK_ROUTES,
+    "control": CONTROL_ROUTES,
+}
 
 
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -96,14 +116,20 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         compile_ad_config(channel)  # a bad ad tag, header or stylesheet stops the start, naming the field
     if settings.metrics_listen:
         metrics.listen_address(settings.metrics_listen)  # a bad address stops the start, naming the setting
-    routes: list[BaseRoute] = [*sessions.routes, *playlists.routes, *tracking.routes, *assets.routes, *jobs.routes]
-    routes += [*slates.routes, *applications.routes, *oauth.routes, *ssai_configs.routes, *channels.routes]
-    routes += [Route("/openapi.json", openapi.endpoint), Route("/healthz", health), *metrics.routes]
-    openapi.check_routes(routes)  # before the extras: a test's own routes
-    routes += extra_routes
+    openapi.check_routes([*PLAYBACK_ROUTES, *CONTROL_ROUTES, *COMMON_ROUTES, OPENAPI_ROUTE])
+    routes = [*ROLE_ROUTES[settings.role], *COMMON_ROUTES]
+    routes += [Route(OPENAPI_ROUTE.path, openapi.endpoint_of(routes)), *extra_routes]
     return Starlette(
         routes=routing.by_path(routes),
         lifespan=lifespan,
         exception_handlers={ProxyError: proxy_error, HTTPException: routing.http_error},
         middleware=cors.middleware(settings),  # players on pages of other origins (Fetch standard, CORS)
     )
+
+
+def app_from_env() -> Starlette:
+    """The app of one `serve --workers N` process: uvicorn imports it by name in each worker, whose settings come
+    from the environment the command line filled (proxy.cli); the parent holds the data directory."""
+    settings = from_process_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

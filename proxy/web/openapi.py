@@ -10,7 +10,7 @@ running app.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -294,5 +294,22 @@ def check_routes(routes: Iterable[BaseRoute]) -> None:
         )
 
 
-async def endpoint(request: Request) -> Response:
-    return JSONResponse(document())
+def endpoint_of(routes: Iterable[BaseRoute]) -> Callable[[Request], Awaitable[Response]]:
+    """/openapi.json for an app serving `routes` (a role's share of them): the operations it serves, the document
+    made at the first request."""
+    pairs = served(routes) | {("get", "/openapi.json")}
+
+    @cache
+    def served_document() -> dict[str, Any]:
+        full = document()
+        paths = {
+            path: kept
+            for path, operations in full["paths"].items()
+            if (kept := {method: op for method, op in operations.items() if (method, path) in pairs})
+        }
+        return {**full, "paths": paths}
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(served_document())
+
+    return endpoint

@@ -47,6 +47,9 @@ def test_migrations_are_logged_only_when_asked_for(tmp_path: Path) -> None:
         (["demo", "--ad-interval", "-5"], "'-5'", "above 0"),
         (["demo", "--ad-duration", "nan"], "'nan'", "above 0"),
         (["serve", "--channels", "missing.toml"], "'missing.toml'", "No such file"),
+        (["serve", "--role", "proxy"], "'proxy'", "choose from 'all', 'edge', 'control'"),
+        (["serve", "--workers", "0"], "'0'", "1 to 64"),
+        (["serve", "--workers", "2"], "2 workers need SSAI_REDIS_URL", "expected a redis:// URL or one worker"),
         (["bogus"], "'bogus'", "choose from"),
     ],
 )

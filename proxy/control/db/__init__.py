@@ -7,7 +7,9 @@ write goes through `transaction()`: all or nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import fcntl
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from proxy.control.datadir import make_data_dir
 from proxy.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+START_LOCK = 0x55A1_0001  # the advisory lock key of `Database.exclusive` (any fixed 64-bit number)
 
 
 def engine_url(url: str, data_dir: Path) -> str:
@@ -48,6 +51,31 @@ class Database:
         if not url:
             make_data_dir(data_dir)
         return cls(engine_url(url, data_dir))
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Held by one process at a time across the cluster (PostgreSQL: an advisory lock; SQLite: a lock on a file
+        beside the database): processes that start together migrate and store the channel file one after another,
+        instead of racing to create the same tables and rows."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+                try:
+                    yield
+                finally:
+                    await connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+                    await connection.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.lock", "a+b") as lock:
+            await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (a no-op when it is there already)."""
