@@ -13,6 +13,7 @@ playlist request: decisions call it, and they already run beside the hot path.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -110,10 +111,13 @@ class MediaPipeline:
     ) -> Job | None:
         """Make sure `key` gets prepared for `profile`: None when it is on disk, else its (new or running) job,
         which lists `accounts` among those that asked for it."""
-        if self.store.is_ready(self.store.folder(profile.key, key)):
+        folder = self.store.folder(profile.key, key)
+        if self.store.is_ready(folder):
             return None
         job = Job(self.job_id(profile, key), kind, key, source, profile.key, accounts=set(accounts))
-        return self.jobs.submit(job, lambda job: self._build(job, profile, trusted))
+        # In a cluster another process may have made it meanwhile, into the asset folder they share.
+        done = functools.partial(self.store.is_ready, folder)
+        return self.jobs.submit(job, lambda job: self._build(job, profile, trusted), done=done)
 
     def job_id(self, profile: TranscodeProfile | None, key: str) -> str:
         return f"{profile.key if profile else 'probe'}/{creative_folder(key)}"

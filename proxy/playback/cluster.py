@@ -1,11 +1,13 @@
 """What a process shares with the other processes of a cluster through Redis (`SSAI_REDIS_URL`): one client, the
-parts of decisions (creatives, ad lists), the beacon journal and the decisions made once for the cluster. Without
+parts of decisions (creatives, ad lists), the beacon journal, the decisions made once for the cluster and the
+leases that run each media job in one process. Without
 Redis there is none of it, and a process keeps everything to itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from proxy.media.job_lease import JobLease
 from proxy.net.redis_client import redis_client
 from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
@@ -20,6 +22,7 @@ class Cluster:
         self.creatives = SharedCreatives(self.redis, settings.redis_prefix)
         self.journal = BeaconJournal(self.redis, beacons, prefix=settings.redis_prefix)
         self.flights = DecisionFlights(self.creatives, prefix=settings.redis_prefix)
+        self.job_lease = JobLease(self.redis, settings.redis_prefix)  # media jobs once per cluster
 
     @classmethod
     def of(cls, settings: Settings, beacons: BeaconQueue) -> Cluster | None:
@@ -40,7 +43,11 @@ class Cluster:
 
     @staticmethod
     def figures(cluster: Cluster | None) -> dict[str, Any]:
-        """The beacon journal's and decision flights' counts, for /metrics (empty without a cluster)."""
+        """The beacon journal's, decision flights' and job leases' counts, for /metrics (empty without a cluster)."""
         if cluster is None:
-            return {"beacon_journal": {}, "decision_flights": {}}
-        return {"beacon_journal": cluster.journal.figures(), "decision_flights": cluster.flights.figures()}
+            return {"beacon_journal": {}, "decision_flights": {}, "job_leases": {}}
+        return {
+            "beacon_journal": cluster.journal.figures(),
+            "decision_flights": cluster.flights.figures(),
+            "job_leases": cluster.job_lease.figures(),
+        }

@@ -66,6 +66,7 @@ class Service:
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
+        self.jobs.lease = self.cluster.job_lease if self.cluster is not None else None
         self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, PipelineOptions.of(settings))
         self.decisions = DecisionService(
             self.ads,

@@ -65,6 +65,7 @@ def counters(service: Service) -> dict[str, Any]:
         **service.beacons.figures(),
         **service.clicks.figures(),
         **service.jobs.figures(),
+        "job_leases": own["job_leases"],
         "decisions": decisions,
         "breaks_clamped": own["breaks_clamped"],
         "channels": channels,

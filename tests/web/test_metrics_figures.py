@@ -23,6 +23,7 @@ KEYS = [
     "beacon_events",
     "clicks",
     "jobs",
+    "job_leases",
     "decisions",
     "breaks_clamped",
     "channels",
