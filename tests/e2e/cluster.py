@@ -4,6 +4,7 @@ test_nginx): the fixtures `prefix` and `cluster` (through tests/e2e/conftest.py)
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -41,6 +42,15 @@ class Edge:
         argv = ("serve", "--channels", "../channels.toml", "--port", str(self.port), "--data-dir", "data")
         self.process = start(self.folder, *argv, **self.env)
         wait_until_serving(self.process, self.base)
+
+    def stop(self) -> None:
+        """SIGTERM, as a deploy stops it: it drains (tests/e2e/test_drain.py), then uvicorn re-raises the signal it
+        handled, so the status is the signal's."""
+        assert self.process is not None
+        self.process.terminate()
+        _out, err = self.process.communicate(timeout=60)
+        assert self.process.returncode == -signal.SIGTERM, err
+        self.process = None
 
     def kill(self) -> None:
         assert self.process is not None

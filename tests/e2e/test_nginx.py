@@ -1,5 +1,6 @@
 """nginx round-robin in front of two `ssai-proxy serve` edges on one Redis, as an operator deploys them: a player
-that only knows the balancer plays one session through two breaks while one edge is killed -9 and started again;
+that only knows the balancer plays one session through two breaks while one edge is killed -9 and started again, or
+while every edge is restarted one at a time (SIGTERM, start: a rolling deploy);
 every playlist it gets passes the invariant checks, the ad server is asked once a break and each ad beacon fires
 once. Needs nginx (apt-get install nginx) and Redis (tests/redisdb.py); without them it skips with a message."""
 
@@ -10,7 +11,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -88,6 +89,27 @@ def _wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 async def test_a_player_behind_nginx_plays_through_breaks_and_an_edge_restart(balancer: str, cluster: Cluster) -> None:
+    def restart() -> None:  # kill -9 of one edge, mid-break: its peer carries on
+        cluster.edges[1].kill()
+        cluster.edges[1].start()
+
+    await _play_through(balancer, cluster, restart)
+
+
+@pytest.mark.slow
+async def test_a_rolling_restart_behind_nginx_loses_nothing(balancer: str, cluster: Cluster) -> None:
+    def rolling_restart() -> None:  # every edge, one at a time, as a deploy does: SIGTERM (drain), start, healthy
+        for edge in cluster.edges:
+            edge.stop()
+            edge.start()
+
+    await _play_through(balancer, cluster, rolling_restart)
+
+
+async def _play_through(balancer: str, cluster: Cluster, restart: Callable[[], None]) -> None:
+    """A player that only knows the balancer plays one session through two breaks; `restart` runs at the first ad
+    segment, once its beacons went out. Every playlist answered 200 and passes the invariant checks, the ad server
+    is asked once a break, and each ad beacon fires once."""
     outputs: list[bytes] = []
     asked: dict[str, set[str]] = {}
     restarted = False
@@ -111,8 +133,7 @@ async def test_a_player_behind_nginx_plays_through_breaks_and_an_edge_restart(ba
                 asked.setdefault(uri.split("/")[2], set()).add(uri)
                 if not restarted:  # mid-break, once that segment's beacons went out
                     await settled(cluster.origin)
-                    cluster.edges[1].kill()
-                    cluster.edges[1].start()
+                    await asyncio.to_thread(restart)
                     restarted = True
             played = {brk for brk, uris in asked.items() if len(uris) == 4}
             if len(played) >= 2 and not any(s.uri.startswith("seg/") for s in segments[-2:]):
