@@ -164,7 +164,7 @@ async def _settled(
     break is seen (its prefetch would count the sessions, gone by then, SESSION_INACTIVE)."""
     deadline = seen + (EVERY - 1) * TD
     while True:
-        async with http.get(f"{base}/metrics") as response:
+        async with http.get(f"{base}/v1/ssai/stats") as response:
             metrics = await response.json()
         async with http.get(f"{origin_base}/stats") as response:
             stats = await response.json()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import math
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,7 +19,7 @@ from starlette.applications import Starlette
 
 from proxy.control.datadir import hold_data_dir
 from proxy.errors import NotFound, ProxyError
-from proxy.settings import ROLES, Settings, configure_logging, from_env, to_env
+from proxy.settings import ROLES, Settings, configure_logging, from_env, metrics_dir, to_env
 
 
 def _serve(settings: Settings) -> None:
@@ -30,6 +31,8 @@ def _serve(settings: Settings) -> None:
         else:
             # uvicorn starts each worker afresh: it imports the app factory by name and reads the settings from
             # the environment, so what the command line set is put there first.
+            shutil.rmtree(metrics_dir(settings), ignore_errors=True)  # an earlier run's counts
+            metrics_dir(settings).mkdir(parents=True)
             os.environ.update(to_env(settings))
             _run("proxy.web.app:app_from_env", settings, factory=True, workers=settings.workers)
 

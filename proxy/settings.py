@@ -373,7 +373,14 @@ def to_env(settings: Settings) -> dict[str, str]:
         "SSAI_ROLE": settings.role,
         "SSAI_WORKERS": str(settings.workers),
     }
+    if settings.workers > 1:  # prometheus_client's multiprocess mode: /metrics sums the workers (proxy.web.telemetry)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(settings))
     return env | ({"SSAI_CHANNELS_FILE": str(settings.channels_file)} if settings.channels_file else {})
+
+
+def metrics_dir(settings: Settings) -> Path:
+    """Where `serve --workers` workers keep their Prometheus values (emptied at each start: counts start at 0)."""
+    return settings.data_dir / "prometheus"
 
 
 def from_process_env() -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -48,6 +49,7 @@ class HttpClient:
         self.max_bytes = max_bytes
         self.requests = 0  # counted so tests can prove coalescing
         self.errors: Counter[str] = Counter()  # failures by OriginError.kind, for /metrics
+        self.observe: Callable[[float], None] | None = None  # told the seconds of each `get` (/metrics histogram)
 
     def figures(self) -> dict[str, Any]:
         """Requests made and failures by kind, for /metrics."""
@@ -64,7 +66,12 @@ class HttpClient:
                 raise HttpStatusError(f"GET {url} answered HTTP {response.status}: expected 200", response.status)
             return await read_body(response, url, self.max_bytes)
 
-        return await self._fetch(url, timeout, headers, body)
+        started = time.monotonic()
+        try:
+            return await self._fetch(url, timeout, headers, body)
+        finally:
+            if self.observe is not None:
+                self.observe(time.monotonic() - started)
 
     async def download(self, url: str, path: Path, *, timeout: float, max_bytes: int) -> int:
         """Stream a 200 answer's body into `path` (a creative or slate source: megabytes, never held in

@@ -85,7 +85,7 @@ class BreakDecisions:
             if brk.start_msn <= session.join_msn:
                 continue
             if session.seen_at < since:
-                self.decisions.counts["SESSION_INACTIVE"] += 1
+                self.decisions.count(self.config.name, "SESSION_INACTIVE")
                 if personal:
                     self.session_store.skip_inactive(session, brk.start_msn)
             else:
@@ -105,14 +105,14 @@ class BreakDecisions:
                 # Each session's break is counted once: here (decided without ads: the reasons are counted per
                 # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
                 inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
-                self.decisions.counts["breaks_without_ads"] += not decision.ads and not inactive
+                self.decisions.count(self.config.name, "breaks_without_ads", not decision.ads and not inactive)
                 ready.append((brk, self._decided(session, brk, decision.plan, decision.ads, decision.break_tracking)))
             elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
                 ready.append((brk, self._decided(session, brk, plan_for([], self.channel.slate), ())))
             elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it.
                 self.decisions.forget(session.id, brk)
-                self.decisions.counts["DECISION_LATE"] += 1
+                self.decisions.count(self.config.name, "DECISION_LATE")
                 ready.append((brk, self._decided(session, brk, plan_for([], self.channel.slate), ())))
             else:
                 position = self.position(session, brk)

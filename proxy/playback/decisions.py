@@ -114,6 +114,8 @@ class DecisionService:
         self.ad_timeout, self.budget, self.default_break, self.spread = ad_timeout, budget, default_break, spread
         self.configs: dict[tuple[str, str], AdConfig] = {}  # by ChannelConfig.key
         self.counts: Counter[str] = Counter()
+        self.by_channel: dict[str, Counter[str]] = {}  # the same counts, by channel name (/metrics labels)
+        self.observe_decision: Callable[[float], None] | None = None  # told each decision's seconds (/metrics)
         self._tasks: dict[str, dict[str, asyncio.Future[Decision]]] = {}  # session id -> break id -> decision
         self._shared: LRUCache[tuple[str, str, str], asyncio.Future[Decision]] = LRUCache(1024)
         self._break_infos: LRUCache[tuple[str, str, str], BreakInfo] = LRUCache(256)
@@ -124,6 +126,11 @@ class DecisionService:
     def figures(self) -> dict[str, Any]:
         """Decisions by outcome and skip reason, for /metrics."""
         return {"decisions": dict(self.counts)}
+
+    def count(self, channel: str, key: str, n: int = 1) -> None:
+        """An outcome or skip reason of `channel`'s decisions, counted in all and for the channel."""
+        self.counts[key] += n
+        self.by_channel.setdefault(channel, Counter())[key] += n
 
     def configure(self, channel: ChannelConfig) -> None:
         self.configs[channel.key] = compile_ad_config(channel)
@@ -223,7 +230,7 @@ class DecisionService:
             return Decision(plan_for([], profile.slate), ())
         await asyncio.sleep(delay)
         if session is not None and session.seen_at < seen_since:  # the viewer left while its turn came
-            self.counts["SESSION_INACTIVE"] += 1
+            self.count(channel.name, "SESSION_INACTIVE")
             return Decision(plan_for([], profile.slate), (), (Skip("", "SESSION_INACTIVE", "no playlist request"),))
         ctx = _context(self._break_info(channel, brk, duration), session, config.channel, brk)
         started = time.monotonic()
@@ -232,12 +239,17 @@ class DecisionService:
                 resolved = await self._resolve(config, ctx, position)
                 creatives, usable, media_skips = await self._creatives(channel, profile, resolved.ads)
         except (TimeoutError, OriginError, AdError) as error:
-            return self._failed(brk, session, profile, error)
+            return self._failed(channel.name, brk, session, profile, error)
+        finally:
+            if self.observe_decision is not None:
+                self.observe_decision(time.monotonic() - started)
+        if not resolved.ads:
+            self.count(channel.name, "EMPTY_VAST_RESPONSE")
         chosen, unfit = fit(usable, duration)
         skipped = (*resolved.skipped, *media_skips, *unfit)
-        self._report(brk, session, skipped)
-        self.counts["decisions"] += 1
-        self.counts["ads_chosen"] += len(chosen)
+        self._report(channel.name, brk, session, skipped)
+        self.count(channel.name, "decisions")
+        self.count(channel.name, "ads_chosen", len(chosen))
         log.debug("break %s decided in %.3f s: %d ads", brk.id, time.monotonic() - started, len(chosen))
         plan = plan_for([creatives[ad.key] for ad in chosen], profile.slate)
         return Decision(plan, tuple(chosen), skipped, resolved.break_tracking)
@@ -252,10 +264,7 @@ class DecisionService:
                 body = await self.transforms.apply_all(config.transforms, body)
             return body
 
-        resolved = await resolve(config.tag.render(ctx), fetch, expected=config.response, position=position)
-        if not resolved.ads:
-            self.counts["EMPTY_VAST_RESPONSE"] += 1
-        return resolved
+        return await resolve(config.tag.render(ctx), fetch, expected=config.response, position=position)
 
     def _break_info(self, channel: ChannelConfig, brk: Break, duration: float) -> BreakInfo:
         """Built once per break (its SCTE-35 decoded once), shared by every session's request."""
@@ -298,14 +307,16 @@ class DecisionService:
         config = self.configs.get(channel.key)
         return _context(info, session, config.channel if config is not None else ChannelInfo(), brk)
 
-    def _failed(self, brk: Break, session: Session | None, profile: Profile, error: Exception) -> Decision:
+    def _failed(
+        self, channel: str, brk: Break, session: Session | None, profile: Profile, error: Exception
+    ) -> Decision:
         if isinstance(error, ProxyError):
             # By type (proxy.errors): an ad error names its own (a transform's timeout is TRANSFORM_FAILED), an ad
             # server slower than its timeout is ADS_TIMEOUT, a refused URL EGRESS_REFUSED, any other fetch ADS_ERROR.
             reason, message = error.skip_reason or "ADS_ERROR", error.message
         else:
             reason, message = "ADS_TIMEOUT", f"no decision within the {self.budget:g} s budget"
-        self.counts[reason] += 1
+        self.count(channel, reason)
         who = session.id if session else "every session"
         log.warning("break %s (%s): %s: %s; slate", brk.id, who, reason, message)
         return Decision(plan_for([], profile.slate), (), (Skip("", reason, message),))
@@ -358,10 +369,10 @@ class DecisionService:
             return Skip(ad.ad_id, ready.reason, f"creative {ad.key!r}: {ready.detail}", ready.code, ad.errors)
         return ready
 
-    def _report(self, brk: Break, session: Session | None, skipped: tuple[Skip, ...]) -> None:
+    def _report(self, channel: str, brk: Break, session: Session | None, skipped: tuple[Skip, ...]) -> None:
         now = datetime.now(UTC)
         for skip in skipped:
-            self.counts[skip.reason] += 1
+            self.count(channel, skip.reason)
             who = session.id if session else "every session"
             log.info("break %s (%s): skipped ad %r: %s: %s", brk.id, who, skip.ad_id, skip.reason, skip.detail)
             for template in skip.error_urls if skip.code else ():

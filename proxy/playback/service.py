@@ -60,6 +60,7 @@ class Service:
         )
         # Shared with the other processes through Redis (SSAI_REDIS_URL), else kept in this one.
         self.cluster = Cluster.of(settings, self.beacons)
+        self.created: Counter[str] = Counter()  # sessions made here, by channel
         shared = self.cluster.creatives if self.cluster is not None else None
         self.sessions: SessionStore = session_store(settings, self._rebuild, clock, shared)
         needs_pool = any(channel.ad_transforms for channel in settings.channels.values())
@@ -165,6 +166,7 @@ class Service:
         session.client = client
         session.seen_at = self.clock()
         await self.sessions.create(session)
+        self.created[channel] += 1
         self.impressions.loaded(runtime.config, session)
         return session
 
@@ -245,6 +247,7 @@ class Service:
         """Sessions alive, breaks clamped, the session store's and the beacon journal's counts, for /metrics."""
         return {
             "sessions": len(self.sessions),
+            "sessions_created": dict(self.created),
             "breaks_clamped": dict(self.breaks_clamped()),
             "session_store": self.sessions.figures(),
             **Cluster.figures(self.cluster),

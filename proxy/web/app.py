@@ -20,7 +20,7 @@ from proxy.errors import PlaylistParseError, ProxyError
 from proxy.net.egress import EgressPolicy
 from proxy.net.origin import HttpClient, new_session
 from proxy.playback.service import Service
-from proxy.settings import Settings, configure_logging, from_process_env
+from proxy.settings import Settings, configure_logging, from_process_env, metrics_dir
 from proxy.web import (
     applications,
     assets,
@@ -38,6 +38,7 @@ from proxy.web import (
     tracking,
 )
 from proxy.web.responses import JSONResponse, error_response
+from proxy.web.telemetry import Telemetry
 
 log = logging.getLogger("proxy.web")
 
@@ -99,12 +100,17 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             app.state.control = control = await ControlPlane.open(settings, service.pipeline)
             directory = await _directory(settings, control, service)
             sweeper = asyncio.ensure_future(service.sweep_forever())
-            listener = metrics.MetricsListener(settings, service) if settings.metrics_listen else None
+            app.state.telemetry = telemetry = Telemetry(
+                service, multiprocess_dir=metrics_dir(settings) if settings.workers > 1 else None
+            )
+            telemetry.start()
+            listener = metrics.MetricsListener(settings, service, telemetry) if settings.metrics_listen else None
             try:
                 yield
             finally:
                 if listener is not None:
                     await listener.close()
+                await telemetry.close()
                 await directory.close()
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

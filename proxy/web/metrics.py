@@ -1,4 +1,5 @@
-"""`/metrics`: the operator's counters. They name every account's channels, so they are not anyone's to read.
+"""The operator's counters: `/metrics` in the Prometheus text format (proxy/web/telemetry.py) and `/v1/ssai/stats`,
+the same parts' figures as one JSON document. They name every account's channels, so they are not anyone's to read.
 
 Who may read them (the settings, checked in this order):
 
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,9 +35,10 @@ from proxy.hls import markers
 from proxy.playback.service import Service
 from proxy.settings import Settings
 from proxy.web.responses import JSONResponse, error_response
+from proxy.web.telemetry import Telemetry
 
 REFUSED = (
-    "/metrics is the operator's: set SSAI_METRICS_TOKEN (then send `Authorization: Bearer TOKEN`), "
+    "{path} is the operator's: set SSAI_METRICS_TOKEN (then send `Authorization: Bearer TOKEN`), "
     "SSAI_METRICS_LISTEN=host:port (a listener of its own) or SSAI_METRICS_OPEN=true (anyone may read it)"
 )
 
@@ -57,6 +60,7 @@ def counters(service: Service) -> dict[str, Any]:
     }
     return {
         "sessions": own["sessions"],
+        "sessions_created": own["sessions_created"],
         "session_store": own["session_store"],
         "beacon_journal": own["beacon_journal"],
         "decision_flights": own["decision_flights"],
@@ -74,21 +78,31 @@ def counters(service: Service) -> dict[str, Any]:
 
 def refusal(settings: Settings, request: Request, *, own_listener: bool) -> Response | None:
     """Why this request may not read the counters (the answer to send), or None when it may."""
+    path = request.url.path
     if settings.metrics_listen and not own_listener:
-        return error_response(404, "/metrics is served on the operator's listener (SSAI_METRICS_LISTEN), not here")
+        return error_response(404, f"{path} is served on the operator's listener (SSAI_METRICS_LISTEN), not here")
     if settings.metrics_token:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.metrics_token.encode()):
             return None
-        answer = error_response(401, "/metrics: expected `Authorization: Bearer` with the token of SSAI_METRICS_TOKEN")
+        answer = error_response(401, f"{path}: expected `Authorization: Bearer` with the token of SSAI_METRICS_TOKEN")
         answer.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return answer
     if own_listener or settings.metrics_open:
         return None
-    return error_response(403, REFUSED)
+    return error_response(403, REFUSED.format(path=path))
 
 
-async def endpoint(request: Request) -> Response:
+async def prometheus(request: Request) -> Response:
+    state = request.app.state
+    refused = refusal(state.settings, request, own_listener=getattr(state, "metrics_listener", False))
+    if refused is not None:
+        return refused
+    telemetry: Telemetry = state.telemetry
+    return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def stats(request: Request) -> Response:
     state = request.app.state
     refused = refusal(state.settings, request, own_listener=getattr(state, "metrics_listener", False))
     return refused if refused is not None else JSONResponse(counters(state.service))
@@ -110,11 +124,12 @@ class _Listener(uvicorn.Server):
 
 
 class MetricsListener:
-    """`/metrics` alone on `metrics_listen`, in the proxy's event loop, reading the proxy's service."""
+    """`/metrics` and `/v1/ssai/stats` alone on `metrics_listen`, in the proxy's event loop, reading its service."""
 
-    def __init__(self, settings: Settings, service: Service) -> None:
-        app = Starlette(routes=[Route("/metrics", endpoint)])
+    def __init__(self, settings: Settings, service: Service, telemetry: Telemetry) -> None:
+        app = Starlette(routes=routes)
         app.state.settings, app.state.service, app.state.metrics_listener = settings, service, True
+        app.state.telemetry = telemetry
         host, port = listen_address(settings.metrics_listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:  # bound here: a taken port stops the start with its name, not uvicorn's exit
@@ -131,4 +146,5 @@ class MetricsListener:
         self.socket.close()
 
 
-routes = [Route("/metrics", endpoint)]
+STATS = "/v1/ssai/stats"
+routes = [Route("/metrics", prometheus), Route(STATS, stats)]

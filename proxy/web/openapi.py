@@ -135,7 +135,9 @@ OPERATIONS = (
               answers=(a.ok(a.listed("CuePoint")),)),
     Operation("get", "/openapi.json", "This document", (), answers=(a.DOCUMENT,)),
     Operation("get", "/healthz", "Liveness", (), answers=(a.HEALTH,)),
-    Operation("get", "/metrics", "Counters: sessions, decisions, skips, beacons, jobs", (),
+    Operation("get", "/metrics", "Prometheus text: latency histograms; sessions, decisions, skips, beacons", (),
+              answers=(a.PROMETHEUS,)),
+    Operation("get", "/v1/ssai/stats", "Counters as JSON: sessions, decisions, skips, beacons, jobs, channels", (),
               answers=(a.ok(a.OBJECT),)),
 )  # fmt: skip
 # Refusals every operation may answer, and those of some (RFC 9110 §15.5, §15.6).
@@ -159,7 +161,7 @@ def _errors(op: Operation) -> dict[str, str]:
         errors |= BEARER_ERRORS
     if op.path.startswith(FETCHES_ORIGIN):
         errors |= ORIGIN_ERRORS
-    if op.path == "/metrics":
+    if op.path in ("/metrics", "/v1/ssai/stats"):
         errors |= METRICS_ERRORS
     return errors
 

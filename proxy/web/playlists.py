@@ -3,6 +3,7 @@ the tracking API's playback path. A GET of the session URL is the Live SSAI API'
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from proxy.playback.service import Service
 from proxy.playback.sessions import Session
 from proxy.web.responses import PlaylistResponse, redirect
 from proxy.web.sessions import client_of, client_reporting
-from proxy.web.state import service_of
+from proxy.web.state import service_of, telemetry_of
 
 
 def _player_params(request: Request) -> dict[str, str]:
@@ -54,13 +55,17 @@ async def master(request: Request) -> Response:
 
 
 async def media(request: Request) -> Response:
+    started = time.perf_counter()
     params = request.path_params
     service = service_of(request)
-    # held: a session this process has seen answers without an await; another is loaded from the store
-    session = service.held(params["channel"], params["session"]) or await service.session(
-        params["channel"], params["session"]
-    )
-    return PlaylistResponse(await player.media_playlist(service, session, params["track"]))
+    try:
+        # held: a session this process has seen answers without an await; another is loaded from the store
+        session = service.held(params["channel"], params["session"]) or await service.session(
+            params["channel"], params["session"]
+        )
+        return PlaylistResponse(await player.media_playlist(service, session, params["track"]))
+    finally:
+        telemetry_of(request).playlist.observe(time.perf_counter() - started)
 
 
 async def _segment_request(request: Request, what: str) -> tuple[Service, Session, int]:

@@ -6,11 +6,17 @@ from starlette.requests import Request
 
 from proxy.control.plane import ControlPlane, own_account
 from proxy.playback.service import Service
+from proxy.web.telemetry import Telemetry
 
 
 def service_of(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
+
+
+def telemetry_of(request: Request) -> Telemetry:
+    telemetry: Telemetry = request.app.state.telemetry
+    return telemetry
 
 
 def control_of(request: Request) -> ControlPlane:

@@ -54,13 +54,13 @@ def poll_until_the_ad_plays(base: str) -> list[str]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         uris = [segment.uri for segment in parse_media(fetch(variant)).segments]
-        jobs = get_json(f"{base}/metrics")["jobs"]
+        jobs = get_json(f"{base}/v1/ssai/stats")["jobs"]
         assert "error" not in jobs, jobs
         ads = [ad_target(urljoin(variant, uri)) for uri in uris if uri.startswith("seg/")]
         if ads and all(target.startswith("/v1/ssai/assets/") for target in ads):
             return uris
         time.sleep(1)
-    raise AssertionError(f"no transcoded ad was stitched in 300 s: {get_json(f'{base}/metrics')['jobs']}")
+    raise AssertionError(f"no transcoded ad was stitched in 300 s: {get_json(f'{base}/v1/ssai/stats')['jobs']}")
 
 
 @pytest.mark.slow
@@ -74,7 +74,7 @@ def test_the_mp4_channel_stitches_transcoded_ads_with_a_relative_data_dir(
     with running(tmp_path, *argv, "--data-dir", "data", SSAI_TRANSCODE_PRESET="ultrafast") as demo:
         wait_until_serving(demo, base)
         uris = poll_until_the_ad_plays(base)
-        jobs = get_json(f"{base}/metrics")["jobs"]
+        jobs = get_json(f"{base}/v1/ssai/stats")["jobs"]
     assert all(uri.startswith(("/v1/ssai/assets/", "seg/")) or "/demo/origin/" in uri for uri in uris), uris
     assert "error" not in jobs and jobs.get("ready", 0) >= 2, jobs  # the slate and the creative
     assert any((tmp_path / "data" / "assets").rglob("*.ts")), "renditions are written under the relative data dir"

@@ -63,7 +63,7 @@ def test_mp4_channel() -> None:
 
 def test_demo_app_has_both_channels(app: Starlette, client: TestClient) -> None:
     assert configured(app) == {"demo": demo_channel(BASE), "mp4": mp4_channel(BASE)}
-    assert set(client.get("/metrics").json()["channels"]) == {"demo", "mp4"}
+    assert set(client.get("/v1/ssai/stats").json()["channels"]) == {"demo", "mp4"}
 
 
 def test_channels_from_settings_are_kept(demo_media: DemoMedia, tmp_path: Path) -> None:

@@ -211,7 +211,7 @@ async def test_a_viewer_who_leaves_after_the_first_ad_segment_counts_impression_
         assert sorted(event for event, _q, _h in received) == [
             "impression", "impression2", "start", "tpl-ad_break_start", "tpl-on_load",
         ]  # fmt: skip
-        async with http.get(f"{rig.base}/metrics") as response:
+        async with http.get(f"{rig.base}/v1/ssai/stats") as response:
             metrics = await response.json()
     assert metrics["beacon_events"] == {"impression": 2, "start": 1, "on_load": 1, "ad_break_start": 1}
 
@@ -256,7 +256,7 @@ async def test_a_failing_beacon_endpoint_leaves_playback_alone(rig: Rig) -> None
         assert played["requested"] == 4
         deadline = time.monotonic() + 20
         while True:
-            async with http.get(f"{rig.base}/metrics") as response:
+            async with http.get(f"{rig.base}/v1/ssai/stats") as response:
                 counts = (await response.json())["beacons"]
             if counts.get("failed", 0) >= len(ORDER) + len(TEMPLATES) or time.monotonic() > deadline:
                 break
@@ -285,7 +285,7 @@ async def test_a_beacon_the_egress_policy_refuses_is_logged_refused_and_never_re
     async with aiohttp.ClientSession() as http:
         sid = await _session(http, rig.base)  # on_load fires as the session starts
         log = await _events(http, rig.base, sid)
-        async with http.get(f"{rig.base}/metrics") as response:
+        async with http.get(f"{rig.base}/v1/ssai/stats") as response:
             counts = (await response.json())["beacons"]
     assert [(e["event"], e["adId"], e["break"], e["outcome"]) for e in log["events"]] == [
         ("on_load", None, None, "refused")

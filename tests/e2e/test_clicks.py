@@ -149,7 +149,7 @@ def _events(ad: dict[str, Any]) -> dict[str, list[str]]:
 
 
 async def _metrics(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
-    async with http.get(f"{base}/metrics") as response:
+    async with http.get(f"{base}/v1/ssai/stats") as response:
         document: dict[str, Any] = await response.json()
         return document
 

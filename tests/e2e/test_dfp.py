@@ -163,7 +163,7 @@ async def test_a_dfp_channel_stitches_vast_pods_vmap_ad_rules_and_slates_an_empt
         pod, vmap_pod, empty = await asyncio.gather(
             *(first_break(http, rig.base, channel) for channel in ("pod", "vmap", "empty"))
         )
-        async with http.get(f"{rig.base}/metrics") as response:
+        async with http.get(f"{rig.base}/v1/ssai/stats") as response:
             counts = (await response.json())["decisions"]
         deadline = time.monotonic() + 30
         while not rig.ads.errors and time.monotonic() < deadline:  # error beacons leave through the queue

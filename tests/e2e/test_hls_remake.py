@@ -130,7 +130,7 @@ def remade_in_a_later_break(found: list[set[str]]) -> bool:
 async def test_long_segments_are_re_segmented_and_played_from_a_later_break(proxy: str) -> None:
     async with aiohttp.ClientSession() as http:
         outputs = await play(http, proxy, "resegment", ["v0"], remade_in_a_later_break)
-        metrics = await get_json(http, f"{proxy}/metrics")
+        metrics = await get_json(http, f"{proxy}/v1/ssai/stats")
     first, *later = breaks(outputs["v0"])
     assert first == {"slate"}, f"the first break has slate while the creative is re-segmented: {[first, *later]}"
     playing = next(index for index, fill in enumerate(later) if "remade" in fill)
@@ -171,7 +171,7 @@ async def test_a_creative_unlike_the_ladder_is_transcoded_to_each_variant(proxy:
 async def test_a_creative_that_fits_is_played_as_it_is(proxy: str) -> None:
     async with aiohttp.ClientSession() as http:
         outputs = await play(http, proxy, "unchanged", ["v0"], lambda found: len(found) >= 2)
-        metrics = await get_json(http, f"{proxy}/metrics")
+        metrics = await get_json(http, f"{proxy}/v1/ssai/stats")
     assert all(fill == {"as-is"} for fill in breaks(outputs["v0"])), breaks(outputs["v0"])
     assert metrics["jobs"] == {}, "no job for a creative that fits"
     check_invariants(outputs)
@@ -181,7 +181,7 @@ async def test_a_creative_that_fits_is_played_as_it_is(proxy: str) -> None:
 async def test_a_slate_with_long_segments_is_re_segmented(proxy: str) -> None:
     async with aiohttp.ClientSession() as http:
         outputs = await play(http, proxy, "long-slate", ["v0"], lambda found: any("remade" in f for f in found))
-        metrics = await get_json(http, f"{proxy}/metrics")
+        metrics = await get_json(http, f"{proxy}/v1/ssai/stats")
     assert metrics["jobs"] == {"ready": 1}
     slate = [s for body in outputs["v0"] for s in parse_media(body).segments if s.uri.startswith(ASSETS)]
     assert {round(s.duration, 1) for s in slate} == {2.0}, "the slate's 6 s segments cut at the channel's 2 s"

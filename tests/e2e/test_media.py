@@ -147,7 +147,7 @@ async def test_first_break_skips_the_new_creative_with_slate_a_later_one_plays_i
         session = urls["manifestUrl"].rsplit("=", 1)[1]
         outputs: dict[str, list[bytes]] = {"v0": [], "v1": [], "v2": []}
         await poll_until_two_ad_breaks(http, f"{server}/v1/ssai/media/mp4/{session}", outputs, kind)
-        metrics = await get_json(http, f"{server}/metrics")
+        metrics = await get_json(http, f"{server}/v1/ssai/stats")
         jobs = demo_jobs(server)
         segment_url = next(server + s.uri for b in outputs["v1"] for s in parse_media(b).segments if ad_folder in s.uri)
         async with http.get(segment_url) as response:

@@ -86,7 +86,7 @@ def _new_session(base: str) -> tuple[int, bytes]:
 
 
 def _store_errors(base: str) -> int:
-    status, body = _request(f"{base}/metrics")
+    status, body = _request(f"{base}/v1/ssai/stats")
     assert status == 200, body
     return sum(json.loads(body)["session_store"]["errors"].values())
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.demo.testing import FakeOrigin
 from proxy.hls.playlist import parse_media
@@ -26,6 +27,7 @@ from tests.control.conftest import POSTGRES, _admin
 from tests.servers import free_port, run_server
 
 TD = 2
+TOKEN = "operator"
 
 
 @pytest.fixture
@@ -59,6 +61,7 @@ def _env(prefix: str, **more: str) -> dict[str, str]:
         "SSAI_REDIS_PREFIX": prefix,
         "SSAI_EGRESS_ALLOW_LOOPBACK": "1",
         "SSAI_LOG_LEVEL": "warning",
+        "SSAI_METRICS_TOKEN": TOKEN,
         **more,
     }
 
@@ -66,6 +69,20 @@ def _env(prefix: str, **more: str) -> dict[str, str]:
 def _kept(shown: list[bytes], body: bytes | None) -> bytes:
     shown.append(body or b"")
     return shown[-1]
+
+
+def _counted(served: list[int], body: bytes | None) -> bool:
+    served[0] += body is not None
+    return body is not None
+
+
+def _metric(base: str, name: str) -> float | None:
+    """A sample of /metrics (the test's token), summed over every worker by the one that answers."""
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    found = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+    return sum(found) if found else None
 
 
 def _workers(parent: int) -> set[int]:
@@ -105,13 +122,19 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
         sid = made.json()["manifestUrl"].rsplit("=", 1)[1]
         first = _playlist(base, sid)
         assert first is not None
+        served = [1]
+        # Each worker brings its counts to the shared files every second: in them before the workers are killed.
+        _until("the session counted", lambda: _metric(base, "ssai_sessions_created_total") == 1.0)
         knew = _workers(process.pid)
         for pid in knew:  # one at a time: the other (or a new one) answers meanwhile
             os.kill(pid, signal.SIGKILL)
-            _until(f"the session served after worker {pid} died", lambda: _playlist(base, sid) is not None)
+            _until(f"the session served after worker {pid} died", lambda: _counted(served, _playlist(base, sid)))
         _until("two new workers", lambda: len(_workers(process.pid) - knew) == 2)
         later = _playlist(base, sid)
         assert later is not None, "served by workers started after the session was made"
+        # /metrics sums every worker's values, the killed ones' included: the session made, counted once.
+        assert _metric(base, "ssai_sessions_created_total") == 1.0
+        assert (_metric(base, "ssai_playlist_request_seconds_count") or 0) >= 1 + served[0]
         before, after = parse_media(first), parse_media(later)
         assert after.media_sequence >= before.media_sequence and after.segments[-1].uri.endswith(".ts")
         process.send_signal(signal.SIGTERM)
@@ -119,6 +142,8 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
         assert not Path(f"/proc/{next(iter(knew))}").exists()
     finally:
         if process.poll() is None:
+            for pid in _workers(process.pid):  # they hold the output pipes open
+                os.kill(pid, signal.SIGKILL)
             process.kill()
         process.communicate(timeout=30)
 

@@ -100,7 +100,7 @@ async def _wait_for_slate(http: aiohttp.ClientSession, proxy: str) -> None:
         assert response.status == 200, await response.text()
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
-        async with http.get(f"{proxy}/metrics") as response:  # the operator's job counts, by state
+        async with http.get(f"{proxy}/v1/ssai/stats") as response:  # the operator's job counts, by state
             jobs = (await response.json())["jobs"]
         assert "error" not in jobs, jobs
         if jobs and set(jobs) == {"ready"}:

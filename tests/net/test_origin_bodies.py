@@ -46,7 +46,7 @@ async def new_session(http: aiohttp.ClientSession, base: str) -> tuple[int, Any]
 
 
 async def origin_errors(http: aiohttp.ClientSession, base: str) -> dict[str, int]:
-    async with http.get(f"{base}/metrics") as answer:
+    async with http.get(f"{base}/v1/ssai/stats") as answer:
         errors: dict[str, int] = (await answer.json())["origin_errors"]
         return errors
 

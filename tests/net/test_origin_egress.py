@@ -38,7 +38,7 @@ async def play(http: aiohttp.ClientSession, base: str, channel: str) -> tuple[in
 
 
 async def origin_errors(http: aiohttp.ClientSession, base: str) -> dict[str, int]:
-    async with http.get(f"{base}/metrics") as answer:
+    async with http.get(f"{base}/v1/ssai/stats") as answer:
         errors: dict[str, int] = (await answer.json())["origin_errors"]
         return errors
 

@@ -62,7 +62,7 @@ async def test_a_broken_origin_is_logged_once_per_problem_and_counted_at_every_p
                 while origin.requests["v0"] <= ERROR[-1] + 2 and time.monotonic() < deadline:
                     await get(http, f"{base}/v1/ssai/media/broken/{session}/v0.m3u8")  # a player goes on asking
                     await asyncio.sleep(0.5)
-                errors = (await get(http, f"{base}/metrics"))["origin_errors"]
+                errors = (await get(http, f"{base}/v1/ssai/stats"))["origin_errors"]
     assert errors == {"unparsable": len(BAD_LINE), "status": len(ERROR)}
     about_v0 = [(r.levelname, r.getMessage()) for r in caplog.records if "track v0" in r.getMessage()]
     assert [level for level, _ in about_v0] == ["WARNING", "WARNING", "INFO"], about_v0

@@ -51,12 +51,12 @@ async def test_a_refused_ad_tag_and_beacon_are_final_and_counted_refused(tmp_pat
                 urls = await json_of(http, "POST", f"{base}/v1/ssai/session/refused/main.m3u8")
                 session = urls["manifestUrl"].rsplit("=", 1)[1]
                 deadline = time.monotonic() + GIVE_UP
-                metrics = await json_of(http, "GET", f"{base}/metrics")
+                metrics = await json_of(http, "GET", f"{base}/v1/ssai/stats")
                 while "EGRESS_REFUSED" not in metrics["decisions"] and time.monotonic() < deadline:
                     async with http.get(f"{base}/v1/ssai/media/refused/{session}/v0.m3u8") as answer:
                         assert answer.status == 200
                     await asyncio.sleep(0.5)
-                    metrics = await json_of(http, "GET", f"{base}/metrics")
+                    metrics = await json_of(http, "GET", f"{base}/v1/ssai/stats")
     assert metrics["beacons"] == {"refused": 1}, "tried once: no retry, not a failure"
     decided = metrics["decisions"]["EGRESS_REFUSED"]
     assert decided >= 1 and "ADS_ERROR" not in metrics["decisions"]

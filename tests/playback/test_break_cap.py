@@ -50,7 +50,7 @@ async def play_until_asked(http: aiohttp.ClientSession, base: str, origin: FakeO
 
 
 async def metrics(http: aiohttp.ClientSession, base: str) -> Any:
-    async with http.get(f"{base}/metrics") as answer:
+    async with http.get(f"{base}/v1/ssai/stats") as answer:
         return await answer.json()
 
 

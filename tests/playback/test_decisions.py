@@ -65,7 +65,7 @@ async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media
             await asyncio.sleep(0.5)  # error beacons leave through the queue, never awaited by a request
             async with http.get(f"{base}/demo/ads/beacons") as response:
                 beacons = await response.json()
-            async with http.get(f"{base}/metrics") as response:
+            async with http.get(f"{base}/v1/ssai/stats") as response:
                 metrics = await response.json()
     assert dict(zip(MODES, outcomes, strict=True)) == {
         "wrap5": "ads",
@@ -82,9 +82,9 @@ async def test_ad_server_modes_end_in_ads_or_slate_with_error_beacons(demo_media
 
 
 async def failed_decisions(http: aiohttp.ClientSession, base: str, deadline: float) -> dict[str, int]:
-    """/metrics' decision counts once a decision has failed (a late decision fails after its break got slate)."""
+    """/v1/ssai/stats' decision counts once a decision has failed (a late decision fails after its break got slate)."""
     while True:
-        async with http.get(f"{base}/metrics") as response:
+        async with http.get(f"{base}/v1/ssai/stats") as response:
             counts: dict[str, int] = (await response.json())["decisions"]
         if {"TRANSFORM_FAILED", "ADS_TIMEOUT", "ADS_ERROR"} & counts.keys() or time.monotonic() > deadline:
             return counts

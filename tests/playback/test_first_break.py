@@ -33,7 +33,7 @@ async def _first_break(http: aiohttp.ClientSession, base: str) -> tuple[bool, in
         async with http.get(f"{base}/v1/ssai/media/fresh/{sid}/v0.m3u8") as response:
             assert response.status == 200, await response.text()
             body = await response.text()
-        async with http.get(f"{base}/metrics") as response:
+        async with http.get(f"{base}/v1/ssai/stats") as response:
             late = int((await response.json())["decisions"].get("DECISION_LATE", 0))
         if "\nseg/" in body or late:  # seg/: the ad segments, through the beacon redirect
             return "\nseg/" in body, late

@@ -59,7 +59,7 @@ async def test_a_session_that_stopped_polling_gets_no_ad_request(tmp_path: Path)
             gone, active = await _session(http, base), await _session(http, base)
             await _playlist(http, base, gone)  # it played, then left (it has not expired: that takes 60 s)
             await asyncio.wait_for(_play_through_a_cue_point(http, base, active), 60)
-            async with http.get(f"{base}/metrics") as response:
+            async with http.get(f"{base}/v1/ssai/stats") as response:
                 metrics = await response.json()
     requested = [query.rsplit("sid=", 1)[1] for query in origin.vast_queries]
     assert requested == [active], "one ad request, for the session still playing"

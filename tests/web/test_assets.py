@@ -83,4 +83,4 @@ def test_the_job_list_shows_state_and_progress(client: TestClient) -> None:
         "percent": 42.2,
         "error": None,
     }
-    assert client.get("/metrics").json()["jobs"] == {"transcoding": 1}
+    assert client.get("/v1/ssai/stats").json()["jobs"] == {"transcoding": 1}

@@ -157,6 +157,7 @@ CONTROL = [
     ("GET", "/v1/accounts/default/ssai_configs"),
     ("POST", "/v4/access_token"),
     ("GET", "/metrics"),
+    ("GET", "/v1/ssai/stats"),
     ("GET", "/openapi.json"),
 ]
 

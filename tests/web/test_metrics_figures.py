@@ -11,6 +11,7 @@ from proxy.web.app import create_app
 
 KEYS = [
     "sessions",
+    "sessions_created",
     "session_store",
     "beacon_journal",
     "decision_flights",
@@ -34,7 +35,7 @@ def test_the_counters_keep_their_keys_and_an_idle_channel_its_zeros(tmp_path: Pa
     channel = ChannelConfig("idle", "http://origin.invalid/master.m3u8")
     settings = Settings(data_dir=tmp_path, metrics_open=True, channels={"idle": channel})
     with TestClient(create_app(settings)) as client:
-        counters = client.get("/metrics").json()
+        counters = client.get("/v1/ssai/stats").json()
     assert list(counters) == KEYS
     assert (counters["sessions"], counters["origin_requests"], counters["ad_server_requests_shared"]) == (0, 0, 0)
     assert counters["channels"] == {"idle": {"breaks": 0, "sessions": 0, "tracks": []}}
