@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         settings = _settings(args)
-        configure_logging(settings.log_level, verbose=getattr(args, "verbose", False))
+        configure_logging(settings.log_level, verbose=getattr(args, "verbose", False), log_format=settings.log_format)
         if args.command in ("account", "key", "client"):
             print(asyncio.run(_credentials(settings, args)))
         elif args.command == "serve":

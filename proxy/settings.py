@@ -11,13 +11,17 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from proxy.errors import ConfigError
 
 ROLES = ("all", "edge", "control")
+LOG_FORMATS = ("text", "json")
 AD_RESPONSE_TYPES = ("auto", "vast", "vmap", "dfp", "smartxml")
 # Both APIs' response type names → proxy.settings.AD_RESPONSE_TYPES. "dfp" reads a Google ad rules response
 # (proxy.ads.chain: dfp → dfp_ad_rules, a VMAP with one AdBreak per slot); dfp_vmap is plain VMAP 1.0.
@@ -162,6 +166,7 @@ class Settings:
     metrics_listen: str = ""
     metrics_open: bool = False
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line (time, level, logger, message, and the fields)
 
     def __post_init__(self) -> None:
         # Paths are made absolute once, here: a relative one would mean something else to code that runs after a
@@ -172,6 +177,10 @@ class Settings:
 
         if self.role not in ROLES:
             raise ConfigError(f"SSAI_ROLE has value {self.role!r}: expected one of {', '.join(ROLES)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"SSAI_LOG_FORMAT has value {self.log_format!r}: expected one of {', '.join(LOG_FORMATS)}"
+            )
         if self.workers < 1:
             raise ConfigError(f"SSAI_WORKERS has value {self.workers!r}: expected 1 or more processes")
         if self.workers > 1 and not self.redis_url:
@@ -372,6 +381,7 @@ def to_env(settings: Settings) -> dict[str, str]:
         "SSAI_DATA_DIR": str(settings.data_dir),
         "SSAI_ROLE": settings.role,
         "SSAI_WORKERS": str(settings.workers),
+        "SSAI_LOG_FORMAT": settings.log_format,
     }
     if settings.workers > 1:  # prometheus_client's multiprocess mode: /metrics sums the workers (proxy.web.telemetry)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(settings))
@@ -388,7 +398,28 @@ def from_process_env() -> Settings:
     return from_env(os.environ)
 
 
-def configure_logging(level: str, *, verbose: bool = False) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonLines(logging.Formatter):
+    """A record as one JSON line: time (UTC, ISO 8601), level, logger, message, and the record's `fields` (an avail's:
+    proxy.playback.avail_log), for log pipelines that index fields rather than parse text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def configure_logging(level: str, *, verbose: bool = False, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonLines() if log_format == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # Alembic reports every migration step at INFO, on every start: quiet unless asked for.
     logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)

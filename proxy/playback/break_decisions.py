@@ -17,6 +17,7 @@ from proxy.ads.models import Ad, BreakPosition
 from proxy.hls.breaks import Break, BreakTracker, due_breaks
 from proxy.hls.fill import Creative, Fill, FillPlan
 from proxy.hls.render import Window
+from proxy.playback.avail_log import Outcome, log_avail
 from proxy.playback.decisions import DecisionService, Profile, plan_for
 from proxy.playback.positions import session_position
 from proxy.playback.sessions import Decided, Session
@@ -106,13 +107,17 @@ class BreakDecisions:
                 # decision), DECISION_LATE below, or SESSION_INACTIVE (at prefetch or when its turn came).
                 inactive = any(skip.reason == "SESSION_INACTIVE" for skip in decision.skipped)
                 self.decisions.count(self.config.name, "breaks_without_ads", not decision.ads and not inactive)
+                outcome: Outcome = "inactive" if inactive else "ads" if decision.ads else "no_ads"
+                log_avail(self.config.name, session, brk, outcome, decision.ads, decision.skipped)
                 ready.append((brk, self._decided(session, brk, decision.plan, decision.ads, decision.break_tracking)))
             elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
+                log_avail(self.config.name, session, brk, "inactive")
                 ready.append((brk, self._decided(session, brk, plan_for([], self.channel.slate), ())))
             elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it.
                 self.decisions.forget(session.id, brk)
                 self.decisions.count(self.config.name, "DECISION_LATE")
+                log_avail(self.config.name, session, brk, "late")
                 ready.append((brk, self._decided(session, brk, plan_for([], self.channel.slate), ())))
             else:
                 position = self.position(session, brk)

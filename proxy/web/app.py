@@ -137,5 +137,5 @@ def app_from_env() -> Starlette:
     """The app of one `serve --workers N` process: uvicorn imports it by name in each worker, whose settings come
     from the environment the command line filled (proxy.cli); the parent holds the data directory."""
     settings = from_process_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     return create_app(settings)
