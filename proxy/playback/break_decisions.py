@@ -113,7 +113,7 @@ class BreakDecisions:
             elif brk.start_msn <= session.inactive_msn:  # skipped while the session was away (prefetch)
                 log_avail(self.config.name, session, brk, "inactive")
                 ready.append((brk, self._decided(session, brk, plan_for([], self.channel.slate), ())))
-            elif self.clock() - brk.seen_at >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
+            elif self._held_for(session, brk) >= self.decision_wait or brk.start_msn <= window.first_msn + 2:
                 # Late: slate. A hold may only shorten the window at the live edge, never empty it.
                 self.decisions.forget(session.id, brk)
                 self.decisions.count(self.config.name, "DECISION_LATE")
@@ -124,6 +124,15 @@ class BreakDecisions:
                 self.decisions.start(self.config, self.channel.profile(), session, brk, position, self.active_within)
                 return brk.start_msn, ready
         return None, ready
+
+    def _held_for(self, session: Session, brk: Break) -> float:
+        """How long this session's window has been held before `brk` (0 at its first request since the break was
+        seen). The wait is the session's own: a player sees its playlist stand still only from its own request, so
+        one that polls late in the break's first seconds still gets the decision wait before its break is late."""
+        now = self.clock()
+        if session.held is None or session.held[0] != brk.id:
+            session.held = (brk.id, now)
+        return now - session.held[1]
 
     def _decided(
         self,

@@ -67,6 +67,7 @@ class Session:
         "expires_at",
         "seen_at",
         "inactive_msn",
+        "held",
         "decided",
         "fills",
         "last_start",
@@ -91,6 +92,8 @@ class Session:
         # for that (it plays without ads if the session comes back).
         self.seen_at = 0.0
         self.inactive_msn = -1
+        # The break this session's window is held before, waiting for its decision, and since when (service clock).
+        self.held: tuple[str, float] | None = None
         self.decided: dict[str, Decided] | None = None
         self.fills: list[Fill] | None = None  # the filled breaks, in start order
         self.last_start = join_msn  # the start of the last break decided for this session
