@@ -392,7 +392,7 @@ def _context(info: BreakInfo, session: Session | None, channel: ChannelInfo, brk
         referer=client.referer,
         params=session.params or {},
     )
-    avail = len(session.decided or ()) + 1
+    avail = session.folded_count + len(session.decided or ()) + 1  # MediaTailor avail.index: 1-based, per session
     # Brightcove Live API timestamputc.session: the origin time moved by what the session's earlier breaks shifted its
     # timeline (ads and slate longer or shorter than the content they replaced).
     origin = info.origin_time

@@ -184,12 +184,11 @@ class ChannelRuntime:
         return self._rendered(session, track_name, window, hold)
 
     def _rendered(self, session: Session, track_name: str, window: Window, hold: int | None) -> bytes:
-        fills = session.fills
-        if fills:
-            folded = session.folded_through
-            session.fold(self.low_msn)
-            if session.folded_through != folded:
-                self.session_store.folded(session)
+        fills, decided = session.fills, session.decided
+        if fills or decided is not None and len(decided) > 1:
+            folded = session.fold(self.low_msn)
+            if folded:
+                self.session_store.folded(session, folded)
         key = (hold, session.shift, *fills) if fills else (hold, session.shift)
         body = window.rendered.get(key)
         if body is None:

@@ -57,6 +57,7 @@ class Session:
     __slots__ = (
         "shift",
         "folded_through",
+        "folded_count",
         "client",
         "id",
         "channel",
@@ -107,23 +108,50 @@ class Session:
         # of the last break so folded (-1: none).
         self.shift: tuple[int, int, float] = (0, 0, 0.0)
         self.folded_through = -1
+        self.folded_count = 0  # decisions folded away: with those held, the session's avails so far
 
-    def fold(self, below_msn: int) -> None:
+    def fold(self, below_msn: int) -> list[str]:
         """Fold the fills that ended before `below_msn` into `shift`, so a long session renders as fast as
-        a new one: render walks only the fills still in some window."""
-        fills = self.fills
+        a new one: render walks only the fills still in some window; drop the decisions without a fill (the
+        content played) of breaks out of every window, so a session holds only the breaks still in one. The ids of
+        the breaks folded."""
+        fills, gone = self.fills, []
         while fills:
             change, end = fills[0].shift(), fills[0].end_msn()
             if change is None or end is None or end >= below_msn:
-                return
+                break
             msn, dsn, seconds = self.shift
             self.shift = (msn + change[0], dsn + change[1], seconds + change[2])
             self.folded_through = fills[0].brk.start_msn
             folded = fills.pop(0).brk.id
+            gone.append(folded)
             if self.decided is not None:
                 self.decided.pop(folded, None)
-            if self.once is not None:
-                self.once = {key: at for key, at in self.once.items() if key[0] != folded}
+            self._forget_once(folded)
+        decided = self.decided
+        if decided is not None and len(decided) > len(fills or ()) + 1:
+            gone += self._drop_plain(decided, below_msn)
+        self.folded_count += len(gone)
+        return gone
+
+    def _drop_plain(self, decided: dict[str, Decided], below_msn: int) -> list[str]:
+        """Decisions without a fill whose break is out of every window: breaks do not overlap, so one ended before
+        the next decided break started; once that one starts before `below_msn`, it is out. A break's id is its
+        first segment's media sequence number (`Break.id`)."""
+        starts, gone = sorted(int(break_id) for break_id in decided), []
+        for start, after in zip(starts, starts[1:], strict=False):
+            if after >= below_msn:
+                break
+            if decided[str(start)].fill is None:
+                del decided[str(start)]
+                self._forget_once(str(start))
+                self.folded_through = max(self.folded_through, start)
+                gone.append(str(start))
+        return gone
+
+    def _forget_once(self, break_id: str) -> None:
+        if self.once is not None:
+            self.once = {key: at for key, at in self.once.items() if key[0] != break_id}
 
     def timeline_shift(self, before_msn: int) -> float:
         """Seconds the session's timeline has moved against the origin's by the breaks it played before

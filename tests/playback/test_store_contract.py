@@ -41,7 +41,10 @@ async def memory_store(clock: Clock, prefix: str) -> SessionStore:
 
 
 async def redis_store(clock: Clock, prefix: str) -> SessionStore:
-    return RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock)
+    # Keep-alives written exactly (ahead=0), so expiry is the memory store's to the second; test_store_redis.py
+    # covers writing them ahead.
+    redis = await redisdb.reachable()
+    return RedisSessionStore(redis, rebuild, prefix=prefix, clock=clock, wall=clock, ahead=0.0)
 
 
 IMPLEMENTATIONS: dict[str, Callable[[Clock, str], Awaitable[SessionStore]]] = {

@@ -12,6 +12,7 @@ import pytest
 from proxy.ads.models import Ad, MediaFile
 from proxy.errors import StoreUnavailable
 from proxy.hls.fill import Creative, Fill, FillPlan
+from proxy.net.redis_client import text
 from proxy.playback.sessions import Client, Decided, Session
 from proxy.playback.store.redis_store import RedisSessionStore
 from tests import redisdb
@@ -22,8 +23,8 @@ from tests.playback.test_store_contract import Clock, a_break, rebuild
 async def pair(prefix: str) -> AsyncIterator[tuple[RedisSessionStore, RedisSessionStore, Clock]]:
     """Two processes' stores on one Redis, on one clock (the tests move it)."""
     clock = Clock()
-    one = RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock)
-    two = RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock)
+    one = RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock, ahead=0.0)
+    two = RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock, ahead=0.0)
     yield one, two, clock
     for store in (one, two):
         await store.close()
@@ -238,3 +239,58 @@ async def test_without_redis_new_sessions_fail_and_held_ones_keep_playing(prefix
     assert store.counts["freeze"] == 1 and store.counts["claim"] == 2 and store.counts["flush"] == 1
     await store.close()
     await down.aclose()
+
+
+async def test_keep_alives_are_written_ahead_once_per_ahead_and_never_early(prefix: str) -> None:
+    """A player polling every 2 s costs one expiry write per `ahead` (10 s), not one per request; Redis's expiry is
+    never before the session's own, and another process drops its copy only after Redis's."""
+    clock = Clock()
+    redis = await redisdb.reachable()
+    one = RedisSessionStore(redis, rebuild, prefix=prefix, clock=clock, wall=clock, ahead=10.0)
+    other = RedisSessionStore(await redisdb.reachable(), rebuild, prefix=prefix, clock=clock, wall=clock, ahead=10.0)
+    session = new_session()  # expires at 160
+    await one.create(session)
+    there = await other.load(session.id)
+    written: list[float] = []
+    for now in range(150, 176, 2):
+        clock.now = float(now)
+        one.keep_alive(session, 60.0)
+        await one.flush()
+        expires = float(await redis.hget(f"{prefix}:s:{session.id}", "e") or 0)
+        assert expires >= session.expires_at, f"Redis's expiry {expires} before the session's {session.expires_at}"
+        written.append(expires)
+    assert sorted(set(written)) == [220.0, 232.0, 244.0], "one write per 10 s of requests, each 10 s ahead"
+    assert there is not None
+    clock.now = 236.0  # the last request was at 174: its own expiry 234 has passed, Redis's (244) not
+    assert await other.expire() == [] and there.expires_at == pytest.approx(244.0)
+    clock.now = 244.0
+    assert await other.expire() == [there]
+    for store in (one, other):
+        await store.close()
+        await store.redis.aclose()
+
+
+async def test_a_fold_leaves_only_the_breaks_still_in_a_window_in_the_hash(
+    pair: tuple[RedisSessionStore, ...], prefix: str
+) -> None:
+    """A long session's hash does not grow with every break it played: a fold replaces the folded breaks' decisions
+    and once-records with the shift, and a process loading the session later renders from that shift."""
+    one, two, _ = pair
+    session = new_session()
+    await one.create(session)
+    for start in (20, 40):
+        plan = FillPlan(f"ad-{start}|slate=", (creative(f"ad-{start}", 6.0),), None)
+        await one.freeze(session, str(start), start, Decided(Fill(a_break(start), plan), (an_ad(str(start)),)))
+        await one.claim(session, (str(start), 0, "complete"))
+    await one.claim(session, ("200", 0, "complete"))  # a break whose id starts like 20's: not folded with it
+    session.shift, session.folded_through = (4, 1, 2.0), 20  # as Session.fold leaves them
+    one.folded(session, ["20"])
+    await one.flush()
+    redis = await redisdb.reachable()
+    fields = sorted(text(name) for name in await redis.hkeys(f"{prefix}:s:{session.id}"))
+    await redis.aclose()
+    assert fields == ["d:40", "e", "h", 'o:["200",0,"complete"]', 'o:["40",0,"complete"]', "p", "r"]
+    there = await two.load(session.id)
+    assert there is not None and there.shift == session.shift and there.folded_through == 20
+    assert two.decided(there, "20") is None and two.decided(there, "40") is not None
+    assert not await two.claim(there, ("40", 0, "complete")), "the kept break's once-record holds"

@@ -14,7 +14,7 @@ semantics, with a time to live), setting parameters, expiring idle sessions.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,10 +73,10 @@ class SessionStore(Protocol):
         """Breaks starting at or before `start_msn` play without ads: the session was away when they were seen."""
         ...
 
-    def folded(self, session: Session) -> None:
-        """The session folded breaks into its shift (`Session.fold`): a process that loads it later starts from that
-        shift, so it renders the same numbers without knowing breaks that left the origin's window before it
-        started."""
+    def folded(self, session: Session, break_ids: Sequence[str]) -> None:
+        """The session folded `break_ids` into its shift (`Session.fold`): a process that loads it later starts from
+        that shift, so it renders the same numbers without knowing breaks that left the origin's window before it
+        started; their decisions and once-records may go."""
         ...
 
     def drop_once(self, session: Session, place: str, below: int) -> None:

@@ -87,12 +87,13 @@ def decision_start(raw: bytes | str) -> int:
 
 
 def encode_shift(session: Session) -> bytes:
-    return orjson.dumps([*session.shift, session.folded_through])
+    return orjson.dumps([*session.shift, session.folded_through, session.folded_count])
 
 
 def decode_shift(session: Session, raw: bytes | str) -> None:
-    msn, dsn, seconds, folded_through = orjson.loads(raw)
+    msn, dsn, seconds, folded_through, *count = orjson.loads(raw)  # no count: written before it was kept
     session.shift, session.folded_through = (msn, dsn, seconds), folded_through
+    session.folded_count = count[0] if count else 0
     session.last_start = max(session.last_start, folded_through)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 from proxy.playback.sessions import Decided, OnceKey, Session
@@ -39,7 +39,7 @@ class MemorySessionStore:
     def skip_inactive(self, session: Session, start_msn: int) -> None:
         session.inactive_msn = start_msn
 
-    def folded(self, session: Session) -> None:
+    def folded(self, session: Session, break_ids: Sequence[str]) -> None:
         """Nothing to send on: no other process loads it."""
 
     def drop_once(self, session: Session, place: str, below: int) -> None:

@@ -9,7 +9,10 @@ their own (`{prefix}:o:{id}:{key}`). Decisions name their creatives, each writte
 
 The local view is a `MemorySessionStore` of the sessions this process has served: a playlist request reads it
 without a round trip, and a frozen decision, which never changes, is kept in it for the break's life. Keep-alives
-are sent on in one pipeline every `flush_every` seconds.
+are sent on in one pipeline every `flush_every` seconds, and only when the session's expiry has caught up with the
+one last written, which is written `ahead` seconds late: a player polling every target duration costs Redis one
+write per `ahead` seconds, not one per request, and a session lives at most `ahead` seconds past its idle time
+(never less: Redis's expiry is never earlier than a process's own).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -40,6 +43,8 @@ log = logging.getLogger("proxy.playback.store")
 # A session's hash outlives its expiry by this much, so that a process whose local copy expired can still read
 # that another process kept it alive (the `e` field) before dropping it.
 GRACE = 60.0
+# How far ahead of a session's expiry a keep-alive writes it (see the module's docstring).
+AHEAD = 10.0
 
 # A claim with a time to live, compared on the store's clock (the injected one in tests): claimed unless a claim
 # younger than the TTL stands. The key's own expiry only collects it.
@@ -49,6 +54,29 @@ if at and tonumber(ARGV[1]) - tonumber(at) < tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 """
+
+
+# A fold: the session's shift (`h`) replaces its folded breaks' decisions (`d:{id}`) and once-records (fields that
+# start `o:["{id}",`, the JSON of a once key), so a hash holds only the breaks still in some window. ARGV: the shift,
+# the hash's TTL (ms), then per break its decision's field and its once-records' prefix.
+_FOLD = """
+redis.call('HSET', KEYS[1], 'h', ARGV[1])
+local names = redis.call('HKEYS', KEYS[1])
+for i = 3, #ARGV, 2 do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  local prefix = ARGV[i + 1]
+  for _, name in ipairs(names) do
+    if string.sub(name, 1, #prefix) == prefix then redis.call('HDEL', KEYS[1], name) end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def _break_fields(break_id: str) -> tuple[str, str]:
+    """A break's decision field and the prefix of its once-records' fields in a session's hash."""
+    return f"d:{break_id}", f"o:[{orjson.dumps(break_id).decode()},"
 
 
 class RedisSessionStore:
@@ -63,12 +91,13 @@ class RedisSessionStore:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         flush_every: float = 1.0,
+        ahead: float = AHEAD,
         creatives: SharedCreatives | None = None,
     ) -> None:
         """`clock` is the service's (a session's expiry and activity locally); `wall` is shared by every process
         (expiry and claim times in Redis)."""
         self.redis, self.rebuild, self.prefix = redis, rebuild, prefix
-        self.clock, self.wall, self.flush_every = clock, wall, flush_every
+        self.clock, self.wall, self.flush_every, self.ahead = clock, wall, flush_every, ahead
         self.local = MemorySessionStore(clock)
         self.counts: Counter[str] = Counter()
         self._loaded: dict[
@@ -77,9 +106,11 @@ class RedisSessionStore:
         self.creatives = creatives or SharedCreatives(redis, prefix)
         self._freezing: dict[tuple[str, str], asyncio.Future[Decided]] = {}
         self._dirty: dict[str, Session] = {}  # kept alive since the last flush
-        self._folded: dict[str, Session] = {}  # folded breaks since the last flush
+        self._written: dict[str, float] = {}  # session id -> the expiry Redis holds (this process's clock)
+        self._folded: dict[str, tuple[Session, list[str]]] = {}  # breaks folded since the last flush
         self._flusher: asyncio.Task[None] | None = None
         self._claim = self.redis.register_script(_CLAIM)
+        self._fold = self.redis.register_script(_FOLD)
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}:s:{session_id}"
@@ -111,8 +142,9 @@ class RedisSessionStore:
 
     def keep_alive(self, session: Session, idle_after: float) -> None:
         self.local.keep_alive(session, idle_after)
-        self._dirty[session.id] = session
-        self._flush_soon()
+        if session.expires_at > self._written.get(session.id, -math.inf):
+            self._dirty[session.id] = session
+            self._flush_soon()
 
     def _flush_soon(self) -> None:
         if self._flusher is None:
@@ -124,8 +156,9 @@ class RedisSessionStore:
     def skip_inactive(self, session: Session, start_msn: int) -> None:
         self.local.skip_inactive(session, start_msn)
 
-    def folded(self, session: Session) -> None:
-        self._folded[session.id] = session
+    def folded(self, session: Session, break_ids: Sequence[str]) -> None:
+        _, before = self._folded.get(session.id, (session, []))
+        self._folded[session.id] = (session, [*before, *break_ids])
         self._flush_soon()
 
     def drop_once(self, session: Session, place: str, below: int) -> None:
@@ -149,6 +182,7 @@ class RedisSessionStore:
                 pipe.hset(key, mapping=fields)
                 pipe.pexpire(key, self._ttl_ms(expires))
                 await pipe.execute()
+        self._written[session.id] = session.expires_at
         await self.local.create(session)
 
     async def load(self, session_id: str) -> Session | None:
@@ -172,6 +206,7 @@ class RedisSessionStore:
         async with self._guard("creatives"):
             await self.creatives.fetch(decisions.values())
         self._loaded[session_id] = decisions
+        self._written[session_id] = expires_at
         await self.local.create(session)
         return session
 
@@ -259,10 +294,11 @@ class RedisSessionStore:
         wall = self.wall()
         for session, expires in zip(candidates, expiries, strict=True):
             if expires is not None and float(expires) > wall:
-                session.expires_at = now + float(expires) - wall
+                session.expires_at = self._written[session.id] = now + float(expires) - wall
         stale = await self.local.expire()
         for session in stale:
             self._loaded.pop(session.id, None)
+            self._written.pop(session.id, None)
         await self._delete(stale)
         return stale
 
@@ -274,20 +310,26 @@ class RedisSessionStore:
         (dirty, self._dirty), (folded, self._folded) = (self._dirty, {}), (self._folded, {})
         if not dirty and not folded:
             return
+        written = {session.id: session.expires_at + self.ahead for session in dirty.values()}
         try:
             async with pipeline(self.redis, transaction=False) as pipe:
                 for session in dirty.values():
-                    expires = self._wall_at(session.expires_at)
+                    expires = self._wall_at(written[session.id])
                     pipe.hset(self._key(session.id), "e", expires)
                     pipe.pexpire(self._key(session.id), self._ttl_ms(expires))
-                for session in folded.values():
-                    expires = self._wall_at(session.expires_at)
-                    pipe.hset(self._key(session.id), "h", codec.encode_shift(session))
-                    pipe.pexpire(self._key(session.id), self._ttl_ms(expires))
+                for session, break_ids in folded.values():
+                    expires = self._wall_at(max(session.expires_at, self._written.get(session.id, -math.inf)))
+                    fields = [part for break_id in break_ids for part in _break_fields(break_id)]
+                    args: list[bytes | str | int] = [codec.encode_shift(session), self._ttl_ms(expires), *fields]
+                    await self._fold(keys=[self._key(session.id)], args=args, client=pipe)
                 await pipe.execute()
         except RedisError as error:
             self._failed("flush", error)
-            self._dirty, self._folded = {**dirty, **self._dirty}, {**folded, **self._folded}  # the next flush
+            self._dirty = {**dirty, **self._dirty}  # the next flush
+            for session, break_ids in folded.values():
+                self.folded(session, break_ids)
+            return
+        self._written.update(written)
 
     async def close(self) -> None:
         if self._flusher is not None:
