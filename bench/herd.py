@@ -9,7 +9,11 @@ however long the load makes that take. Reported: how many sessions got the ads o
 not (a decision the per-host cap could not finish in time: DECISION_LATE; a session the proxy judged gone:
 SESSION_INACTIVE), ad server requests, decisions per second, and playlist latency during the herd against before.
 
-Run: `python -m bench.herd [SESSIONS] [--shared] [--latency=SECONDS]` (personalised, 0.2 s by default).
+With `--edges=N` (N > 1) N proxies share one Redis (SSAI_BENCH_REDIS, or redis://127.0.0.1:6379/15), none pinned:
+sessions are created round-robin and each player's requests go to the edges in turn, as behind a round-robin
+balancer; the counts are the edges' summed.
+
+Run: `python -m bench.herd [SESSIONS] [--shared] [--latency=SECONDS] [--edges=N]` (personalised, 0.2 s, one edge).
 """
 
 from __future__ import annotations
@@ -22,23 +26,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from redis import Redis
 
 from proxy.demo.testing import FakeOrigin, free_port
 
 TD = 2
 EVERY = 8  # segments from one break to the next
 GIVE_UP = 120.0  # seconds after the break is seen: a session not through it by then is an error
+REDIS = os.environ.get("SSAI_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 
 
 @dataclass
 class HerdResult:
     sessions: int
     personal: bool
+    edges: int
     with_ads: int
     without_ads: int
     decision_late: int
@@ -65,14 +74,17 @@ def _pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
-def _start_proxy(channels: Path, port: int) -> subprocess.Popen[bytes]:
-    # Its store and assets in the run's temporary folder, never ./data (a demo may be using that).
-    data = str(channels.parent)
-    env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning", "SSAI_DATA_DIR": data}
+def _start_proxy(channels: Path, port: int, redis_prefix: str | None) -> subprocess.Popen[bytes]:
+    """One edge; with a Redis prefix, one of several sharing it (each with its own data dir, none pinned)."""
+    data = channels.parent / f"data-{port}"  # the run's own state and assets, never ./data (a demo may use that)
+    env = {**os.environ, "SSAI_EGRESS_ALLOW_LOOPBACK": "1", "SSAI_LOG_LEVEL": "warning"}
     env["SSAI_METRICS_OPEN"] = "1"  # the run reads the counters; its proxy listens on loopback only
+    if redis_prefix is not None:
+        env |= {"SSAI_REDIS_URL": REDIS, "SSAI_REDIS_PREFIX": redis_prefix}
     command = [sys.executable, "-m", "proxy", "serve", "--channels", str(channels), "--port", str(port)]
-    command += ["--data-dir", str(channels.parent / "data")]  # the run's own state, never ./data
-    return subprocess.Popen([*_pin(0), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command += ["--data-dir", str(data)]
+    pin = _pin(0) if redis_prefix is None else []
+    return subprocess.Popen([*pin, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _start_origin(origin: FakeOrigin, port: int) -> subprocess.Popen[bytes]:
@@ -100,6 +112,17 @@ async def _session(http: aiohttp.ClientSession, base: str, limit: asyncio.Semaph
         return str((await response.json())["manifestUrl"]).rsplit("=", 1)[1]
 
 
+class Edges:
+    """The proxies' base URLs, handed out in turn as a round-robin balancer would."""
+
+    def __init__(self, bases: list[str]) -> None:
+        self.bases, self.turn = bases, 0
+
+    def next(self) -> str:
+        self.turn += 1
+        return self.bases[self.turn % len(self.bases)]
+
+
 @dataclass
 class _Polls:
     before: list[float]
@@ -118,7 +141,7 @@ def _through(body: bytes, start_msn: int) -> bool | None:
 
 
 async def _player(
-    http: aiohttp.ClientSession, base: str, sid: str, offset: float, herd: tuple[float, float, int], polls: _Polls
+    http: aiohttp.ClientSession, edges: Edges, sid: str, offset: float, herd: tuple[float, float, int], polls: _Polls
 ) -> None:
     """Poll once per TD from `start` until the break starting at segment `start_msn` is through the session's
     playlist and two TDs after it is `seen`; classify each latency."""
@@ -129,7 +152,7 @@ async def _player(
         sent = polls.last = time.time()
         if sent > seen + GIVE_UP:
             raise RuntimeError(f"session {sid}: break at segment {start_msn} not in its playlist after {GIVE_UP} s")
-        async with http.get(f"{base}/v1/ssai/media/herd/{sid}/v0.m3u8") as response:
+        async with http.get(f"{edges.next()}/v1/ssai/media/herd/{sid}/v0.m3u8") as response:
             body = await response.read()
             if response.status != 200:
                 polls.errors += 1
@@ -142,35 +165,43 @@ async def _player(
 
 
 async def _create_between_breaks(
-    origin: FakeOrigin, http: aiohttp.ClientSession, base: str, sessions: int
+    origin: FakeOrigin, http: aiohttp.ClientSession, edges: Edges, sessions: int
 ) -> tuple[list[str], float]:
     """Create the sessions just after one break is seen, so the next one is the first break they decide
     (a session created while a break is seen would prefetch it too); return when that next break is seen."""
     await asyncio.sleep(max(0.0, origin.next_break_seen_at(time.time()) + TD - time.time()))
     limit = asyncio.Semaphore(100)
     created_from = time.time()
-    ids = await asyncio.gather(*(_session(http, base, limit) for _ in range(sessions)))
+    ids = await asyncio.gather(*(_session(http, edges.next(), limit) for _ in range(sessions)))
     seen = origin.next_break_seen_at(created_from)
     if time.time() > seen - 2 * TD:
         raise RuntimeError(f"creating {sessions} sessions took {time.time() - created_from:.1f} s: over a break period")
     return ids, seen
 
 
+async def _decisions(http: aiohttp.ClientSession, bases: list[str]) -> Counter[str]:
+    """The edges' decision counters, summed."""
+    total: Counter[str] = Counter()
+    for base in bases:
+        async with http.get(f"{base}/v1/ssai/stats") as response:
+            total.update((await response.json())["decisions"])
+    return total
+
+
 async def _settled(
-    http: aiohttp.ClientSession, base: str, origin_base: str, sessions: int, seen: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    http: aiohttp.ClientSession, bases: list[str], origin_base: str, sessions: int, seen: float
+) -> tuple[Counter[str], dict[str, Any]]:
     """The proxy's metrics and the ad server's stats once every session's request has arrived or was counted
     skipped (a late session's request still goes out after its player has moved on), read before the next
     break is seen (its prefetch would count the sessions, gone by then, SESSION_INACTIVE)."""
     deadline = seen + (EVERY - 1) * TD
     while True:
-        async with http.get(f"{base}/v1/ssai/stats") as response:
-            metrics = await response.json()
+        decisions = await _decisions(http, bases)
         async with http.get(f"{origin_base}/stats") as response:
             stats = await response.json()
-        accounted = stats["requests"].get("vast", 0) + metrics["decisions"].get("SESSION_INACTIVE", 0)
+        accounted = stats["requests"].get("vast", 0) + decisions["SESSION_INACTIVE"]
         if accounted >= sessions or time.time() > deadline:
-            return metrics, stats
+            return decisions, stats
         await asyncio.sleep(0.5)
 
 
@@ -179,45 +210,73 @@ def _ms(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 2)
 
 
-async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2) -> HerdResult:
+async def _play(
+    origin: FakeOrigin, origin_base: str, bases: list[str], processes: list[subprocess.Popen[bytes]], sessions: int
+) -> tuple[_Polls, Counter[str], dict[str, Any]]:
+    """The herd once every process is up: the players' polls, the edges' decision counters, the ad server's stats."""
+    connector = aiohttp.TCPConnector(limit=1000)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        await _wait_ready(http, f"{origin_base}/stats", processes[0])
+        for base, proxy in zip(bases, processes[1:], strict=True):
+            await _wait_ready(http, f"{base}/healthz", proxy)
+        edges = Edges(bases)
+        ids, seen = await _create_between_breaks(origin, http, edges, sessions)
+        polls = _Polls([], [], set())
+        herd = (seen - 2 * TD, seen, round((seen - origin.epoch) / TD) - 1)
+        await asyncio.gather(*(_player(http, edges, sid, i * TD / sessions, herd, polls) for i, sid in enumerate(ids)))
+        # The counts are this break's only if no session was still playing when the next one was seen.
+        if polls.last > seen + (EVERY - 2) * TD:  # 2 TDs: more than a session stays active
+            raise RuntimeError(f"the players took {polls.last - seen:.0f} s: into the next break")
+        decisions, stats = await _settled(http, bases, origin_base, sessions, seen)
+    if os.environ.get("HERD_DEBUG"):
+        print(json.dumps(decisions, indent=1), file=sys.stderr)
+    return polls, decisions, stats
+
+
+def _drop_keys(prefix: str) -> None:
+    redis = Redis.from_url(REDIS)
+    try:
+        keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            redis.delete(*keys)
+    finally:
+        redis.close()
+
+
+async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2, edges: int = 1) -> HerdResult:
     origin = FakeOrigin(td=TD, window=6, every=EVERY, break_segments=4)
-    port, origin_port = free_port(), free_port()
+    origin_port, ports = free_port(), [free_port() for _ in range(edges)]
     origin_base = f"http://127.0.0.1:{origin_port}"
+    prefix = f"bench-herd-{uuid.uuid4().hex[:8]}" if edges > 1 else None
     with tempfile.TemporaryDirectory() as folder:
-        fake = _start_origin(origin, origin_port)
-        proxy = _start_proxy(_channel_file(Path(folder), origin_base, personal, latency), port)
-        base = f"http://127.0.0.1:{port}"
-        connector = aiohttp.TCPConnector(limit=1000)
+        channels = _channel_file(Path(folder), origin_base, personal, latency)
+        processes = [_start_origin(origin, origin_port), *(_start_proxy(channels, port, prefix) for port in ports)]
         try:
-            async with aiohttp.ClientSession(connector=connector) as http:
-                await _wait_ready(http, f"{origin_base}/stats", fake)
-                await _wait_ready(http, f"{base}/healthz", proxy)
-                ids, seen = await _create_between_breaks(origin, http, base, sessions)
-                polls = _Polls([], [], set())
-                herd = (seen - 2 * TD, seen, round((seen - origin.epoch) / TD) - 1)
-                await asyncio.gather(
-                    *(_player(http, base, sid, i * TD / sessions, herd, polls) for i, sid in enumerate(ids))
-                )
-                # The counts are this break's only if no session was still playing when the next one was seen.
-                if polls.last > seen + (EVERY - 2) * TD:  # 2 TDs: more than a session stays active
-                    raise RuntimeError(f"the players took {polls.last - seen:.0f} s: into the next break")
-                metrics, stats = await _settled(http, base, origin_base, sessions, seen)
-                if os.environ.get("HERD_DEBUG"):
-                    print(json.dumps(metrics, indent=1), file=sys.stderr)
+            bases = [f"http://127.0.0.1:{port}" for port in ports]
+            polls, decisions, stats = await _play(origin, origin_base, bases, processes, sessions)
         finally:
-            for process in (proxy, fake):
+            for process in processes:
                 process.terminate()
                 process.wait(timeout=10)
+            if prefix is not None:
+                _drop_keys(prefix)
+    return _result(sessions, personal, edges, polls, decisions, stats)
+
+
+def _result(
+    sessions: int, personal: bool, edges: int, polls: _Polls, decisions: Counter[str], stats: dict[str, Any]
+) -> HerdResult:
     times = sorted(stats["vast_times"])
     rate = len(times) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     return HerdResult(
         sessions=sessions,
         personal=personal,
+        edges=edges,
         with_ads=len(polls.ads),
         without_ads=sessions - len(polls.ads),
-        decision_late=int(metrics["decisions"].get("DECISION_LATE", 0)),
-        inactive=int(metrics["decisions"].get("SESSION_INACTIVE", 0)),
-        decided_without_ads=int(metrics["decisions"].get("breaks_without_ads", 0)),
+        decision_late=decisions["DECISION_LATE"],
+        inactive=decisions["SESSION_INACTIVE"],
+        decided_without_ads=decisions["breaks_without_ads"],
         vast_requests=int(stats["requests"].get("vast", 0)),
         decisions_per_second=round(rate, 1),
         p50_before_ms=_ms(polls.before, 50),
@@ -232,7 +291,8 @@ async def run_herd(sessions: int, *, personal: bool = True, latency: float = 0.2
 def main() -> None:
     sessions = int(next((a for a in sys.argv[1:] if a.isdigit()), "2000"))
     latency = float(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--latency=")), "0.2"))
-    result = asyncio.run(run_herd(sessions, personal="--shared" not in sys.argv, latency=latency))
+    edges = int(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--edges=")), "1"))
+    result = asyncio.run(run_herd(sessions, personal="--shared" not in sys.argv, latency=latency, edges=edges))
     print(json.dumps(asdict(result), indent=2))
 
 

@@ -235,6 +235,49 @@ class BreakTracker:
     def open_break(self) -> Break | None:
         return self._open
 
+    def timeline_at(self, playlist: MediaPlaylist, msn: int) -> TimelinePoint | None:
+        """Where segment `msn` of `playlist`, the last window fed, stands on this tracker's timeline; None when the
+        playlist is not the last fed or does not hold `msn`."""
+        if playlist.last_msn != self.last_msn or not playlist.media_sequence <= msn <= playlist.last_msn:
+            return None
+        after = sum(segment.duration for segment in playlist.segments if segment.msn >= msn)
+        numbered = [brk for brk in self.breaks if brk.number and brk.start_msn < msn]
+        before = self.opened - sum(1 for brk in self.breaks if brk.number and brk.start_msn >= msn)
+        return TimelinePoint(msn, self.next_time - after, before, numbered[-1].start_time if numbered else None)
+
+    def align(self, playlist: MediaPlaylist, point: TimelinePoint) -> bool:
+        """Move this tracker's timeline seconds and break numbers onto those of another tracker of the channel (one
+        that started earlier: a cluster's processes share one), given where `point.msn` stands on its timeline;
+        False when `point.msn` is not in `playlist`, the last window fed."""
+        here = self.timeline_at(playlist, point.msn)
+        if here is None:
+            return False
+        seconds, numbers = point.seconds - here.seconds, point.numbered - here.numbered
+        self.next_time += seconds
+        self.opened += numbers
+        self._last_start = None if self._last_start is None else self._last_start + seconds
+        for brk in self.breaks:
+            brk.start_time += seconds
+            brk.previous_start = None if brk.previous_start is None else brk.previous_start + seconds
+            brk.number += numbers if brk.number else 0
+        first = next((brk for brk in self.breaks if brk.number and brk.start_msn >= point.msn), None)
+        if first is not None and first.previous_start is None:
+            first.previous_start = point.last_start  # the break before it, which this tracker never saw open
+        if self._last_start is None:
+            self._last_start = point.last_start
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """A segment on a tracker's timeline: where it starts (seconds), how many breaks were numbered before it and
+    where the last of those started."""
+
+    msn: int
+    seconds: float
+    numbered: int
+    last_start: float | None
+
 
 def due_breaks(breaks: Sequence[Break], after_msn: int, join_msn: int, last_msn: int) -> list[Break]:
     """Breaks that a session joined at `join_msn` must decide, in order, to render a window ending at

@@ -1,10 +1,11 @@
 """What a process shares with the other processes of a cluster through Redis (`SSAI_REDIS_URL`): one client, the
-parts of decisions (creatives, ad lists), the beacon journal, the decisions made once for the cluster and the
-leases that run each media job in one process. Without
-Redis there is none of it, and a process keeps everything to itself."""
+parts of decisions (creatives, ad lists), the beacon journal, the decisions made once for the cluster, the
+leases that run each media job in one process and each channel version's timeline. Without Redis there is none of
+it, and a process keeps everything to itself."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from proxy.media.job_lease import JobLease
@@ -13,6 +14,7 @@ from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
 from proxy.playback.decision_flights import DecisionFlights
 from proxy.playback.store import SharedCreatives
+from proxy.playback.timeline import TimelineAnchor
 from proxy.settings import Settings
 
 
@@ -23,6 +25,13 @@ class Cluster:
         self.journal = BeaconJournal(self.redis, beacons, prefix=settings.redis_prefix)
         self.flights = DecisionFlights(self.creatives, prefix=settings.redis_prefix)
         self.job_lease = JobLease(self.redis, settings.redis_prefix)  # media jobs once per cluster
+        self.prefix = settings.redis_prefix
+        self.anchors: dict[tuple[str, str], TimelineAnchor] = {}
+
+    def timeline(self, key: tuple[str, str]) -> TimelineAnchor:
+        """The shared timeline of a channel version (`ChannelConfig.key`)."""
+        anchor = self.anchors[key] = TimelineAnchor(self.redis, self.prefix, key)
+        return anchor
 
     @classmethod
     def of(cls, settings: Settings, beacons: BeaconQueue) -> Cluster | None:
@@ -45,9 +54,13 @@ class Cluster:
     def figures(cluster: Cluster | None) -> dict[str, Any]:
         """The beacon journal's, decision flights' and job leases' counts, for /metrics (empty without a cluster)."""
         if cluster is None:
-            return {"beacon_journal": {}, "decision_flights": {}, "job_leases": {}}
+            return {"beacon_journal": {}, "decision_flights": {}, "job_leases": {}, "timelines": {}}
+        timelines: Counter[str] = Counter()
+        for anchor in cluster.anchors.values():
+            timelines.update(anchor.counts)
         return {
             "beacon_journal": cluster.journal.figures(),
             "decision_flights": cluster.flights.figures(),
             "job_leases": cluster.job_lease.figures(),
+            "timelines": dict(timelines),
         }

@@ -30,6 +30,7 @@ from proxy.playback.decisions import DecisionService, Profile
 from proxy.playback.sessions import Decided, Session
 from proxy.playback.slate import ChannelSlate
 from proxy.playback.store import SessionStore
+from proxy.playback.timeline import TimelineAnchor
 from proxy.settings import ChannelConfig, Settings
 
 log = logging.getLogger("proxy.playback.runtime")
@@ -51,8 +52,10 @@ class ChannelRuntime:
         sessions: SessionStore,
         clock: Callable[[], float] = time.monotonic,
         pipeline: MediaPipeline | None = None,
+        anchor: TimelineAnchor | None = None,
     ) -> None:
         self.config = config
+        self.anchor = anchor  # in a cluster, the timeline its processes share (timeline.py)
         self.settings = settings
         self.client = client
         self.decisions = decisions
@@ -102,6 +105,8 @@ class ChannelRuntime:
         if poller.window is None:
             await poller.poll()  # a retried start asks again rather than repeat the last failure
         window = poller.current()
+        if self.anchor is not None:
+            await self.anchor.join(self.tracker, lambda: poller.current().playlist)
         self.target_duration = window.playlist.target_duration
         self.transcode_profile = self._derive_profile(video, window)
         if self.config.slate:
@@ -153,6 +158,8 @@ class ChannelRuntime:
             return
         for brk in self.tracker.feed(window.playlist, time.time()):
             self.break_decisions.prefetch(brk)
+        if self.anchor is not None:
+            self.anchor.publish(self.tracker, window.playlist)
         self.break_decisions.forget_fills_before(self.low_msn)
 
     def profile(self) -> Profile:
@@ -200,3 +207,5 @@ class ChannelRuntime:
     async def close(self) -> None:
         for poller in list(self.pollers.values()):
             await poller.stop()
+        if self.anchor is not None:
+            await self.anchor.close()

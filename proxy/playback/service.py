@@ -124,9 +124,11 @@ class Service:
         self.decisions.configure(config)  # stored configurations were compiled when written
         if config.ad_transforms and self.decisions.transforms is None:
             self.decisions.transforms = self.transforms = transform_pool(self.settings)
+        anchor = self.cluster.timeline(config.key) if self.cluster is not None else None
         return ChannelRuntime(
-            config, self.settings, self.client, self.slates, self.decisions, self.sessions, self.clock, self.pipeline
-        )
+            config, self.settings, self.client, self.slates, self.decisions, self.sessions, self.clock, self.pipeline,
+            anchor,
+        )  # fmt: skip
 
     async def channel(self, name: str) -> ChannelRuntime:
         config = self.configs.get(name)

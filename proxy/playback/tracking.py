@@ -114,6 +114,7 @@ async def tracking_document(
 ) -> dict[str, Any]:
     """The ads inserted since the last call; a landing page left out is counted in `click_counts` (`omitted`);
     with client-side reporting what the player is told to fire is recorded by `events`."""
+    sessions.adopt(session)  # in a cluster, breaks another process decided, though none was rendered here yet
     avails = []
     shift_msn, _, shift_time = session.shift
     for fill in session.fills or ():

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -65,6 +66,7 @@ class Cluster:
     edges: list[Edge]
     prefix: str  # of every key the edges write in Redis
     outputs: list[bytes] = field(default_factory=list)  # every v0 playlist the player got, in order
+    listed: list[dict[str, Any]] = field(default_factory=list)  # the ads the tracking API listed, as it did
 
 
 @pytest.fixture
@@ -140,6 +142,20 @@ async def redirect(http: aiohttp.ClientSession, edge: Edge, sid: str, uri: str) 
         assert "/ad/" in response.headers["Location"]
 
 
+async def tracked(http: aiohttp.ClientSession, cluster: Cluster, sid: str, restarts: int) -> None:
+    """The tracking API's new ads, asked of the edge never restarted until the session's first break was listed,
+    then of the other once it was restarted: its tracker started after the first's, so its timeline seconds must
+    have come from the first's for the avails to agree."""
+    one, two = cluster.edges
+    edge = one if not cluster.listed else two if restarts else None
+    if edge is None or edge.process is None:
+        return
+    async with http.get(f"{edge.base}/v1/ssai/tracking/fake/{sid}") as response:
+        assert response.status == 200, await response.text()
+        avails = (await response.json())["avails"]
+    cluster.listed += [ad for avail in avails for ad in avail["ads"]]
+
+
 async def play(http: aiohttp.ClientSession, cluster: Cluster, sid: str, breaks: int, restart: Edge) -> set[str]:
     """Play like a player behind a round-robin balancer until `breaks` breaks were played, each ad segment asked
     once, of the edge whose turn it is. `restart` is killed and started again twice: at the first ad segment
@@ -151,6 +167,7 @@ async def play(http: aiohttp.ClientSession, cluster: Cluster, sid: str, breaks: 
     while time.monotonic() < deadline:
         body = await both_agree(http, cluster, sid, turn)
         cluster.outputs.append(body)
+        await tracked(http, cluster, sid, restarts)
         for uri in (s.uri for s in parse_media(body).segments if s.uri.startswith("seg/")):
             brk = uri.split("/")[2]
             if uri not in asked.setdefault(brk, set()):

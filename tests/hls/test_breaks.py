@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from proxy.hls.breaks import BreakTracker, CuePoint, due_breaks
-from proxy.hls.playlist import parse_media
+from proxy.hls.breaks import BreakTracker, CuePoint, TimelinePoint, due_breaks
+from proxy.hls.playlist import MediaPlaylist, parse_media
 
 
 def window(first: int, tags: Mapping[int, Sequence[str]], last: int, td: float = 6.0) -> bytes:
@@ -134,3 +134,39 @@ def test_a_cue_point_that_ended_before_any_new_segment_is_dropped() -> None:
     feed_at(tracker, 0, 5, now=30.0)
     feed_at(tracker, 0, 7, now=31.0)
     assert tracker.breaks == []
+
+
+def uneven(first: int, last: int, tags: Mapping[int, Sequence[str]]) -> bytes:
+    """A window whose segments last 6 s, every third 5.5 s: a timeline from a later start is not a multiple of 6."""
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+    for msn in range(first, last + 1):
+        lines += [*tags.get(msn, ()), f"#EXTINF:{5.5 if msn % 3 == 0 else 6.0},", f"s{msn}.ts"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def uneven_feed(tracker: BreakTracker, first: int, last: int, tags: Mapping[int, Sequence[str]]) -> MediaPlaylist:
+    playlist = parse_media(uneven(first, last, tags))
+    tracker.feed(playlist)
+    return playlist
+
+
+def test_a_tracker_started_later_aligns_onto_the_first_ones_timeline_and_numbers() -> None:
+    tags: dict[int, Sequence[str]] = {}
+    for start in (12, 24, 36):
+        tags |= {start: ["#EXT-X-CUE-OUT:12"], start + 2: ["#EXT-X-CUE-IN"]}
+    early, late = BreakTracker(), BreakTracker()
+    for last in range(10, 36):  # the early one follows the channel from segment 5 on
+        uneven_feed(early, last - 5, last, tags)
+    late_window = uneven_feed(late, 28, 33, tags)  # the late one starts here: it never saw break 24 open
+    point = early.timeline_at(parse_media(uneven(30, 35, tags)), 30)
+    assert point is not None and point.numbered == 2 and point.last_start == early.breaks[1].start_time
+    assert early.timeline_at(parse_media(uneven(29, 34, tags)), 30) is None, "only on the window it fed last"
+    assert not late.align(late_window, TimelinePoint(40, 0.0, 0, None)), "a segment it has not seen"
+    assert late.align(late_window, point), "30 is in its window"
+    for last in range(34, 42):
+        uneven_feed(early, last - 5, last, tags)
+        uneven_feed(late, last - 5, last, tags)
+    assert (late.next_time, late.opened) == (early.next_time, early.opened)
+    (theirs,) = [b for b in early.breaks if b.start_msn == 36]
+    (mine,) = [b for b in late.breaks if b.start_msn == 36]
+    assert (mine.start_time, mine.number, mine.previous_start) == (theirs.start_time, 3, theirs.previous_start)

@@ -57,6 +57,11 @@ class SessionStore(Protocol):
         it was folded). A shared store adopts here what it loaded with the session."""
         ...
 
+    def adopt(self, session: Session) -> None:
+        """Every decision loaded with the session and not adopted yet, in break order, for a reader of its fills
+        as a whole (the tracking API) in a process that has not rendered its breaks yet."""
+        ...
+
     def of_channel(self, key: tuple[str, str]) -> Mapping[str, Session]:
         """The live sessions this process holds of a channel version (`ChannelConfig.key`), by id."""
         ...

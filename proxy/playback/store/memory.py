@@ -27,6 +27,9 @@ class MemorySessionStore:
         decided = session.decided
         return decided.get(break_id) if decided else None
 
+    def adopt(self, session: Session) -> None:
+        """Nothing to adopt: no other process freezes this store's decisions."""
+
     def of_channel(self, key: tuple[str, str]) -> Mapping[str, Session]:
         return self._channels.get(key, NONE)
 

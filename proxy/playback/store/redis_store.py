@@ -137,6 +137,11 @@ class RedisSessionStore:
             return None
         return self._adopt(session, break_id, frozen)
 
+    def adopt(self, session: Session) -> None:
+        loaded = self._loaded.get(session.id) or {}
+        for break_id in sorted(loaded, key=lambda name: codec.decision_start(loaded[name])):
+            self.decided(session, break_id)  # adopts it (and takes it out of `loaded`)
+
     def of_channel(self, key: tuple[str, str]) -> Mapping[str, Session]:
         return self.local.of_channel(key)
 
