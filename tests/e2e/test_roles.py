@@ -108,6 +108,9 @@ def _playlist(base: str, sid: str) -> bytes | None:
         return None
 
 
+PLAYLISTS = "ssai_playlist_request_seconds_count"
+
+
 @pytest.mark.slow
 def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: FakeOrigin, prefix: str) -> None:
     port = free_port()
@@ -127,6 +130,9 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
         _until("the session counted", lambda: _metric(base, "ssai_sessions_created_total") == 1.0)
         knew = _workers(process.pid)
         for pid in knew:  # one at a time: the other (or a new one) answers meanwhile
+            # What a worker killed -9 brought stays; what it counted in its last second dies with it, so the kill
+            # waits for the playlists served so far to be in the shared files.
+            _until("the playlists counted", lambda: (_metric(base, PLAYLISTS) or 0) >= served[0])
             os.kill(pid, signal.SIGKILL)
             _until(f"the session served after worker {pid} died", lambda: _counted(served, _playlist(base, sid)))
         _until("two new workers", lambda: len(_workers(process.pid) - knew) == 2)
@@ -134,7 +140,7 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
         assert later is not None, "served by workers started after the session was made"
         # /metrics sums every worker's values, the killed ones' included: the session made, counted once.
         assert _metric(base, "ssai_sessions_created_total") == 1.0
-        assert (_metric(base, "ssai_playlist_request_seconds_count") or 0) >= 1 + served[0]
+        _until("every playlist counted", lambda: (_metric(base, PLAYLISTS) or 0) >= 1 + served[0])
         before, after = parse_media(first), parse_media(later)
         assert after.media_sequence >= before.media_sequence and after.segments[-1].uri.endswith(".ts")
         process.send_signal(signal.SIGTERM)

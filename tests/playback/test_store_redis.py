@@ -294,3 +294,22 @@ async def test_a_fold_leaves_only_the_breaks_still_in_a_window_in_the_hash(
     assert there is not None and there.shift == session.shift and there.folded_through == 20
     assert two.decided(there, "20") is None and two.decided(there, "40") is not None
     assert not await two.claim(there, ("40", 0, "complete")), "the kept break's once-record holds"
+
+
+async def test_adopt_takes_every_decision_loaded_with_the_session_in_break_order(
+    pair: tuple[RedisSessionStore, ...],
+) -> None:
+    """The tracking API reads a session's fills whole: on a process that loaded the session but rendered none of its
+    breaks yet, `adopt` brings in what another process froze."""
+    one, two, _ = pair
+    session = new_session()
+    await one.create(session)
+    for start in (40, 20):
+        plan = FillPlan(f"ad-{start}|slate=", (creative(f"ad-{start}", 6.0),), None)
+        await one.freeze(session, str(start), start, Decided(Fill(a_break(start), plan), ()))
+    there = await two.load(session.id)
+    assert there is not None and not there.fills, "adopted lazily, by break"
+    two.adopt(there)
+    assert [fill.brk.start_msn for fill in there.fills or ()] == [20, 40]
+    two.adopt(there)
+    assert len(there.fills or ()) == 2, "once"

@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.demo.testing import FakeOrigin
 from proxy.settings import ChannelConfig, Settings
 from proxy.web.app import create_app
+from proxy.web.telemetry import PLAYLIST_BUCKETS, BucketCounts
 from tests.servers import free_port, run_server
 
 
@@ -60,3 +62,19 @@ async def test_histograms_and_counters_say_what_happened(tmp_path: Path) -> None
     assert found[("ssai_decisions_total", news)] == stats["decisions"]["decisions"]
     skips = {dict(labels)["reason"]: n for (name, labels), n in found.items() if name == "ssai_skips_total"}
     assert skips == {key: n for key, n in stats["decisions"].items() if key.isupper()}
+
+
+def test_bucket_counts_land_where_histogram_observe_puts_them() -> None:
+    """The hot path's BucketCounts, once flushed, expose what Histogram.observe would have (bounds included)."""
+    values = [0.0, 0.0005, 0.0004, 0.001, 0.0011, 0.3, 2.5, 2.6, 100.0, *[i / 997 for i in range(300)]]
+    exposed = []
+    for counted in (False, True):
+        registry = CollectorRegistry()
+        histogram = Histogram("latency_seconds", "", buckets=PLAYLIST_BUCKETS, registry=registry)
+        buckets = BucketCounts(histogram, PLAYLIST_BUCKETS)
+        for value in values:
+            (buckets.observe if counted else histogram.observe)(value)
+        buckets.flush()
+        buckets.flush()  # a second flush adds nothing
+        exposed.append([line for line in generate_latest(registry).splitlines() if b"_created" not in line])
+    assert exposed[0] == exposed[1] and any(b'le="2.5"} ' in line for line in exposed[1])
