@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ class HerdResult:
     p50_herd_ms: float
     p99_herd_ms: float
     max_herd_ms: float
-    errors: int
+    errors: dict[int, int]  # playlist answers other than 200, by status
+    cluster: dict[str, dict[str, int]]  # with several edges: their decision flights' and session stores' counts
 
 
 def _channel_file(folder: Path, origin: str, personal: bool, latency: float) -> Path:
@@ -128,7 +129,7 @@ class _Polls:
     before: list[float]
     herd: list[float]
     ads: set[str]
-    errors: int = 0
+    errors: Counter[int] = field(default_factory=Counter)  # playlist answers other than 200, by status
     last: float = 0.0  # when the last poll was sent
 
 
@@ -155,7 +156,7 @@ async def _player(
         async with http.get(f"{edges.next()}/v1/ssai/media/herd/{sid}/v0.m3u8") as response:
             body = await response.read()
             if response.status != 200:
-                polls.errors += 1
+                polls.errors[response.status] += 1
         latency = time.time() - sent
         (polls.herd if sent >= seen else polls.before).append(latency)
         outcome = _through(body, start_msn) if outcome is None else outcome
@@ -181,10 +182,18 @@ async def _create_between_breaks(
 
 async def _decisions(http: aiohttp.ClientSession, bases: list[str]) -> Counter[str]:
     """The edges' decision counters, summed."""
-    total: Counter[str] = Counter()
+    return (await _summed(http, bases))["decisions"]
+
+
+async def _summed(http: aiohttp.ClientSession, bases: list[str]) -> dict[str, Counter[str]]:
+    """The edges' decision counters, decision flights and session store errors, each summed over the edges."""
+    total: dict[str, Counter[str]] = {"decisions": Counter(), "decision_flights": Counter(), "store_errors": Counter()}
     for base in bases:
         async with http.get(f"{base}/v1/ssai/stats") as response:
-            total.update((await response.json())["decisions"])
+            stats = await response.json()
+        total["decisions"].update(stats["decisions"])
+        total["decision_flights"].update(stats.get("decision_flights", {}))
+        total["store_errors"].update(stats.get("session_store", {}).get("errors", {}))
     return total
 
 
@@ -228,6 +237,8 @@ async def _play(
         if polls.last > seen + (EVERY - 2) * TD:  # 2 TDs: more than a session stays active
             raise RuntimeError(f"the players took {polls.last - seen:.0f} s: into the next break")
         decisions, stats = await _settled(http, bases, origin_base, sessions, seen)
+        summed = await _summed(http, bases)
+    stats["cluster"] = {"decision_flights": dict(summed["decision_flights"]), "store": dict(summed["store_errors"])}
     if os.environ.get("HERD_DEBUG"):
         print(json.dumps(decisions, indent=1), file=sys.stderr)
     return polls, decisions, stats
@@ -284,7 +295,8 @@ def _result(
         p50_herd_ms=_ms(polls.herd, 50),
         p99_herd_ms=_ms(polls.herd, 99),
         max_herd_ms=_ms(polls.herd, 100),
-        errors=polls.errors,
+        errors=dict(polls.errors),
+        cluster=stats["cluster"] if edges > 1 else {},
     )
 
 
