@@ -61,7 +61,7 @@ VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem>
 <Tracking event="midpoint">{beacon}/midpoint</Tracking><Tracking event="thirdQuartile">{beacon}/thirdQuartile</Tracking>
 <Tracking event="complete">{beacon}/complete</Tracking></TrackingEvents>
 <VideoClicks><ClickThrough>https://example.com/fake</ClickThrough></VideoClicks>
-<MediaFiles><MediaFile delivery="streaming" type="application/x-mpegURL" width="640" height="360">{master}</MediaFile>
+<MediaFiles><MediaFile delivery="{delivery}" type="{type}" width="640" height="360">{master}</MediaFile>
 </MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>
 """
 
@@ -78,9 +78,17 @@ class FakeOrigin:
     """Segment n spans [epoch + n·td, epoch + (n+1)·td); a break of `break_segments` starts every `every`."""
 
     def __init__(
-        self, td: int = 2, window: int = 6, every: int = 10, break_segments: int = 3, epoch: float | None = None
+        self,
+        td: int = 2,
+        window: int = 6,
+        every: int = 10,
+        break_segments: int = 3,
+        epoch: float | None = None,
+        mp4: bytes | None = None,
     ) -> None:
+        """`mp4`: a video file served at /media/ad.mp4, the creative of `vast?media=mp4` (one to transcode)."""
         self.td, self.window, self.every, self.break_segments = td, window, every, break_segments
+        self.mp4 = mp4
         self.epoch = time.time() - window * td if epoch is None else epoch
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "timeout" (answers after 5 s)
         self.beacon_mode = "ok"  # the same for the beacon endpoint, and "slow" (answers after 1 s)
@@ -96,6 +104,7 @@ class FakeOrigin:
                 Route("/vast", self.vast),
                 Route("/beacon/{event}", self.beacon, name="beacon"),
                 Route("/ad/master.m3u8", self.ad_master, name="ad_master"),
+                Route("/media/ad.mp4", self.ad_mp4, name="ad_mp4"),
                 Route("/ad/{name}.m3u8", self.ad_media),
                 Route("/{name}.m3u8", self.media),
             ]
@@ -144,13 +153,20 @@ class FakeOrigin:
         latency = float(request.query_params.get("latency", "0"))
         if latency > 0:
             await asyncio.sleep(min(latency, 10.0))  # a busy ad server's answer time
-        master = str(request.url_for("ad_master"))
         beacon = str(request.url_for("beacon", event="x")).removesuffix("/x")
         seconds = 4 * self.td
-        body = VAST.format(duration=f"00:00:{seconds:02d}.000", master=master, beacon=beacon)
+        media = {"delivery": "streaming", "type": "application/x-mpegURL", "master": request.url_for("ad_master")}
+        if request.query_params.get("media") == "mp4":
+            media = {"delivery": "progressive", "type": "video/mp4", "master": request.url_for("ad_mp4")}
+        body = VAST.format(duration=f"00:00:{seconds:02d}.000", beacon=beacon, **media)
         if request.query_params.get("mode") == "vmap":  # the ad inline in a VMAP mid-roll with break tracking
             body = VMAP.format(beacon=beacon, vast=body.strip())
         return PlainTextResponse(body, media_type="application/xml")
+
+    async def ad_mp4(self, request: Request) -> Response:
+        if self.mp4 is None:
+            return PlainTextResponse("no MP4 creative here", status_code=404)
+        return Response(self.mp4, media_type="video/mp4")
 
     async def beacon(self, request: Request) -> Response:
         self.beacons.append((request.path_params["event"], request.url.query, dict(request.headers)))

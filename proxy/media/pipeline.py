@@ -32,6 +32,7 @@ from proxy.hls.profile import TranscodeProfile
 from proxy.media.assetstore import AssetStore, Cleanup, creative_folder
 from proxy.media.creatives import build_creative, choose_renditions
 from proxy.media.hlssource import Downloader, HlsSource, HlsSourceError, fetch_hls, is_playlist
+from proxy.media.job_requests import JobRequest, JobRequests
 from proxy.media.jobs import Job, JobFailed, JobQueue
 from proxy.media.restream import remux, restream
 from proxy.media.slatepieces import cut_pieces, piece_folders
@@ -92,6 +93,7 @@ class MediaPipeline:
         self._creatives: LRUCache[tuple[str, str, str | None], Creative] = LRUCache(CACHED_CREATIVES)
         self.profiles: dict[str, TranscodeProfile] = {}  # every channel profile seen: slates are made for each
         self.on_profile: list[Callable[[TranscodeProfile], None]] = []  # told of each new profile
+        self.requests: JobRequests | None = None  # on an edge of a cluster: its jobs are run by another process
 
     def register(self, profile: TranscodeProfile) -> None:
         if profile.key not in self.profiles:
@@ -117,7 +119,19 @@ class MediaPipeline:
         job = Job(self.job_id(profile, key), kind, key, source, profile.key, accounts=set(accounts))
         # In a cluster another process may have made it meanwhile, into the asset folder they share.
         done = functools.partial(self.store.is_ready, folder)
-        return self.jobs.submit(job, lambda job: self._build(job, profile, trusted), done=done)
+        requests = self.requests
+        if requests is None:
+            return self.jobs.submit(job, lambda job: self._build(job, profile, trusted), done=done)
+        request = JobRequest(job.id, kind, key, source, profile, trusted, tuple(sorted(job.accounts)))
+        return self.jobs.submit(job, lambda job: requests.handed_off(job, request, done))
+
+    def run_request(self, request: JobRequest) -> None:
+        """An edge's job, run here (a control process takes them: proxy/media/job_requests.py)."""
+        self.register(request.profile)
+        self.prepare(
+            request.key, request.source, request.profile,
+            kind=request.kind, trusted=request.trusted, accounts=request.accounts,
+        )  # fmt: skip
 
     def job_id(self, profile: TranscodeProfile | None, key: str) -> str:
         return f"{profile.key if profile else 'probe'}/{creative_folder(key)}"

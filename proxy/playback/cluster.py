@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from proxy.media.job_lease import JobLease
+from proxy.media.job_lease import LEASE_SECONDS, JobLease
+from proxy.media.job_requests import JobRequests
 from proxy.net.redis_client import redis_client
 from proxy.playback.beacon_journal import BeaconJournal
 from proxy.playback.beacons import BeaconQueue
@@ -25,6 +26,9 @@ class Cluster:
         self.journal = BeaconJournal(self.redis, beacons, prefix=settings.redis_prefix)
         self.flights = DecisionFlights(self.creatives, prefix=settings.redis_prefix)
         self.job_lease = JobLease(self.redis, settings.redis_prefix)  # media jobs once per cluster
+        # An edge's media jobs, run by another process: waited for as long as the longest job may take.
+        wait = settings.creative_download_timeout + settings.transcode_timeout + LEASE_SECONDS
+        self.job_requests = JobRequests(self.redis, settings.redis_prefix, self.job_lease, wait=wait)
         self.prefix = settings.redis_prefix
         self.anchors: dict[tuple[str, str], TimelineAnchor] = {}
 
@@ -43,6 +47,7 @@ class Cluster:
 
     async def stop(self) -> None:
         """Stop taking part; what is not sent yet stays journaled for another process."""
+        await self.job_requests.stop()
         await self.flights.close()
         await self.journal.close()
 
@@ -54,7 +59,7 @@ class Cluster:
     def figures(cluster: Cluster | None) -> dict[str, Any]:
         """The beacon journal's, decision flights' and job leases' counts, for /metrics (empty without a cluster)."""
         if cluster is None:
-            return {"beacon_journal": {}, "decision_flights": {}, "job_leases": {}, "timelines": {}}
+            return {"beacon_journal": {}, "decision_flights": {}, "job_leases": {}, "job_requests": {}, "timelines": {}}
         timelines: Counter[str] = Counter()
         for anchor in cluster.anchors.values():
             timelines.update(anchor.counts)
@@ -62,5 +67,6 @@ class Cluster:
             "beacon_journal": cluster.journal.figures(),
             "decision_flights": cluster.flights.figures(),
             "job_leases": cluster.job_lease.figures(),
+            "job_requests": cluster.job_requests.figures(),
             "timelines": dict(timelines),
         }

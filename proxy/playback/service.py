@@ -69,6 +69,8 @@ class Service:
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
         self.jobs.lease = self.cluster.job_lease if self.cluster is not None else None
         self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, PipelineOptions.of(settings))
+        if self.cluster is not None and settings.role == "edge":  # its media jobs run in a control process
+            self.jobs.lease, self.pipeline.requests = None, self.cluster.job_requests
         self.decisions = DecisionService(
             self.ads,
             CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
@@ -92,9 +94,12 @@ class Service:
         self._transforms_warm: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """What runs beside the requests: in a cluster, the beacon journal's heartbeat and take-overs."""
+        """What runs beside the requests: in a cluster, the beacon journal's heartbeat and take-overs, and (but on
+        an edge) the media jobs edges hand over."""
         if self.cluster is not None:
             await self.cluster.start()
+            if self.settings.role != "edge":
+                self.cluster.job_requests.start(self.pipeline.run_request)
 
     # -- channels -----------------------------------------------------------------------------------------
     @property

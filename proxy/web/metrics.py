@@ -70,6 +70,8 @@ def counters(service: Service) -> dict[str, Any]:
         **service.clicks.figures(),
         **service.jobs.figures(),
         "job_leases": own["job_leases"],
+        "job_requests": own["job_requests"],
+        "timelines": own["timelines"],
         "decisions": decisions,
         "breaks_clamped": own["breaks_clamped"],
         "channels": channels,

@@ -25,6 +25,8 @@ KEYS = [
     "clicks",
     "jobs",
     "job_leases",
+    "job_requests",
+    "timelines",
     "decisions",
     "breaks_clamped",
     "channels",
