@@ -5,7 +5,6 @@ folder, and a later break on the edge plays its renditions; the edge took no job
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,9 @@ import httpx2 as httpx
 import pytest
 
 from proxy.demo.testing import FakeOrigin
-from tests import redisdb
-from tests.cli.process import start, wait_until_serving
+from tests.e2e.test_roles import TD, TOKEN, serve_env, served, start_roles
 from tests.mediafiles import make_source
-from tests.servers import free_port, run_server
-
-TD = 2
-TOKEN = "operator"
-__all__ = ["prefix"]
-prefix = redisdb.prefix
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -31,12 +24,7 @@ def origin(tmp_path: Path) -> Iterator[FakeOrigin]:
     """A fake origin whose ad server answers an MP4 creative, and a channel file for it."""
     mp4 = make_source(tmp_path, "4x3-30fps-mono-44k").read_bytes()
     fake, port = FakeOrigin(td=TD, window=6, every=6, break_segments=3, mp4=mp4), free_port()
-    (tmp_path / "channels.toml").write_text(
-        "[channels.fake]\n"
-        f'origin = "http://127.0.0.1:{port}/master.m3u8"\n'
-        f'ad_tag = "http://127.0.0.1:{port}/vast?media=mp4&sid=[session.id]"\n'
-    )
-    with run_server(fake.app, port):
+    with served(fake, port, tmp_path / "channels.toml", ad_query="media=mp4&"):
         yield fake
 
 
@@ -49,26 +37,9 @@ def _stats(base: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_the_control_process_transcodes_what_the_edge_needs(tmp_path: Path, origin: FakeOrigin, prefix: str) -> None:
-    env = {
-        "SSAI_REDIS_URL": redisdb.REDIS,
-        "SSAI_REDIS_PREFIX": prefix,
-        "SSAI_EGRESS_ALLOW_LOOPBACK": "1",
-        "SSAI_LOG_LEVEL": "warning",
-        "SSAI_METRICS_TOKEN": TOKEN,
-        "SSAI_ASSET_DIR": str(tmp_path / "assets"),  # the folder they share
-        "SSAI_TRANSCODE_PRESET": "ultrafast",
-    }
-    processes: dict[str, subprocess.Popen[str]] = {}
-    bases: dict[str, str] = {}
+    env = serve_env(prefix, SSAI_ASSET_DIR=str(tmp_path / "assets"), SSAI_TRANSCODE_PRESET="ultrafast")  # one folder
+    processes, bases = start_roles(tmp_path, env)
     try:
-        for role in ("control", "edge"):
-            (tmp_path / role).mkdir()
-            port = free_port()
-            bases[role] = f"http://127.0.0.1:{port}"
-            argv = ("serve", "--role", role, "--channels", "../channels.toml", "--port", str(port), "--data-dir", "d")
-            processes[role] = start(tmp_path / role, *argv, **env)
-        for role, process in processes.items():
-            wait_until_serving(process, bases[role])
         edge, control = bases["edge"], bases["control"]
         made = httpx.post(f"{edge}/v1/ssai/session/fake/main.m3u8", json={})
         assert made.status_code == 200, made.text

@@ -6,6 +6,7 @@ second test (skipped with a message where absent)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,13 +35,36 @@ TOKEN = "operator"
 def origin(tmp_path: Path) -> Iterator[FakeOrigin]:
     """A fake origin and ad server whose breaks are far apart (every 1,000 segments), and a channel file for it."""
     fake, port = FakeOrigin(td=TD, window=6, every=1000, break_segments=2), free_port()
-    (tmp_path / "channels.toml").write_text(
+    with served(fake, port, tmp_path / "channels.toml"):
+        yield fake
+
+
+@contextlib.contextmanager
+def served(fake: FakeOrigin, port: int, channels: Path, ad_query: str = "") -> Iterator[None]:
+    """`fake` on `port`, and a channel file naming it the channel `fake` (`ad_query` added to its ad tag)."""
+    channels.write_text(
         "[channels.fake]\n"
         f'origin = "http://127.0.0.1:{port}/master.m3u8"\n'
-        f'ad_tag = "http://127.0.0.1:{port}/vast?sid=[session.id]"\n'
+        f'ad_tag = "http://127.0.0.1:{port}/vast?{ad_query}sid=[session.id]"\n'
     )
     with run_server(fake.app, port):
-        yield fake
+        yield
+
+
+def start_roles(folder: Path, env: dict[str, str]) -> tuple[dict[str, subprocess.Popen[str]], dict[str, str]]:
+    """A control process and an edge started together in `folder` (channel file `folder/channels.toml`): their
+    processes and base URLs, by role."""
+    processes: dict[str, subprocess.Popen[str]] = {}
+    bases: dict[str, str] = {}
+    for role in ("control", "edge"):  # started together: one migrates and stores the channel file at a time
+        (folder / role).mkdir()
+        port = free_port()
+        bases[role] = f"http://127.0.0.1:{port}"
+        argv = ("serve", "--role", role, "--channels", "../channels.toml", "--port", str(port), "--data-dir", "d")
+        processes[role] = start(folder / role, *argv, **env)
+    for role, process in processes.items():
+        wait_until_serving(process, bases[role])
+    return processes, bases
 
 
 @pytest.fixture
@@ -55,7 +79,7 @@ async def postgres_url() -> AsyncIterator[str]:
         await admin.close()
 
 
-def _env(prefix: str, **more: str) -> dict[str, str]:
+def serve_env(prefix: str, **more: str) -> dict[str, str]:
     return {
         "SSAI_REDIS_URL": redisdb.REDIS,
         "SSAI_REDIS_PREFIX": prefix,
@@ -116,7 +140,7 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = ("serve", "--channels", "channels.toml", "--port", str(port), "--workers", "2", "--data-dir", "data")
-    process = start(tmp_path, *argv, **_env(prefix))
+    process = start(tmp_path, *argv, **serve_env(prefix))
     try:
         wait_until_serving(process, base)
         _until("two workers", lambda: len(_workers(process.pid)) == 2)
@@ -158,18 +182,9 @@ def test_a_session_outlives_every_worker_that_knew_it(tmp_path: Path, origin: Fa
 def test_a_control_process_and_an_edge_split_the_routes_and_share_cue_points(
     tmp_path: Path, origin: FakeOrigin, prefix: str, postgres_url: str
 ) -> None:
-    env = _env(prefix, SSAI_DATABASE_URL=postgres_url, SSAI_CONFIG_REFRESH="0.5")
-    processes: dict[str, subprocess.Popen[str]] = {}
-    bases: dict[str, str] = {}
+    env = serve_env(prefix, SSAI_DATABASE_URL=postgres_url, SSAI_CONFIG_REFRESH="0.5")
+    processes, bases = start_roles(tmp_path, env)
     try:
-        for role in ("control", "edge"):  # started together: one migrates and stores the channel file at a time
-            (tmp_path / role).mkdir()
-            port = free_port()
-            bases[role] = f"http://127.0.0.1:{port}"
-            argv = ("serve", "--role", role, "--channels", "../channels.toml", "--port", str(port), "--data-dir", "d")
-            processes[role] = start(tmp_path / role, *argv, **env)
-        for role, process in processes.items():
-            wait_until_serving(process, bases[role])
         key = run(tmp_path, "key", "create", "default", "--data-dir", "k", SSAI_DATABASE_URL=postgres_url)
         assert key.returncode == 0, key
         headers = {"X-API-KEY": key.stdout.split()[1]}
