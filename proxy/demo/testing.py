@@ -61,9 +61,15 @@ VAST = """<VAST version="3.0"><Ad id="fake-ad"><InLine><AdSystem>fake</AdSystem>
 <Tracking event="midpoint">{beacon}/midpoint</Tracking><Tracking event="thirdQuartile">{beacon}/thirdQuartile</Tracking>
 <Tracking event="complete">{beacon}/complete</Tracking></TrackingEvents>
 <VideoClicks><ClickThrough>https://example.com/fake</ClickThrough></VideoClicks>
-<MediaFiles><MediaFile delivery="{delivery}" type="{type}" width="640" height="360">{master}</MediaFile>
+<MediaFiles><MediaFile delivery="{delivery}" type="{type}" width="640" height="360">{media}</MediaFile>
 </MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>
 """
+
+
+def vast_document(duration: str, beacon: str, media: str, *, mp4: bool = False) -> str:
+    """The fake ad: `media` an HLS master (streamed) or, with `mp4`, a video file (progressive, to transcode)."""
+    delivery, kind = ("progressive", "video/mp4") if mp4 else ("streaming", "application/x-mpegURL")
+    return VAST.format(duration=duration, beacon=beacon, media=media, delivery=delivery, type=kind)
 
 
 VMAP = """<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0">
@@ -154,11 +160,11 @@ class FakeOrigin:
         if latency > 0:
             await asyncio.sleep(min(latency, 10.0))  # a busy ad server's answer time
         beacon = str(request.url_for("beacon", event="x")).removesuffix("/x")
-        seconds = 4 * self.td
-        media = {"delivery": "streaming", "type": "application/x-mpegURL", "master": request.url_for("ad_master")}
+        duration = f"00:00:{4 * self.td:02d}.000"
         if request.query_params.get("media") == "mp4":
-            media = {"delivery": "progressive", "type": "video/mp4", "master": request.url_for("ad_mp4")}
-        body = VAST.format(duration=f"00:00:{seconds:02d}.000", beacon=beacon, **media)
+            body = vast_document(duration, beacon, str(request.url_for("ad_mp4")), mp4=True)
+        else:
+            body = vast_document(duration, beacon, str(request.url_for("ad_master")))
         if request.query_params.get("mode") == "vmap":  # the ad inline in a VMAP mid-roll with break tracking
             body = VMAP.format(beacon=beacon, vast=body.strip())
         return PlainTextResponse(body, media_type="application/xml")

@@ -21,7 +21,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from proxy.demo.testing import VAST, FakeOrigin
+from proxy.demo.testing import FakeOrigin, vast_document
 from proxy.hls.fill import pdt_line
 from proxy.hls.playlist import Segment, parse_media, parse_pdt
 from proxy.media.transcode import AAC_FRAME, SAMPLE_RATE, default_ffmpeg
@@ -56,7 +56,7 @@ class PaddedOrigin(FakeOrigin):
 
     async def vast(self, request: Request) -> Response:
         master, beacon = str(request.url_for("ad_master")), str(request.base_url).rstrip("/")
-        return PlainTextResponse(VAST.format(duration="00:00:23.000", master=master, beacon=beacon))
+        return PlainTextResponse(vast_document("00:00:23.000", beacon, master))
 
     async def ad_media(self, request: Request) -> Response:
         name = request.path_params["name"]
