@@ -180,11 +180,6 @@ async def _create_between_breaks(
     return ids, seen
 
 
-async def _decisions(http: aiohttp.ClientSession, bases: list[str]) -> Counter[str]:
-    """The edges' decision counters, summed."""
-    return (await _summed(http, bases))["decisions"]
-
-
 async def _summed(http: aiohttp.ClientSession, bases: list[str]) -> dict[str, Counter[str]]:
     """The edges' decision counters, decision flights and session store errors, each summed over the edges."""
     total: dict[str, Counter[str]] = {"decisions": Counter(), "decision_flights": Counter(), "store_errors": Counter()}
@@ -199,18 +194,18 @@ async def _summed(http: aiohttp.ClientSession, bases: list[str]) -> dict[str, Co
 
 async def _settled(
     http: aiohttp.ClientSession, bases: list[str], origin_base: str, sessions: int, seen: float
-) -> tuple[Counter[str], dict[str, Any]]:
-    """The proxy's metrics and the ad server's stats once every session's request has arrived or was counted
+) -> tuple[dict[str, Counter[str]], dict[str, Any]]:
+    """The edges' summed figures and the ad server's stats once every session's request has arrived or was counted
     skipped (a late session's request still goes out after its player has moved on), read before the next
     break is seen (its prefetch would count the sessions, gone by then, SESSION_INACTIVE)."""
     deadline = seen + (EVERY - 1) * TD
     while True:
-        decisions = await _decisions(http, bases)
+        summed = await _summed(http, bases)
         async with http.get(f"{origin_base}/stats") as response:
             stats = await response.json()
-        accounted = stats["requests"].get("vast", 0) + decisions["SESSION_INACTIVE"]
+        accounted = stats["requests"].get("vast", 0) + summed["decisions"]["SESSION_INACTIVE"]
         if accounted >= sessions or time.time() > deadline:
-            return decisions, stats
+            return summed, stats
         await asyncio.sleep(0.5)
 
 
@@ -236,8 +231,8 @@ async def _play(
         # The counts are this break's only if no session was still playing when the next one was seen.
         if polls.last > seen + (EVERY - 2) * TD:  # 2 TDs: more than a session stays active
             raise RuntimeError(f"the players took {polls.last - seen:.0f} s: into the next break")
-        decisions, stats = await _settled(http, bases, origin_base, sessions, seen)
-        summed = await _summed(http, bases)
+        summed, stats = await _settled(http, bases, origin_base, sessions, seen)
+    decisions = summed["decisions"]
     stats["cluster"] = {"decision_flights": dict(summed["decision_flights"]), "store": dict(summed["store_errors"])}
     if os.environ.get("HERD_DEBUG"):
         print(json.dumps(decisions, indent=1), file=sys.stderr)

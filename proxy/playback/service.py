@@ -67,10 +67,11 @@ class Service:
         self.transforms = transform_pool(settings) if needs_pool else None
         self.assets = AssetStore(settings.assets_path)
         self.jobs = JobQueue(settings.transcode_workers, retry_after=settings.transcode_retry_after, clock=clock)
-        self.jobs.lease = self.cluster.job_lease if self.cluster is not None else None
         self.pipeline = MediaPipeline(self.assets, self.jobs, self.ads, client, PipelineOptions.of(settings))
         if self.cluster is not None and settings.role == "edge":  # its media jobs run in a control process
-            self.jobs.lease, self.pipeline.requests = None, self.cluster.job_requests
+            self.pipeline.requests = self.cluster.job_requests
+        elif self.cluster is not None:
+            self.jobs.lease = self.cluster.job_lease
         self.decisions = DecisionService(
             self.ads,
             CreativeLoader(self.ads.media(), timeout=settings.ad_timeout),
